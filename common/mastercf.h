@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_COMMON_MASTERCF_H
+#define POSTHORN_COMMON_MASTERCF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/str.h"
+
+/*
+ * master.cf: one service per logical line, Postfix's columns
+ *
+ *   service type private unpriv chroot wakeup maxproc command + args
+ *
+ * type is "inet" or "unix". '-' in a column means its default (private y,
+ * unpriv y, chroot n, wakeup 0, maxproc default_process_limit, which is
+ * stored here as 0). An inet service name is "port", "host:port" or
+ * "[v6addr]:port"; port may be a number or a services(5) name. Continuation
+ * lines start with white space; '#' lines are comments. "-o name=value"
+ * arguments are per-service parameter overrides; other arguments go to the
+ * program. Bounds as for main.cf; at most 256 services.
+ */
+struct mastercf_service {
+	char *name;       /* column 1 as written */
+	char *type;       /* "inet" or "unix" */
+	bool private_;    /* unix socket under private/ (else public/) */
+	bool unpriv;      /* drop to mail_owner */
+	bool chroot;      /* chroot to queue_directory */
+	int wakeup;       /* seconds, 0 = none */
+	int maxproc;      /* 0 = default_process_limit */
+	char *command;    /* program name in daemon_directory */
+	struct strv args;      /* program arguments other than -o */
+	struct strv overrides; /* "name=value" from -o */
+	int line;
+	/* inet only, split from name: host ("" = inet_interfaces) and port */
+	char *host;
+	char *port;
+};
+
+struct mastercf {
+	char *path;
+	struct mastercf_service *v;
+	size_t n;
+};
+
+/* Parses path. 0, or -1 with e = "path:line: reason". Free with
+ * mastercf_free(). Checks column count, type, y/n/- flags, numbers, and
+ * that no two services share name and type. */
+int mastercf_read(const char *path, struct mastercf *cf, struct err *e);
+int mastercf_parse(const char *path, const char *text, size_t len,
+		   struct mastercf *cf, struct err *e);
+void mastercf_free(struct mastercf *cf);
+
+/* True when a and b would run identically (same columns, command, args and
+ * overrides): master keeps such a service across reload. */
+bool mastercf_service_same(const struct mastercf_service *a,
+			   const struct mastercf_service *b);
+
+#endif
