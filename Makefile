@@ -58,7 +58,7 @@ daemon_src = $(filter-out $(1)/$(1).c,$(wildcard $(1)/*.c))
 DAEMON_LIBS := $(DAEMONS:%=$(B)/lib/lib%.a)
 DAEMON_BINS := $(DAEMONS:%=$(B)/libexec/posthorn/%)
 TOOL_BINS   := $(TOOLS:%=$(B)/sbin/%)
-TESTSVC_BIN := $(B)/libexec/posthorn/echod
+TESTSVC_BIN := $(if $(wildcard tests/svc/echod.c),$(B)/libexec/posthorn/echod)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -74,7 +74,8 @@ all: deps
 deps:
 	@tools/deps.sh build
 
-build: $(DAEMON_BINS) $(TOOL_BINS) $(TESTSVC_BIN) $(B)/sbin/mailq
+build: $(DAEMON_BINS) $(TOOL_BINS) $(TESTSVC_BIN) \
+       $(if $(wildcard tools/sendmail.c),$(B)/sbin/mailq)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
