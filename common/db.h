@@ -48,7 +48,8 @@ struct db_cursor;
 /*
  * Opens (and with DB_CREATE creates, mode 0600 / 0700 for a directory) the
  * environment at path, with room for max_tables named tables. 0, or -1
- * with e set. The map starts at 64 MiB (or the file's size) and grows.
+ * with e set. The map starts at 64 MiB (or the larger size recorded in
+ * the file by an earlier growth) and grows.
  */
 int db_open(struct db_env **out, const char *path, unsigned flags,
             unsigned max_tables, struct err *e);

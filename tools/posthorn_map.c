@@ -5,9 +5,10 @@
  *   posthorn map build [-a] FILE   FILE -> FILE.lmdb (-a: aliases syntax)
  *   posthorn map get SPEC KEY      print KEY's value in SPEC
  *
- * Exit status: 0 done / found; 1 build failed, or KEY not found; 2 usage;
- * 75 (EX_TEMPFAIL) when get could not read a table, so a script can tell
- * "not there" from "could not look". The work is in common/map.c; this
+ * Exit status: 0 done / found; 1 build failed, or KEY not found; 2 usage
+ * (including a SPEC that does not parse); 75 (EX_TEMPFAIL) when get could
+ * not open or read a table, so a script can tell "not there" from "could
+ * not look". The work is in common/map.c; this
  * file only reads the command line.
  */
 #include <stdio.h>
@@ -64,19 +65,15 @@ static int map_get_cmd(int argc, char **argv)
 	struct strv specs;
 	strv_init(&specs);
 	struct err e;
-	struct maplist *ml = NULL;
 	int r = map_spec_split(argv[1], &specs, &e);
-	if (r == 0 && specs.n == 0) {
-		err_set(&e, "no table given");
-		r = -1;
-	}
-	if (r == 0) {
-		ml = maplist_open(&specs, &e);
-		r = ml ? 0 : -1;
+	if (r < 0 || specs.n == 0) {
+		log_error("%s", r < 0 ? e.msg : "no table given");
+		strv_deinit(&specs);
+		return 2;
 	}
 	char *value = NULL;
-	if (r == 0)
-		r = maplist_lookup(ml, argv[2], &value, &e);
+	struct maplist *ml = maplist_open(&specs, &e);
+	r = ml ? maplist_lookup(ml, argv[2], &value, &e) : -1;
 	int status;
 	if (r < 0) {
 		log_error("%s", e.msg);

@@ -13,13 +13,13 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/db.h"
 #include "common/xalloc.h"
+#include "unit_tmpdir.h"
 
 struct fx {
 	char dir[64];
@@ -30,8 +30,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_db.XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (unit_tmpdir_make(f->dir, sizeof(f->dir), "test_db") < 0)
 		return -1;
 	f->path = xasprintf("%s/env", f->dir);
 	db_set_initial_map_size(0);
@@ -39,18 +38,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type,
-                  struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	db_close(&f->env);
-	(void)nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_tmpdir_remove(f->dir);
 	free(f->path);
 	free(f);
 	db_set_initial_map_size(0);

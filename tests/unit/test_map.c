@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "common/xalloc.h"
+#include "unit_tmpdir.h"
 
 struct fx {
 	char dir[64];
@@ -33,25 +33,17 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_map.XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (unit_tmpdir_make(f->dir, sizeof(f->dir), "test_map") < 0)
 		return -1;
 	map_set_recheck_interval(1000);
 	*state = f;
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type,
-                  struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	(void)nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -86,6 +78,15 @@ static struct map *open_ok(const char *spec)
 	struct map *m = map_open(spec, &e);
 	if (!m)
 		fail_msg("map_open %s: %s", spec, e.msg);
+	return m;
+}
+
+/* Opens "lmdb:path". */
+static struct map *open_lmdb(const char *path)
+{
+	char *spec = xasprintf("lmdb:%s", path);
+	struct map *m = open_ok(spec);
+	free(spec);
 	return m;
 }
 
@@ -128,8 +129,7 @@ static void kv_build_and_fold(void **state)
 	                        "DUP second\n"
 	                        "last no-newline");
 	build_ok(path, MAP_FORMAT_KV);
-	char *spec = xasprintf("lmdb:%s", path);
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	expect(m, "user@example.com", "smtp:[relay.example]:25");
 	expect(m, "USER@EXAMPLE.COM", "smtp:[relay.example]:25");
 	expect(m, "example.net", "OK");
@@ -144,17 +144,14 @@ static void kv_build_and_fold(void **state)
 	assert_null(m);
 	map_close(&m);
 	/* hash: and btree: are the same tables. */
-	free(spec);
-	spec = xasprintf("hash:%s", path);
-	m = open_ok(spec);
-	expect(m, "example.net", "OK");
-	map_close(&m);
-	free(spec);
-	spec = xasprintf("BTREE:%s", path);
-	m = open_ok(spec);
-	expect(m, "example.net", "OK");
-	map_close(&m);
-	free(spec);
+	static const char *const types[] = {"hash", "BTREE"};
+	for (size_t i = 0; i < 2; i++) {
+		char *spec = xasprintf("%s:%s", types[i], path);
+		m = open_ok(spec);
+		expect(m, "example.net", "OK");
+		map_close(&m);
+		free(spec);
+	}
 	free(path);
 }
 
@@ -173,8 +170,7 @@ static void aliases_build(void **state)
 	                        "list: :include:/etc/list\n"
 	                        "colon: a:b\n");
 	build_ok(path, MAP_FORMAT_ALIASES);
-	char *spec = xasprintf("lmdb:%s", path);
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	expect(m, "postmaster", "root");
 	expect(m, "staff",
 	       "a, b@example.com, \"|/usr/bin/prog x, y\", /var/log/staff");
@@ -184,7 +180,6 @@ static void aliases_build(void **state)
 	expect(m, "colon", "a:b");
 	expect(m, "root", NULL);
 	map_close(&m);
-	free(spec);
 	free(path);
 }
 
@@ -204,8 +199,7 @@ static void long_keys(void **state)
 	}
 	char *path = write_filen(f, "long", text.data, text.len);
 	build_ok(path, MAP_FORMAT_KV);
-	char *spec = xasprintf("lmdb:%s", path);
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	for (int i = 0; i < 4; i++) {
 		size_t len = i == 3 ? MAP_KEY_MAX : 500 + (size_t)i;
 		memset(key, 'K', len);
@@ -222,9 +216,18 @@ static void long_keys(void **state)
 	key[MAP_KEY_MAX + 1] = 0;
 	expect(m, key, NULL);
 	map_close(&m);
-	free(spec);
 	free(path);
 	buf_deinit(&text);
+}
+
+/* Fails unless got starts with path followed by suffix ("path:N: ..."). */
+static void expect_error_at(const char *path, const char *suffix,
+                            const char *got, size_t i)
+{
+	char *want = xasprintf("%s%s", path, suffix);
+	if (strncmp(got, want, strlen(want)) != 0)
+		fail_msg("case %zu: got \"%s\", want \"%s...\"", i, got, want);
+	free(want);
 }
 
 struct bad_case {
@@ -254,11 +257,7 @@ static void build_errors(void **state)
 		path = write_file(f, "bad", cases[i].text);
 		struct err e = {{0}};
 		assert_int_equal(map_build(path, cases[i].fmt, &e), -1);
-		char *want = xasprintf("%s%s", path, cases[i].want);
-		if (strncmp(e.msg, want, strlen(want)) != 0)
-			fail_msg("case %zu: got \"%s\", want \"%s...\"", i,
-			         e.msg, want);
-		free(want);
+		expect_error_at(path, cases[i].want, e.msg, i);
 	}
 	free(path);
 }
@@ -295,11 +294,7 @@ static void build_limits(void **state)
 			continue;
 		}
 		assert_int_equal(r, -1);
-		char *want = xasprintf("%s%s", path, cases[i].want);
-		if (strncmp(e.msg, want, strlen(want)) != 0)
-			fail_msg("case %zu: got \"%s\", want \"%s...\"", i,
-			         e.msg, want);
-		free(want);
+		expect_error_at(path, cases[i].want, e.msg, i);
 	}
 	/* A value that grows past the limit through continuation lines. */
 	struct buf text;
@@ -319,19 +314,15 @@ static void build_limits(void **state)
 
 	free(write_filen(f, "t", "a b\nn\0ul c\n", 11));
 	assert_int_equal(map_build(path, MAP_FORMAT_KV, &e), -1);
-	char *want = xasprintf("%s:2: NUL byte", path);
-	assert_string_equal(e.msg, want);
-	free(want);
+	expect_error_at(path, ":2: NUL byte", e.msg, 0);
 
 	/* The last good table is still there: the full line of 'v's. */
-	char *spec = xasprintf("lmdb:%s", path);
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	char *got;
 	assert_int_equal(map_lookup(m, "k", &got, &e), 1);
 	assert_int_equal(strlen(got), MAP_LINE_MAX - 2);
 	free(got);
 	map_close(&m);
-	free(spec);
 	/* Only the text and the table remain in the directory. */
 	DIR *d = opendir(f->dir);
 	assert_non_null(d);
@@ -354,11 +345,9 @@ static void build_misc(void **state)
 	/* An empty source gives an empty table. */
 	char *path = write_file(f, "empty", "# nothing\n");
 	build_ok(path, MAP_FORMAT_ALIASES);
-	char *spec = xasprintf("lmdb:%s", path);
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	expect(m, "anything", NULL);
 	map_close(&m);
-	free(spec);
 	/* The table takes the source's permission bits. */
 	assert_int_equal(chmod(path, 0640), 0);
 	build_ok(path, MAP_FORMAT_KV);
@@ -471,9 +460,8 @@ static void rebuild_noticed(void **state)
 	struct fx *f = *state;
 	char *path = write_file(f, "t", "k v1\n");
 	build_ok(path, MAP_FORMAT_KV);
-	char *spec = xasprintf("lmdb:%s", path);
 	uint64_t start = ms_now();
-	struct map *m = open_ok(spec);
+	struct map *m = open_lmdb(path);
 	expect(m, "k", "v1");
 	free(write_file(f, "t", "k v2\nnew yes\n"));
 	build_ok(path, MAP_FORMAT_KV);
@@ -499,7 +487,6 @@ static void rebuild_noticed(void **state)
 	assert_non_null(strstr(e.msg, "No such file"));
 	free(out);
 	map_close(&m);
-	free(spec);
 	free(path);
 }
 
@@ -565,23 +552,42 @@ static void maplist(void **state)
 	free(path);
 }
 
-static void join(const struct strv *sv, char *out, size_t size)
+struct split_case {
+	const char *in, *want; /* want NULL: an error */
+};
+
+typedef int (*split_fn)(const char *s, struct strv *out, struct err *e);
+
+/* Runs split on each case; the pieces are compared as "[a] [b]". */
+static void check_splits(split_fn split, const struct split_case *cases,
+                         size_t n)
 {
-	struct buf b;
-	buf_init(&b, 0);
-	for (size_t i = 0; i < sv->n; i++)
-		assert_int_equal(
-		        buf_printf(&b, "%s[%s]", i ? " " : "", sv->v[i]), 0);
-	(void)snprintf(out, size, "%s", buf_cstr(&b));
-	buf_deinit(&b);
+	for (size_t i = 0; i < n; i++) {
+		struct strv sv;
+		strv_init(&sv);
+		struct err e = {{0}};
+		int r = split(cases[i].in, &sv, &e);
+		struct buf got;
+		buf_init(&got, 0);
+		for (size_t j = 0; j < sv.n; j++)
+			assert_int_equal(buf_printf(&got, "%s[%s]",
+			                            j ? " " : "", sv.v[j]),
+			                 0);
+		if (!cases[i].want && r != -1)
+			fail_msg("\"%s\": no error", cases[i].in);
+		if (cases[i].want &&
+		    (r != 0 || strcmp(buf_cstr(&got), cases[i].want) != 0))
+			fail_msg("\"%s\": got %d %s, want %s", cases[i].in, r,
+			         buf_cstr(&got), cases[i].want);
+		buf_deinit(&got);
+		strv_deinit(&sv);
+	}
 }
 
 static void spec_split(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *in, *want; /* want NULL: error */
-	} cases[] = {
+	static const struct split_case cases[] = {
 	        {"", ""},
 	        {"  , ,", ""},
 	        {"lmdb:/a", "[lmdb:/a]"},
@@ -594,32 +600,21 @@ static void spec_split(void **state)
 	        {"inline:{ a=b", NULL},
 	        {"inline:a=b }", NULL},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct strv sv;
-		strv_init(&sv);
-		struct err e = {{0}};
-		int r = map_spec_split(cases[i].in, &sv, &e);
-		if (!cases[i].want) {
-			if (r != -1)
-				fail_msg("\"%s\": no error", cases[i].in);
-		} else {
-			char got[256];
-			assert_int_equal(r, 0);
-			join(&sv, got, sizeof(got));
-			if (strcmp(got, cases[i].want) != 0)
-				fail_msg("\"%s\": got %s, want %s", cases[i].in,
-				         got, cases[i].want);
-		}
-		strv_deinit(&sv);
-	}
+	check_splits(map_spec_split, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static int alias_split_str(const char *s, struct strv *out, struct err *e)
+{
+	int r = alias_split(s, strlen(s), out, e);
+	if (r < 0)
+		assert_non_null(strstr(e->msg, "unterminated"));
+	return r;
 }
 
 static void alias_splitting(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *in, *want; /* want NULL: error */
-	} cases[] = {
+	static const struct split_case cases[] = {
 	        {"root", "[root]"},
 	        {"a, b@example.com,c", "[a] [b@example.com] [c]"},
 	        {" a ,, , b ", "[a] [b]"},
@@ -634,25 +629,7 @@ static void alias_splitting(void **state)
 	        {"\"unterminated, x", NULL},
 	        {"x, \"bad\\\"", NULL},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct strv sv;
-		strv_init(&sv);
-		struct err e = {{0}};
-		int r = alias_split(cases[i].in, strlen(cases[i].in), &sv, &e);
-		if (!cases[i].want) {
-			if (r != -1)
-				fail_msg("\"%s\": no error", cases[i].in);
-			assert_non_null(strstr(e.msg, "unterminated"));
-		} else {
-			char got[256];
-			assert_int_equal(r, 0);
-			join(&sv, got, sizeof(got));
-			if (strcmp(got, cases[i].want) != 0)
-				fail_msg("\"%s\": got %s, want %s", cases[i].in,
-				         got, cases[i].want);
-		}
-		strv_deinit(&sv);
-	}
+	check_splits(alias_split_str, cases, sizeof(cases) / sizeof(cases[0]));
 	/* Only len bytes are read. */
 	struct strv sv;
 	strv_init(&sv);
