@@ -31,43 +31,7 @@
 #include "common/buf.h"
 #include "common/stream.h"
 #include "common/tls.h"
-
-static char dir[64];
-
-/* A path in the test directory (a ring of buffers). */
-static const char *path(const char *name)
-{
-	static char p[32][128];
-	static int i;
-	i = (i + 1) % 32;
-	(void)snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-	return p[i];
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	(void)snprintf(dir, sizeof(dir), "/tmp/test_stream.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	struct err e;
-	if (tls_cert_generate("mx.example.test", TLS_KEY_EC_P256, 30,
-	                      path("mx.crt"), path("mx.key"), &e) < 0 ||
-	    tls_cert_generate("other.example.test", TLS_KEY_EC_P256, 30,
-	                      path("other.crt"), path("other.key"), &e) < 0) {
-		fprintf(stderr, "cert generation: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tls_fixture.h"
 
 static int64_t now_ms(void)
 {
@@ -121,6 +85,16 @@ static void expect_lines(struct stream *s, size_t max,
 			         want[i].err);
 	}
 	buf_deinit(&line);
+}
+
+/* Reads one line and checks it, terminator included. */
+static void read_expect(struct stream *s, struct buf *line, size_t max,
+                        const char *want)
+{
+	if (stream_read_line(s, line, max, NULL) != 0 ||
+	    strcmp(buf_cstr(line), want) != 0)
+		fail_msg("got \"%s\" (%s), want \"%s\"", buf_cstr(line),
+		         stream_errtext(s), want);
 }
 
 static const int feed_types[] = {SOCK_STREAM, SOCK_SEQPACKET};
@@ -198,8 +172,7 @@ static void overlong_lines_resync(void **state)
 	assert_int_equal(stream_error(s), STREAM_ERR_TOO_LONG);
 	assert_string_equal(buf_cstr(&line), "abcde");
 	assert_non_null(strstr(stream_errtext(s), "longer than 5"));
-	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "ok\n");
+	read_expect(s, &line, 100, "ok\n");
 	assert_int_equal(stream_error(s), STREAM_OK);
 	buf_deinit(&line);
 	stream_free(&s);
@@ -332,14 +305,13 @@ static void pending_and_discard(void **state)
 	struct stream *s = stream_new(fds[0]);
 	struct buf line;
 	buf_init(&line, 0);
-	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "STARTTLS\r\n");
+	read_expect(s, &line, 100, "STARTTLS\r\n");
 	assert_int_equal(stream_pending(s), 15);
 
 	/* Plaintext after STARTTLS must not survive into TLS. */
 	struct err e;
-	struct tls_server_config cfg = {.cert_file = path("mx.crt"),
-	                                .key_file = path("mx.key")};
+	struct tls_server_config cfg = {.cert_file = fixture_path("mx.crt"),
+	                                .key_file = fixture_path("mx.key")};
 	struct tls_ctx *ctx = tls_server_ctx_new(&cfg, &e);
 	assert_non_null(ctx);
 	assert_int_equal(stream_start_tls_server(s, ctx), -1);
@@ -351,8 +323,7 @@ static void pending_and_discard(void **state)
 	assert_int_equal(stream_discard_input(s), 0);
 	/* Not sticky: the stream still works. */
 	feed(fds[1], SOCK_STREAM, "NOOP\r\n", 6);
-	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "NOOP\r\n");
+	read_expect(s, &line, 100, "NOOP\r\n");
 	buf_deinit(&line);
 	stream_free(&s);
 	tls_ctx_free(&ctx);
@@ -426,8 +397,7 @@ static void read_flushes_replies(void **state)
 	assert_int_equal(stream_puts(s, "220 hi\r\n"), 0);
 	struct buf line;
 	buf_init(&line, 0);
-	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "EHLO\r\n");
+	read_expect(s, &line, 100, "EHLO\r\n");
 	buf_deinit(&line);
 	stream_free(&s);
 	int st;
@@ -460,8 +430,7 @@ static void wait_readable(void **state)
 	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
 	assert_int_equal(stream_wait_readable(s, pfd[0], -1),
 	                 STREAM_READY_INPUT);
-	assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "DONE\r\n");
+	read_expect(s, &line, 100, "DONE\r\n");
 	assert_int_equal(stream_wait_readable(s, pfd[0], 10), 0);
 	/* EOF shows as input; the read then reports it. */
 	close(fds[1]);
@@ -527,8 +496,8 @@ static int reap(pid_t pid)
 static struct tls_ctx *server_ctx(const char *ticket_key)
 {
 	struct err e;
-	struct tls_server_config cfg = {.cert_file = path("mx.crt"),
-	                                .key_file = path("mx.key"),
+	struct tls_server_config cfg = {.cert_file = fixture_path("mx.crt"),
+	                                .key_file = fixture_path("mx.key"),
 	                                .ticket_key_file = ticket_key,
 	                                .ticket_lifetime = 3600};
 	struct tls_ctx *ctx = tls_server_ctx_new(&cfg, &e);
@@ -599,8 +568,7 @@ static void tls_starttls(void **state)
 	stream_set_timeout(s, 5000);
 	struct buf line;
 	buf_init(&line, 1000);
-	assert_int_equal(stream_read_line(s, &line, 1000, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "STARTTLS\r\n");
+	read_expect(s, &line, 1000, "STARTTLS\r\n");
 	assert_int_equal(stream_pending(s), 0);
 	assert_int_equal(stream_puts(s, "220 go\r\n"), 0);
 	if (stream_start_tls_server(s, sctx) < 0)
@@ -626,18 +594,15 @@ static void tls_starttls(void **state)
 	assert_non_null(
 	        strstr(tls_conn_summary(c), "TLSv1.3 with cipher TLS_"));
 
-	assert_int_equal(stream_read_line(s, &line, 1000, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "EHLO c\r\n");
+	read_expect(s, &line, 1000, "EHLO c\r\n");
 	/* The rest was pipelined behind it. */
 	assert_true(stream_pending(s) > 0);
 	assert_int_equal(stream_wait_readable(s, -1, 0), STREAM_READY_INPUT);
-	assert_int_equal(stream_read_line(s, &line, 1000, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "BDAT 5\r\n");
+	read_expect(s, &line, 1000, "BDAT 5\r\n");
 	char chunk[5];
 	assert_int_equal(stream_read_exact(s, chunk, 5), 0);
 	assert_memory_equal(chunk, "12345", 5);
-	assert_int_equal(stream_read_line(s, &line, 1000, NULL), 0);
-	assert_string_equal(buf_cstr(&line), "NOOP\r\n");
+	read_expect(s, &line, 1000, "NOOP\r\n");
 	assert_int_equal(stream_pending(s), 0);
 	assert_int_equal(stream_puts(s, "250 ok\r\n"), 0);
 	assert_int_equal(stream_flush(s), 0);
@@ -746,8 +711,7 @@ static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
 		struct buf line;
 		buf_init(&line, 100);
 		/* Reading the greeting also takes in the TLS 1.3 ticket. */
-		assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
-		assert_string_equal(buf_cstr(&line), "hello\r\n");
+		read_expect(s, &line, 100, "hello\r\n");
 		buf_deinit(&line);
 		if (session) {
 			buf_reset(session);
@@ -762,12 +726,12 @@ static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
 static void tls_resumption(void **state)
 {
 	(void)state;
-	const char *key = path("ticket.key");
+	const char *key = fixture_path("ticket.key");
 	assert_int_equal(access(key, F_OK), -1);
 	/* Two contexts reading one key file stand for two processes. */
 	struct tls_ctx *a = server_ctx(key);
 	struct tls_ctx *b = server_ctx(key);
-	struct tls_ctx *other = server_ctx(path("other-ticket.key"));
+	struct tls_ctx *other = server_ctx(fixture_path("other-ticket.key"));
 	struct stat st;
 	assert_int_equal(stat(key, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -848,7 +812,7 @@ static void tls_verification(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tls_ctx *cctx = client_ctx(
-		        cases[i].level, path(cases[i].ca), NULL, NULL);
+		        cases[i].level, fixture_path(cases[i].ca), NULL, NULL);
 		struct client_result r;
 		connect_once(sctx, cctx, cases[i].host, cases[i].nexthop, NULL,
 		             &r);
@@ -983,5 +947,5 @@ int main(void)
 	        cmocka_unit_test(tls_handshake_limits),
 	        cmocka_unit_test(tls_write_to_gone_peer),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

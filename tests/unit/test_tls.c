@@ -19,53 +19,14 @@
 
 #include "common/err.h"
 #include "common/tls.h"
-
-static char dir[64];
-
-/* A path in the test directory; a ring of buffers, so a test may hold a
- * few dozen results at once. */
-static const char *path(const char *name)
-{
-	static char p[32][128];
-	static int i;
-	i = (i + 1) % 32;
-	(void)snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-	return p[i];
-}
+#include "tests/unit/tls_fixture.h"
 
 static void write_file(const char *name, const void *data, size_t len)
 {
-	FILE *f = fopen(path(name), "w");
+	FILE *f = fopen(fixture_path(name), "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	(void)snprintf(dir, sizeof(dir), "/tmp/test_tls.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	struct err e;
-	if (tls_cert_generate("mx.example.test", TLS_KEY_EC_P256, 30,
-	                      path("ec.crt"), path("ec.key"), &e) < 0 ||
-	    tls_cert_generate("mx.example.test", TLS_KEY_RSA_2048, 30,
-	                      path("rsa.crt"), path("rsa.key"), &e) < 0 ||
-	    tls_cert_generate("other.example.test", TLS_KEY_EC_P256, 30,
-	                      path("other.crt"), path("other.key"), &e) < 0) {
-		fprintf(stderr, "cert generation: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void protocols_table(void **state)
@@ -128,22 +89,22 @@ static void generated_files(void **state)
 {
 	(void)state;
 	struct stat st;
-	assert_int_equal(stat(path("ec.key"), &st), 0);
+	assert_int_equal(stat(fixture_path("mx.key"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(stat(path("ec.crt"), &st), 0);
+	assert_int_equal(stat(fixture_path("mx.crt"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
 
 	/* Both loadable as a server identity, EC and RSA. */
 	struct err e = {""};
-	struct tls_server_config cfg = {.cert_file = path("ec.crt"),
-	                                .key_file = path("ec.key")};
+	struct tls_server_config cfg = {.cert_file = fixture_path("mx.crt"),
+	                                .key_file = fixture_path("mx.key")};
 	struct tls_ctx *ctx = tls_server_ctx_new(&cfg, &e);
 	if (!ctx)
 		fail_msg("%s", e.msg);
 	tls_ctx_free(&ctx);
 	assert_null(ctx);
-	cfg.cert_file = path("rsa.crt");
-	cfg.key_file = path("rsa.key");
+	cfg.cert_file = fixture_path("rsa.crt");
+	cfg.key_file = fixture_path("rsa.key");
 	ctx = tls_server_ctx_new(&cfg, &e);
 	if (!ctx)
 		fail_msg("%s", e.msg);
@@ -151,12 +112,12 @@ static void generated_files(void **state)
 
 	/* One file holding key and certificate, key_file left empty. */
 	assert_int_equal(tls_cert_generate("one.example.test", TLS_KEY_EC_P256,
-	                                   1, path("both.pem"),
-	                                   path("both.pem"), &e),
+	                                   1, fixture_path("both.pem"),
+	                                   fixture_path("both.pem"), &e),
 	                 0);
-	assert_int_equal(stat(path("both.pem"), &st), 0);
+	assert_int_equal(stat(fixture_path("both.pem"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	cfg.cert_file = path("both.pem");
+	cfg.cert_file = fixture_path("both.pem");
 	cfg.key_file = "";
 	ctx = tls_server_ctx_new(&cfg, &e);
 	if (!ctx)
@@ -170,22 +131,25 @@ static void generate_rejects_bad_names(void **state)
 	(void)state;
 	struct err e = {""};
 	assert_int_equal(tls_cert_generate("a.test,DNS:evil.test",
-	                                   TLS_KEY_EC_P256, 1, path("x.crt"),
-	                                   path("x.key"), &e),
+	                                   TLS_KEY_EC_P256, 1,
+	                                   fixture_path("x.crt"),
+	                                   fixture_path("x.key"), &e),
 	                 -1);
 	assert_non_null(strstr(e.msg, "not a host name"));
 	assert_int_equal(tls_cert_generate("", TLS_KEY_EC_P256, 1,
-	                                   path("x.crt"), path("x.key"), &e),
+	                                   fixture_path("x.crt"),
+	                                   fixture_path("x.key"), &e),
 	                 -1);
 	assert_int_equal(tls_cert_generate("a.test", TLS_KEY_EC_P256, 0,
-	                                   path("x.crt"), path("x.key"), &e),
+	                                   fixture_path("x.crt"),
+	                                   fixture_path("x.key"), &e),
 	                 -1);
 	assert_int_equal(tls_cert_generate("a.test", TLS_KEY_EC_P256, 1,
 	                                   "/nonexistent/dir/x.crt",
 	                                   "/nonexistent/dir/x.key", &e),
 	                 -1);
 	assert_non_null(strstr(e.msg, "/nonexistent/dir/x.key"));
-	assert_int_equal(access(path("x.crt"), F_OK), -1);
+	assert_int_equal(access(fixture_path("x.crt"), F_OK), -1);
 }
 
 /* Expects server context creation to fail with every word of want in
@@ -210,33 +174,36 @@ static void server_ctx_errors(void **state)
 {
 	(void)state;
 	server_fails(NULL, NULL, NULL, "no TLS certificate file", NULL);
-	server_fails(path("missing.crt"), path("ec.key"), NULL,
+	server_fails(fixture_path("missing.crt"), fixture_path("mx.key"), NULL,
 	             "cannot open certificate file", "No such file");
-	server_fails(path("ec.crt"), path("missing.key"), NULL,
-	             "cannot open private key file", path("missing.key"));
+	server_fails(fixture_path("mx.crt"), fixture_path("missing.key"), NULL,
+	             "cannot open private key file",
+	             fixture_path("missing.key"));
 	/* A key that belongs to another certificate. */
-	server_fails(path("ec.crt"), path("other.key"), NULL,
-	             "does not match the certificate", path("ec.crt"));
+	server_fails(fixture_path("mx.crt"), fixture_path("other.key"), NULL,
+	             "does not match the certificate", fixture_path("mx.crt"));
 	/* Keys of different types. */
-	server_fails(path("rsa.crt"), path("ec.key"), NULL,
+	server_fails(fixture_path("rsa.crt"), fixture_path("mx.key"), NULL,
 	             "does not match the certificate", NULL);
 	/* Files with no PEM in them. */
 	write_file("junk.pem", "hello\n", 6);
-	server_fails(path("junk.pem"), path("ec.key"), NULL,
-	             "cannot load certificate chain from", path("junk.pem"));
-	server_fails(path("ec.crt"), path("junk.pem"), NULL,
-	             "cannot load private key from", path("junk.pem"));
+	server_fails(fixture_path("junk.pem"), fixture_path("mx.key"), NULL,
+	             "cannot load certificate chain from",
+	             fixture_path("junk.pem"));
+	server_fails(fixture_path("mx.crt"), fixture_path("junk.pem"), NULL,
+	             "cannot load private key from", fixture_path("junk.pem"));
 	/* A key file holding only a certificate. */
-	server_fails(path("ec.crt"), path("ec.crt"), NULL,
+	server_fails(fixture_path("mx.crt"), fixture_path("mx.crt"), NULL,
 	             "cannot load private key from", NULL);
-	server_fails(path("ec.crt"), path("ec.key"), ">=TLSv2", "unknown",
-	             NULL);
+	server_fails(fixture_path("mx.crt"), fixture_path("mx.key"), ">=TLSv2",
+	             "unknown", NULL);
 	if (geteuid() != 0) { /* root reads anything */
-		assert_int_equal(chmod(path("other.key"), 0), 0);
-		server_fails(path("other.crt"), path("other.key"), NULL,
+		assert_int_equal(chmod(fixture_path("other.key"), 0), 0);
+		server_fails(fixture_path("other.crt"),
+		             fixture_path("other.key"), NULL,
 		             "cannot open private key file",
 		             "Permission denied");
-		assert_int_equal(chmod(path("other.key"), 0600), 0);
+		assert_int_equal(chmod(fixture_path("other.key"), 0600), 0);
 	}
 }
 
@@ -244,16 +211,17 @@ static void ticket_key_file(void **state)
 {
 	(void)state;
 	struct err e = {""};
-	struct tls_server_config cfg = {.cert_file = path("ec.crt"),
-	                                .key_file = path("ec.key"),
-	                                .ticket_key_file = path("ticket.key"),
+	struct tls_server_config cfg = {.cert_file = fixture_path("mx.crt"),
+	                                .key_file = fixture_path("mx.key"),
+	                                .ticket_key_file =
+	                                        fixture_path("ticket.key"),
 	                                .ticket_lifetime = 3600};
 	struct tls_ctx *ctx = tls_server_ctx_new(&cfg, &e);
 	if (!ctx)
 		fail_msg("%s", e.msg);
 	tls_ctx_free(&ctx);
 	struct stat st;
-	assert_int_equal(stat(path("ticket.key"), &st), 0);
+	assert_int_equal(stat(fixture_path("ticket.key"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, 80);
 	/* A second process reads the same file and leaves it alone. */
@@ -261,11 +229,11 @@ static void ticket_key_file(void **state)
 	ctx = tls_server_ctx_new(&cfg, &e);
 	assert_non_null(ctx);
 	tls_ctx_free(&ctx);
-	assert_int_equal(stat(path("ticket.key"), &st2), 0);
+	assert_int_equal(stat(fixture_path("ticket.key"), &st2), 0);
 	assert_int_equal(st.st_ino, st2.st_ino);
 
 	write_file("short.key", "0123456789", 10);
-	cfg.ticket_key_file = path("short.key");
+	cfg.ticket_key_file = fixture_path("short.key");
 	assert_null(tls_server_ctx_new(&cfg, &e));
 	assert_non_null(strstr(e.msg, "exactly 80 bytes"));
 
@@ -279,16 +247,17 @@ static void client_ctx(void **state)
 	(void)state;
 	struct err e = {""};
 	struct tls_client_config cfg = {.level = TLS_LEVEL_VERIFY,
-	                                .ca_file = path("missing-ca.pem")};
+	                                .ca_file =
+	                                        fixture_path("missing-ca.pem")};
 	assert_null(tls_client_ctx_new(&cfg, &e));
 	assert_non_null(strstr(e.msg, "cannot open CA file"));
 
-	cfg.ca_file = path("junk.pem");
+	cfg.ca_file = fixture_path("junk.pem");
 	write_file("junk.pem", "hello\n", 6);
 	assert_null(tls_client_ctx_new(&cfg, &e));
 	assert_non_null(strstr(e.msg, "cannot load CA certificates"));
 
-	cfg.ca_file = path("ec.crt");
+	cfg.ca_file = fixture_path("mx.crt");
 	cfg.ciphers = "NO-SUCH-CIPHER";
 	assert_null(tls_client_ctx_new(&cfg, &e));
 	assert_non_null(strstr(e.msg, "bad cipher list"));
@@ -333,5 +302,5 @@ int main(void)
 	        cmocka_unit_test(ticket_key_file),
 	        cmocka_unit_test(client_ctx),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
