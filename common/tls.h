@@ -156,7 +156,10 @@ void tls_conn_free(struct tls_conn **cp);
 
 /* Advances the handshake. TLS_IO_OK when it is complete (and, at levels
  * verify and secure, the certificate verified: otherwise TLS_IO_ERROR with
- * "certificate verification failed: <reason>" in e). */
+ * "certificate verification failed: <reason>" in e). This and the calls
+ * below answer a WANT code (wait, then call again), TLS_IO_EOF,
+ * TLS_IO_ERROR or TLS_IO_SYSERR when they cannot complete; after ERROR or
+ * SYSERR the connection is dead. */
 enum tls_io tls_conn_handshake(struct tls_conn *c, struct err *e);
 /* Reads up to n > 0 bytes; TLS_IO_OK with *got_out > 0, or another code
  * with *got_out = 0. */
