@@ -33,7 +33,7 @@ __attribute__((unused)) static int fixture_setup(void **state)
 {
 	(void)state;
 	(void)snprintf(fixture_dir, sizeof(fixture_dir),
-	               "/tmp/posthorn-test.XXXXXX");
+	               "/tmp/posthorn-tlstest.XXXXXX");
 	if (!mkdtemp(fixture_dir))
 		return -1;
 	static const struct {
