@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,7 +196,7 @@ static char *random_password(void)
 	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyz"
 				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 	unsigned char raw[16];
-	if (tls_random_bytes(raw, sizeof(raw)) < 0)
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		log_fatal("no random bytes for the demo password");
 	char *pw = xmalloc(sizeof(raw) + 1);
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -259,7 +260,8 @@ static int make_certificate(const char *dir)
 	struct err e;
 	char *cert = xasprintf("%s/tls/cert.pem", dir);
 	char *key = xasprintf("%s/tls/key.pem", dir);
-	int rc = tls_cert_selfsigned(cert, key, params->myhostname, &e);
+	int rc = tls_cert_generate(params->myhostname, TLS_KEY_EC_P256, 3650,
+				   cert, key, &e);
 	if (rc < 0)
 		log_error("certificate: %s", e.msg);
 	free(cert);
