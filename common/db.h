@@ -89,7 +89,7 @@ enum db_seek {
 int db_cursor_open(struct db_txn *txn, const char *table,
 		   struct db_cursor **out, struct err *e);
 /* Moves the cursor: 1 positioned (key/val point into the map), 0 no such
- * record, -1 error. For DB_SET_RANGE *key/*klen are the input. */
+ * record, -1 error. For DB_SET_RANGE *key and *klen are the input. */
 int db_cursor_get(struct db_cursor *c, enum db_seek op, const void **key,
 		  size_t *klen, const void **val, size_t *vlen, struct err *e);
 /* Deletes the record under the cursor (write transactions only). */
