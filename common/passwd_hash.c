@@ -27,6 +27,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/b64.h"
 #include "common/str.h"
 
 const struct passwd_cost passwd_cost_default = {.ln = 14, .r = 8, .p = 1};
@@ -41,84 +42,6 @@ const struct passwd_cost passwd_cost_default = {.ln = 14, .r = 8, .p = 1};
 /* scrypt memory is bounded so a damaged record cannot exhaust a daemon. */
 #define SCRYPT_MEM_MAX ((uint64_t)1 << 30)
 #define SCRAM_KEY_LEN 32
-
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 of in[0..n) into out; with pad, '=' completes the last
- * group (RFC 5803), without it the PHC form. Returns the length written
- * (NUL added), or -1 when outsz is too small. */
-static int b64_encode(const unsigned char *in, size_t n, bool pad, char *out,
-		      size_t outsz)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		size_t left = n - i;
-		if (left > 1)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		size_t emit = left >= 3 ? 4 : left + 1;
-		size_t total = pad ? 4 : emit;
-		if (o + total >= outsz)
-			return -1;
-		for (size_t k = 0; k < 4; k++) {
-			if (k < emit)
-				out[o++] = b64chars[(v >> (18 - 6 * k)) & 63];
-			else if (pad)
-				out[o++] = '=';
-		}
-	}
-	if (o >= outsz)
-		return -1;
-	out[o] = '\0';
-	return (int)o;
-}
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64chars, c) : NULL;
-	return p ? (int)(p - b64chars) : -1;
-}
-
-/* Strict decoder: only the alphabet, padding exactly when pad is set, no
- * stray bits in the last character (one spelling per value). Returns the
- * decoded length, or -1. */
-static int b64_decode(const char *in, size_t len, bool pad, unsigned char *out,
-		      size_t outsz)
-{
-	if (pad) {
-		if (len % 4)
-			return -1;
-		size_t eq = 0;
-		while (eq < 2 && eq < len && in[len - 1 - eq] == '=')
-			eq++;
-		len -= eq;
-	}
-	if (len % 4 == 1)
-		return -1;
-	size_t o = 0;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_value(in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outsz)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return -1;
-	return (int)o;
-}
 
 static bool cost_ok(const struct passwd_cost *c, uint64_t *mem_out)
 {
@@ -228,10 +151,10 @@ static int parse_hash(const char *s, struct parsed *ph)
 	const char *salt = p, *d = memchr(p, '$', (size_t)(end - p));
 	if (!d)
 		return -1;
-	int sl = b64_decode(salt, (size_t)(d - salt), false, ph->salt,
-			    sizeof(ph->salt));
-	int kl = b64_decode(d + 1, (size_t)(end - d - 1), false, ph->key,
-			    sizeof(ph->key));
+	long sl = b64_decode(salt, (size_t)(d - salt), false, ph->salt,
+			     sizeof(ph->salt));
+	long kl = b64_decode(d + 1, (size_t)(end - d - 1), false, ph->key,
+			     sizeof(ph->key));
 	if (sl < SALT_MIN || kl < HASH_MIN)
 		return -1;
 	ph->saltlen = (size_t)sl;
@@ -346,9 +269,9 @@ static int scram_field(const char **p, const char *end, char stop,
 	if (stop && q == end)
 		return -1;
 	unsigned char tmp[SALT_MAX];
-	int n = b64_decode(*p, (size_t)(q - *p), true, tmp, sizeof(tmp));
+	long n = b64_decode(*p, (size_t)(q - *p), true, tmp, sizeof(tmp));
 	OPENSSL_cleanse(tmp, sizeof(tmp));
-	if (n < (int)want_min || n > (int)want_max)
+	if (n < (long)want_min || n > (long)want_max)
 		return -1;
 	*p = stop ? q + 1 : q;
 	return 0;
