@@ -458,8 +458,10 @@ static int make_secret(struct record *r, const struct account_secret *sec,
 	return 0;
 }
 
-int account_add(struct account_db *db, const char *address,
-		const struct account_secret *sec, struct err *e)
+/* add (op OP_ADD) or change a password (OP_PASSWORD). */
+static int write_secret(struct account_db *db, const char *address,
+			const struct account_secret *sec, enum write_op op,
+			struct err *e)
 {
 	char addr[ACCOUNT_ADDR_MAX + 1];
 	if (account_canon(address, strlen(address), addr, sizeof(addr), e) < 0)
@@ -470,32 +472,31 @@ int account_add(struct account_db *db, const char *address,
 		return -1;
 	r.created = r.changed;
 	default_maildir(addr, r.maildir, sizeof(r.maildir));
-	struct write_ctx c = {.op = OP_ADD, .addr = addr, .fresh = &r};
+	struct write_ctx c = {.op = op, .addr = addr, .fresh = &r};
 	int rc = do_write(db, &c, e);
 	explicit_bzero(&r, sizeof(r));
-	if (rc == 1) {
-		err_set(e, "%s: account exists", addr);
-		return 0;
+	if (rc < 0)
+		return -1;
+	if (op == OP_ADD) {
+		if (rc == 1)
+			err_set(e, "%s: account exists", addr);
+		return !rc;
 	}
-	return rc < 0 ? -1 : 1;
+	if (rc == 0)
+		err_set(e, "%s: no such account", addr);
+	return rc;
+}
+
+int account_add(struct account_db *db, const char *address,
+		const struct account_secret *sec, struct err *e)
+{
+	return write_secret(db, address, sec, OP_ADD, e);
 }
 
 int account_set_password(struct account_db *db, const char *address,
 			 const struct account_secret *sec, struct err *e)
 {
-	char addr[ACCOUNT_ADDR_MAX + 1];
-	if (account_canon(address, strlen(address), addr, sizeof(addr), e) < 0)
-		return -1;
-	struct record r;
-	memset(&r, 0, sizeof(r));
-	if (make_secret(&r, sec, e) < 0)
-		return -1;
-	struct write_ctx c = {.op = OP_PASSWORD, .addr = addr, .fresh = &r};
-	int rc = do_write(db, &c, e);
-	explicit_bzero(&r, sizeof(r));
-	if (rc == 0)
-		err_set(e, "%s: no such account", addr);
-	return rc;
+	return write_secret(db, address, sec, OP_PASSWORD, e);
 }
 
 static int simple_write(struct account_db *db, const char *address,

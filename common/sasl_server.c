@@ -24,6 +24,10 @@
  *  - SASL_SEC_NOPLAINTEXT hides PLAIN and LOGIN from the mechanism list
  *    and makes sasl_server_start refuse them (SASL_ENCRYPT) on an
  *    unencrypted channel.
+ * Known limit: Cyrus's SCRAM plugin fails an unknown user (or one with
+ * no stored verifier) at its first step, with no fake salt, so SCRAM tells
+ * which accounts carry verifiers; PLAIN and LOGIN cost the same for every
+ * name (account_check_password checks unknown names against a dummy).
  * Callbacks reach the session being served through `active`: one event
  * loop per process, and libsasl calls back only inside start/step.
  */
@@ -64,7 +68,7 @@ struct sasl_server_session {
 
 static struct account_db *accounts;
 static bool ready;
-static char mech_list[64];
+static char mech_list[sizeof(SASL_SERVER_MECHS_SUPPORTED)];
 static bool scram_enabled;
 static struct sasl_server_session *active;
 
@@ -233,11 +237,12 @@ static int ap_init(const sasl_utils_t *utils, int max_version,
 
 /* ---- process set-up ----------------------------------------------------- */
 
-static bool mech_supported(const char *m)
+/* Is m one of the mechanisms configured at set-up? */
+static bool mech_configured(const char *m)
 {
 	struct strv sv;
 	strv_init(&sv);
-	strv_split(&sv, SASL_SERVER_MECHS_SUPPORTED, " ");
+	strv_split(&sv, mech_list, " ");
 	bool ok = strv_contains_nocase(&sv, m);
 	strv_deinit(&sv);
 	return ok;
@@ -252,42 +257,41 @@ static bool mech_loaded(const char *m)
 	return false;
 }
 
-/* Builds mech_list from the configured words. 0 or -1 with e set. */
+/* Builds mech_list from the configured words: the supported ones named,
+ * each once, in SASL_SERVER_MECHS_SUPPORTED order. 0 or -1 with e set. */
 static int parse_mechs(const char *mechanisms, struct err *e)
 {
-	struct strv sv;
-	strv_init(&sv);
-	strv_split(&sv, mechanisms, ", \t");
+	struct strv want, known;
+	strv_init(&want);
+	strv_init(&known);
+	strv_split(&want, mechanisms, ", \t");
+	strv_split(&known, SASL_SERVER_MECHS_SUPPORTED, " ");
 	int rc = 0;
-	size_t off = 0;
-	mech_list[0] = '\0';
-	scram_enabled = false;
-	for (size_t i = 0; i < sv.n && rc == 0; i++) {
-		for (char *p = sv.v[i]; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 32);
-		if (!mech_supported(sv.v[i])) {
+	for (size_t i = 0; i < want.n && rc == 0; i++) {
+		if (!strv_contains_nocase(&known, want.v[i])) {
 			err_set(e, "SASL mechanism %s is not supported "
 				   "(supported: %s)",
-				sv.v[i], SASL_SERVER_MECHS_SUPPORTED);
-			rc = -1;
-			break;
-		}
-		if (strcmp(sv.v[i], "SCRAM-SHA-256") == 0)
-			scram_enabled = true;
-		int n = snprintf(mech_list + off, sizeof(mech_list) - off,
-				 "%s%s", off ? " " : "", sv.v[i]);
-		if (n < 0 || (size_t)n >= sizeof(mech_list) - off) {
-			err_set(e, "SASL mechanism list too long");
+				want.v[i], SASL_SERVER_MECHS_SUPPORTED);
 			rc = -1;
 		}
-		off += (size_t)n;
 	}
-	if (rc == 0 && sv.n == 0) {
+	if (rc == 0 && want.n == 0) {
 		err_set(e, "no SASL mechanisms configured");
 		rc = -1;
 	}
-	strv_deinit(&sv);
+	mech_list[0] = '\0';
+	size_t off = 0;
+	for (size_t i = 0; i < known.n && rc == 0; i++) {
+		if (!strv_contains_nocase(&want, known.v[i]))
+			continue;
+		/* Fits: mech_list holds all of SASL_SERVER_MECHS_SUPPORTED. */
+		off += (size_t)snprintf(mech_list + off,
+					sizeof(mech_list) - off, "%s%s",
+					off ? " " : "", known.v[i]);
+	}
+	scram_enabled = rc == 0 && strstr(mech_list, "SCRAM-SHA-256") != NULL;
+	strv_deinit(&want);
+	strv_deinit(&known);
 	return rc;
 }
 
@@ -355,7 +359,7 @@ int sasl_server_check_plain(const char *user, size_t ulen, const char *pass,
 				      canon_outsz, e);
 }
 
-/* ---- sessions ------------------------------------------------------------ */
+/* ---- sessions -------------------------------------------------------- */
 
 struct sasl_server_session *sasl_server_session_new(const char *service,
 						    const char *server_fqdn,
@@ -371,7 +375,8 @@ struct sasl_server_session *sasl_server_session_new(const char *service,
 	/* Reserved once, so it never moves: a realloc would leave a copy of
 	 * a password behind in freed memory. */
 	buf_init(&s->in, SASL_SERVER_INPUT_MAX);
-	ASSERT(buf_reserve(&s->in, SASL_SERVER_INPUT_MAX) == 0);
+	if (buf_reserve(&s->in, SASL_SERVER_INPUT_MAX) < 0)
+		log_panic("cannot reserve the SASL input buffer");
 	return s;
 }
 
@@ -541,8 +546,8 @@ sasl_server_session_start(struct sasl_server_session *s, const char *mech,
 			*p = (char)(*p - 32);
 	if (!ready)
 		return fail(s, SASL_SERVER_TEMPFAIL, "SASL is not set up");
-	if (strlen(mech) >= sizeof(s->mech) || !mech_supported(s->mech))
-		return fail(s, SASL_SERVER_NOMECH, "unsupported mechanism");
+	if (strlen(mech) >= sizeof(s->mech) || !mech_configured(s->mech))
+		return fail(s, SASL_SERVER_NOMECH, "mechanism not offered");
 	if (irlen > SASL_SERVER_INPUT_MAX)
 		return fail(s, SASL_SERVER_BADPROT, "initial response too long");
 	int rc = conn_begin(s);
@@ -651,7 +656,7 @@ const char *sasl_server_session_reason(const struct sasl_server_session *s)
 	return s->reason;
 }
 
-/* ---- base64 --------------------------------------------------------------- */
+/* ---- base64 ---------------------------------------------------------- */
 
 int sasl_server_b64_decode(const char *in, size_t len, struct buf *out)
 {

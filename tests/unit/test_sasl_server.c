@@ -108,6 +108,15 @@ static enum sasl_server_status plain(struct sasl_server_session *s,
 	return st;
 }
 
+/* Starts mech with no initial response (ir NULL) or with ir as text. */
+static enum sasl_server_status start(struct sasl_server_session *s,
+				     const char *mech, const char *ir,
+				     struct buf *ch)
+{
+	return sasl_server_session_start_b64(s, mech, ir, ir ? strlen(ir) : 0,
+					     ch);
+}
+
 static void mechanism_lists(void **state)
 {
 	(void)state;
@@ -172,9 +181,7 @@ static void plain_without_initial_response(void **state)
 	struct sasl_server_session *s = tls_session();
 	struct buf ch;
 	buf_init(&ch, 1024);
-	assert_int_equal(sasl_server_session_start_b64(s, "plain", NULL, 0,
-						       &ch),
-			 SASL_SERVER_CONTINUE);
+	assert_int_equal(start(s, "plain", NULL, &ch), SASL_SERVER_CONTINUE);
 	assert_int_equal(ch.len, 0); /* "334 " with nothing after it */
 	const char *r = b64("\0alice@example.test\0s3cret", 26);
 	assert_int_equal(sasl_server_session_step_b64(s, r, strlen(r), &ch),
@@ -193,9 +200,7 @@ static void login_exchange(void **state)
 	struct sasl_server_session *s = tls_session();
 	struct buf ch;
 	buf_init(&ch, 1024);
-	assert_int_equal(sasl_server_session_start_b64(s, "LOGIN", NULL, 0,
-						       &ch),
-			 SASL_SERVER_CONTINUE);
+	assert_int_equal(start(s, "LOGIN", NULL, &ch), SASL_SERVER_CONTINUE);
 	assert_string_equal(buf_cstr(&ch), "VXNlcm5hbWU6"); /* Username: */
 	buf_reset(&ch);
 	const char *u = b64("Alice@example.test", 18);
@@ -231,24 +236,17 @@ static void plaintext_refused_without_tls(void **state)
 			 SASL_SERVER_NOMECH);
 	struct buf ch;
 	buf_init(&ch, 64);
-	assert_int_equal(sasl_server_session_start_b64(s, "LOGIN", NULL, 0,
-						       &ch),
-			 SASL_SERVER_NOMECH);
+	assert_int_equal(start(s, "LOGIN", NULL, &ch), SASL_SERVER_NOMECH);
 	/* The admin allowed it (smtpd_tls_auth_only = no). */
 	sasl_server_session_security(s, 0, true);
 	assert_int_equal(plain(s, "", "alice@example.test", "s3cret"),
 			 SASL_SERVER_OK);
 	/* Mechanisms we do not serve, configured or not. */
 	sasl_server_session_security(s, 256, false);
-	assert_int_equal(sasl_server_session_start_b64(s, "CRAM-MD5", NULL, 0,
-						       &ch),
-			 SASL_SERVER_NOMECH);
-	assert_int_equal(sasl_server_session_start_b64(s, "ANONYMOUS", NULL, 0,
-						       &ch),
-			 SASL_SERVER_NOMECH);
-	assert_int_equal(sasl_server_session_start_b64(
-				 s, "A-VERY-LONG-MECHANISM-NAME-INDEED-YES",
-				 NULL, 0, &ch),
+	assert_int_equal(start(s, "CRAM-MD5", NULL, &ch), SASL_SERVER_NOMECH);
+	assert_int_equal(start(s, "ANONYMOUS", NULL, &ch), SASL_SERVER_NOMECH);
+	assert_int_equal(start(s, "A-VERY-LONG-MECHANISM-NAME-INDEED-YES",
+			       NULL, &ch),
 			 SASL_SERVER_NOMECH);
 	buf_deinit(&ch);
 	sasl_server_session_free(&s);
@@ -260,17 +258,13 @@ static void cancel_and_malformed(void **state)
 	struct sasl_server_session *s = tls_session();
 	struct buf ch;
 	buf_init(&ch, 1024);
-	assert_int_equal(sasl_server_session_start_b64(s, "LOGIN", NULL, 0,
-						       &ch),
-			 SASL_SERVER_CONTINUE);
+	assert_int_equal(start(s, "LOGIN", NULL, &ch), SASL_SERVER_CONTINUE);
 	assert_int_equal(sasl_server_session_step_b64(s, "*", 1, &ch),
 			 SASL_SERVER_CANCEL);
 	assert_int_equal(sasl_server_session_step_b64(s, "YQ==", 4, &ch),
 			 SASL_SERVER_BADPROT);
 	/* Malformed base64 ends the exchange. */
-	assert_int_equal(sasl_server_session_start_b64(s, "LOGIN", NULL, 0,
-						       &ch),
-			 SASL_SERVER_CONTINUE);
+	assert_int_equal(start(s, "LOGIN", NULL, &ch), SASL_SERVER_CONTINUE);
 	assert_int_equal(sasl_server_session_step_b64(s, "YQ=", 3, &ch),
 			 SASL_SERVER_BADPROT);
 	assert_int_equal(sasl_server_session_step_b64(s, "YQ==", 4, &ch),
@@ -392,7 +386,7 @@ static void scram_sha_256(void **state)
 			 SASL_SERVER_FAIL);
 }
 
-/* ---- the direct check ----------------------------------------------------- */
+/* ---- the direct check ------------------------------------------------ */
 
 static void check_plain(void **state)
 {
@@ -473,9 +467,8 @@ static void damaged_record_is_tempfail(void **state)
 			 SASL_SERVER_OK);
 	struct buf ch;
 	buf_init(&ch, 64);
-	assert_int_equal(sasl_server_session_start_b64(s, "LOGIN", NULL, 0,
-						       &ch),
-			 SASL_SERVER_NOMECH); /* not configured this time */
+	/* Not configured this time. */
+	assert_int_equal(start(s, "LOGIN", NULL, &ch), SASL_SERVER_NOMECH);
 	buf_deinit(&ch);
 	sasl_server_session_free(&s);
 	char canon[ACCOUNT_ADDR_MAX + 1];
@@ -492,6 +485,8 @@ static void bad_configurations(void **state)
 	assert_int_equal(sasl_server_setup(db, "PLAIN CRAM-MD5", &e), -1);
 	assert_non_null(strstr(e.msg, "CRAM-MD5"));
 	assert_int_equal(sasl_server_setup(db, " , ", &e), -1);
+	assert_int_equal(sasl_server_setup(db, "plain PLAIN plain", &e), 0);
+	sasl_server_cleanup();
 	assert_int_equal(sasl_server_check_plain("bob@example.test", 16,
 						 "hunter2", 7, NULL, 0, &e),
 			 -1);
