@@ -23,11 +23,13 @@
 #include "common/account.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/db.h"
@@ -96,6 +98,24 @@ int account_open(struct account_db **out, const char *path, unsigned flags,
 		return -1;
 	}
 	*out = db;
+	return 0;
+}
+
+int account_share_group(const char *path, unsigned gid, struct err *e)
+{
+	if (geteuid() != 0)
+		return 0;
+	char lock[PATH_MAX];
+	if (snprintf(lock, sizeof(lock), "%s-lock", path) >= (int)sizeof(lock)) {
+		err_set(e, "%s: path too long", path);
+		return -1;
+	}
+	if (chown(path, 0, (gid_t)gid) < 0 || chmod(path, 0640) < 0 ||
+	    chown(lock, 0, (gid_t)gid) < 0 || chmod(lock, 0660) < 0) {
+		err_set(e, "%s: cannot share with group %u: %s", path, gid,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -45,6 +45,14 @@ struct account_db;
  */
 int account_open(struct account_db **out, const char *path, unsigned flags,
 		 struct err *e);
+/*
+ * Lets the daemons read the map: as root, gives the data file (0640) and
+ * LMDB's lock file (0660, readers write their slots there) to group gid,
+ * owner root. Services that read accounts run with that group (the service
+ * skeleton adds mail_owner's group to the virtual mailbox owner). Without
+ * root it does nothing. 0, or -1 with e set.
+ */
+int account_share_group(const char *path, unsigned gid, struct err *e);
 /* Closes the handle; *dbp = NULL; accepts NULL. */
 void account_close(struct account_db **dbp);
 

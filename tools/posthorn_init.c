@@ -274,17 +274,20 @@ static int add_demo_user(const struct init_ids *ids)
 	struct err e;
 	char *address = xasprintf("demo@%s", params->mydomain);
 	char *password = random_password();
+	struct account_secret sec = {.password = password,
+				     .len = strlen(password),
+				     .scram_iterations = 0};
+	struct account_db *db = NULL;
 	int rc = -1;
-	struct account_db *db = account_open(params->account_database,
-					     false, &e);
-	if (db && account_add(db, address, password, &e) == 0)
+	if (account_open(&db, params->account_database, ACCOUNT_CREATE, &e) ==
+		    0 &&
+	    account_add(db, address, &sec, &e) == 1 &&
+	    account_share_group(params->account_database, ids->owner_gid,
+				&e) == 0)
 		rc = 0;
 	if (rc < 0)
 		log_error("demo account: %s", e.msg);
 	account_close(&db);
-	if (rc == 0 && privs_is_root())
-		account_fix_owner(params->account_database, ids->owner_gid,
-				  ids->vmail_gid);
 	if (rc == 0)
 		printf("posthorn: demo account %s, password %s\n"
 		       "posthorn: (shown once; change it with `posthorn "

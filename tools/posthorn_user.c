@@ -25,6 +25,7 @@
 #include "common/account.h"
 #include "common/log.h"
 #include "common/params.h"
+#include "common/privs.h"
 #include "common/passwd_hash.h"
 #include "common/str.h"
 #include "posthorn_cmd.h"
@@ -134,6 +135,14 @@ static int open_db(struct account_db **db, unsigned flags)
 		log_error("cannot open the account database: %s", e.msg);
 		return -1;
 	}
+	/* As root the file may just have been created 0600 root: the
+	 * daemons reading accounts need mail_owner's group on it. */
+	uid_t uid;
+	gid_t gid;
+	if (privs_is_root() &&
+	    (privs_lookup_user(params->mail_owner, &uid, &gid, &e) < 0 ||
+	     account_share_group(params->account_database, gid, &e) < 0))
+		log_warn("%s", e.msg);
 	return 0;
 }
 
