@@ -121,7 +121,8 @@ int maincf_scan_next(struct maincf_scan *sc, struct err *e)
 		} else if ((sc->logical.len &&
 			    buf_append_char(&sc->logical, ' ') < 0) ||
 			   buf_append(&sc->logical, s + i, stop - i) < 0) {
-			bad = "logical line longer than " LINE_MAX_TEXT " bytes";
+			bad = "logical line longer than " LINE_MAX_TEXT
+			      " bytes";
 			bad_line = sc->first;
 		}
 	}
@@ -192,8 +193,8 @@ static int split_entry(const char *s, size_t len, size_t *nlen_out,
 	while (i < len && !is_blank(s[i]) && s[i] != '=')
 		i++;
 	if (!maincf_name_ok(s, i)) {
-		err_set(e, "bad parameter name \"%.*s\"", (int)(i > 64 ? 64 : i),
-			s);
+		err_set(e, "bad parameter name \"%.*s\"",
+			(int)(i > 64 ? 64 : i), s);
 		return -1;
 	}
 	size_t j = i;

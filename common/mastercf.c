@@ -49,7 +49,8 @@ static int parse_flag(const char *col, const char *w, bool def, bool *out,
 	else if (strcmp(w, "n") == 0)
 		*out = false;
 	else {
-		err_set(e, "%s column must be y, n or -, not \"%.40s\"", col, w);
+		err_set(e, "%s column must be y, n or -, not \"%.40s\"", col,
+			w);
 		return -1;
 	}
 	return 0;

@@ -16,7 +16,7 @@
  *
  * Loops ($a -> $b -> $a) are caught by marking variables being expanded;
  * the error names the whole cycle and is reported once, at the variable
- * where it closed, not again for every variable that referred to it.
+ * where it closes, not again for every variable that referred to it.
  */
 #include "common/params_impl.h"
 
@@ -31,7 +31,8 @@
 #include "common/xalloc.h"
 
 #define PARAM(name, type, def, min, max, desc)                                \
-	{#name, PARAM_##type, def, min, max, desc, offsetof(struct params, name)},
+	{#name, PARAM_##type, def, min, max, desc,                            \
+	 offsetof(struct params, name)},
 const struct param_info param_table[] = {
 #include "common/params.def"
 };
@@ -53,6 +54,7 @@ struct pvar {
 	enum var_state state;
 	bool domain; /* the computed %domain default */
 	bool referenced;
+	bool bad; /* its text did not convert */
 };
 
 struct pgen {
@@ -75,6 +77,7 @@ struct loader {
 	struct pvar *stack[DEPTH_MAX];
 	int depth;
 	bool reported; /* the failure being unwound was reported */
+	bool dep_bad;  /* a reference of the value checked is bad */
 };
 
 static const char *var_name(const struct pvar *v)
@@ -163,7 +166,12 @@ static int loader_lookup(void *ctx, const char *name, size_t len,
 	v->referenced = true;
 	switch (v->state) {
 	case VAR_BUSY:
+		/* Reported at the variable where the loop closes, the one
+		 * the admin most likely wrote, and nowhere else. */
 		loop_error(L, v, e);
+		report(L, v->src.file, v->src.line, true,
+		       "bad value for %s: %s", var_name(v), e->msg);
+		L->reported = true;
 		return -1;
 	case VAR_FAILED:
 		L->reported = true;
@@ -274,7 +282,8 @@ static int collect(struct loader *L, const char *config_dir,
 		return -1;
 	}
 	for (size_t i = 0; i < cf.n; i++) {
-		struct pvar *v = find_var(g, cf.v[i].name, strlen(cf.v[i].name));
+		const char *name = cf.v[i].name;
+		struct pvar *v = find_var(g, name, strlen(name));
 		if (!v)
 			v = add_var(g, cf.v[i].name);
 		free(v->raw);
@@ -313,33 +322,69 @@ static int collect(struct loader *L, const char *config_dir,
 	return 0;
 }
 
-/* Converts every table row into its field. */
+static int failed_lookup(void *ctx, const char *name, size_t len,
+			 const char **text_out, struct err *e)
+{
+	struct loader *L = ctx;
+	struct pvar *v = find_var(L->g, name, len);
+	(void)e;
+	if (v && v->bad)
+		L->dep_bad = true;
+	*text_out = "";
+	return v != NULL;
+}
+
+/* Reports v's conversion failure; quiet when v is a default that went bad
+ * only through a parameter it refers to, which was reported already. */
+static void report_bad(struct loader *L, struct pvar *v, const char *why)
+{
+	struct buf scratch;
+	struct err ignored;
+	bool via_default = !v->src.file && v->src.line == 0 &&
+			   strchr(v->raw, '$');
+	if (via_default) {
+		buf_init(&scratch, PARAMS_EXPAND_MAX);
+		L->dep_bad = false;
+		(void)params_expand_with(v->raw, strlen(v->raw), failed_lookup,
+					 L, &scratch, &ignored);
+		buf_deinit(&scratch);
+		if (L->dep_bad)
+			return;
+		report(L, NULL, 0, true,
+		       "bad value for %s (default \"%s\"): %s", v->info->name,
+		       v->raw, why);
+	} else {
+		report(L, v->src.file, v->src.line, true,
+		       "bad value for %s: %s", v->info->name, why);
+	}
+}
+
+/* Converts every table row into its field: all first, so that problems
+ * can tell a cause from its consequence, then the reports. */
 static void convert_all(struct loader *L)
 {
 	struct pgen *g = L->g;
-	struct err why;
+	struct err *why = xcalloc(param_count, sizeof(*why));
 	for (size_t i = 0; i < param_count; i++) {
 		struct pvar *v = &g->vars[i];
 		void *field = (char *)&g->p + v->info->offset;
-		if (v->state != VAR_DONE ||
-		    param_convert(v->info, v->text, field, &why) == 0)
-			continue;
-		/* A default that refers to other parameters goes bad through
-		 * them: say so, or the message names no cause. */
-		if (!v->src.file && v->src.line == 0 && strchr(v->raw, '$'))
-			report(L, NULL, 0, true,
-			       "bad value for %s (default \"%s\"): %s",
-			       v->info->name, v->raw, why.msg);
-		else
-			report(L, v->src.file, v->src.line, true,
-			       "bad value for %s: %s", v->info->name,
-			       why.msg);
-		if (!L->lenient)
-			continue;
-		free(v->text);
-		v->text = default_text(L, v);
-		(void)param_convert(v->info, v->text, field, &why);
+		if (v->state == VAR_DONE &&
+		    param_convert(v->info, v->text, field, &why[i]) < 0)
+			v->bad = true;
 	}
+	for (size_t i = 0; i < param_count; i++) {
+		struct pvar *v = &g->vars[i];
+		if (!v->bad)
+			continue;
+		report_bad(L, v, why[i].msg);
+		if (L->lenient) {
+			void *field = (char *)&g->p + v->info->offset;
+			free(v->text);
+			v->text = default_text(L, v);
+			(void)param_convert(v->info, v->text, field, &why[i]);
+		}
+	}
+	free(why);
 }
 
 static void gen_free(struct pgen *g)

@@ -164,6 +164,7 @@ int param_convert(const struct param_info *pi, const char *text,
 	uint64_t u;
 	long l;
 	bool b;
+	int r;
 
 	switch (pi->type) {
 	case PARAM_STR:
@@ -172,9 +173,9 @@ int param_convert(const struct param_info *pi, const char *text,
 		return 0;
 	case PARAM_INT:
 	case PARAM_TIME:
-		if ((pi->type == PARAM_INT ? param_parse_int(text, &l, e)
-					   : param_parse_time(text, &l, e)) < 0 ||
-		    check_bounds(pi, (uint64_t)l, text, e) < 0)
+		r = pi->type == PARAM_INT ? param_parse_int(text, &l, e)
+					  : param_parse_time(text, &l, e);
+		if (r < 0 || check_bounds(pi, (uint64_t)l, text, e) < 0)
 			return -1;
 		if (field)
 			*(long *)field = l;
