@@ -3,7 +3,7 @@
  * maincf.c - read main.cf into name/value entries; edit it in place
  *
  * Owns the logical-line syntax that main.cf and master.cf share (comments,
- * blank lines, continuation lines) through the maincf_scan_* scanner, the
+ * blank lines, continuation lines) through maincf_each_line(), the
  * "name = value" parser, and the editor behind `posthorn config name=value`.
  * It does not expand $name or know any parameter: params.c does that.
  *
@@ -51,7 +51,24 @@ bool maincf_name_ok(const char *s, size_t len)
 
 /* ---- the logical-line scanner --------------------------------------- */
 
-void maincf_scan_init(struct maincf_scan *sc, const char *text, size_t len)
+/*
+ * One call yields one logical line in sc->logical with sc->first and
+ * sc->last its physical lines: 1, or -1 with e set to the reason alone and
+ * sc->err_line to its line (the bad line is consumed; scanning may go on),
+ * or 0 at the end.
+ */
+struct scan {
+	const char *text;
+	size_t len;
+	size_t pos;
+	int lineno; /* physical lines consumed */
+	struct buf logical;
+	int first;
+	int last;
+	int err_line;
+};
+
+static void scan_init(struct scan *sc, const char *text, size_t len)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->text = text;
@@ -59,12 +76,13 @@ void maincf_scan_init(struct maincf_scan *sc, const char *text, size_t len)
 	buf_init(&sc->logical, MAINCF_LINE_MAX);
 }
 
-void maincf_scan_deinit(struct maincf_scan *sc)
+static void scan_deinit(struct scan *sc)
 {
 	buf_deinit(&sc->logical);
 }
 
-int maincf_line_at(const char *text, size_t off)
+/* The physical line at which byte offset off lies in text. */
+static int line_at(const char *text, size_t off)
 {
 	int line = 1;
 	for (size_t i = 0; i < off; i++)
@@ -73,7 +91,7 @@ int maincf_line_at(const char *text, size_t off)
 	return line;
 }
 
-int maincf_scan_next(struct maincf_scan *sc, struct err *e)
+static int scan_next(struct scan *sc, struct err *e)
 {
 	bool have = false;
 	const char *bad = NULL;
@@ -213,52 +231,70 @@ static int split_entry(const char *s, size_t len, size_t *nlen_out,
 	return 0;
 }
 
-int maincf_parse_all(const char *path, const char *text, size_t len,
-		     struct maincf *cf, maincf_problem_fn problem, void *ctx,
-		     struct err *e)
+int maincf_each_line(const char *path, const char *text, size_t len,
+		     maincf_line_fn line, void *arg, maincf_problem_fn problem,
+		     void *ctx, struct err *e)
 {
-	struct maincf_scan sc;
+	struct scan sc;
 	struct err why;
 	int r, bad = 0;
 
-	memset(cf, 0, sizeof(*cf));
-	cf->path = xstrdup(path);
 	if (len > MAINCF_FILE_MAX) {
 		err_set(e, "%s:%d: file longer than %d bytes", path,
-			maincf_line_at(text, MAINCF_FILE_MAX), MAINCF_FILE_MAX);
+			line_at(text, MAINCF_FILE_MAX), MAINCF_FILE_MAX);
 		return -1;
 	}
-	maincf_scan_init(&sc, text, len);
-	while ((r = maincf_scan_next(&sc, &why)) != 0) {
-		int line = sc.err_line;
-		size_t nlen = 0, vstart = 0;
-		if (r > 0) {
-			line = sc.first;
-			r = split_entry(sc.logical.data, sc.logical.len, &nlen,
-					&vstart, &why);
+	scan_init(&sc, text, len);
+	while ((r = scan_next(&sc, &why)) != 0) {
+		int at = r < 0 ? sc.err_line : sc.first;
+		if (r > 0)
+			r = line(arg, buf_cstr(&sc.logical), sc.logical.len,
+				 sc.first, sc.last, &why);
+		if (r == MAINCF_LINE_STOP) {
+			*e = why;
+			bad = -1;
+			break;
 		}
 		if (r < 0) {
 			bad++;
 			if (!problem) {
-				err_set(e, "%s:%d: %s", path, line, why.msg);
+				err_set(e, "%s:%d: %s", path, at, why.msg);
 				break;
 			}
-			problem(ctx, path, line, why.msg);
-			continue;
+			problem(ctx, path, at, why.msg);
 		}
-		if (cf->n >= MAINCF_ENTRIES_MAX) {
-			err_set(e, "%s:%d: more than %d entries", path, line,
-				MAINCF_ENTRIES_MAX);
-			bad = -1;
-			break;
-		}
-		add_entry(cf, sc.logical.data, nlen, sc.logical.data + vstart,
-			  sc.logical.len - vstart, sc.first, sc.last);
 	}
-	maincf_scan_deinit(&sc);
+	scan_deinit(&sc);
 	if (bad > 0 && problem)
 		err_set(e, "%s: %d bad line%s", path, bad, bad > 1 ? "s" : "");
 	return bad > 0 && !problem ? -1 : bad;
+}
+
+/* maincf_each_line()'s callback: one "name = value" entry. */
+static int add_line(void *arg, const char *text, size_t len, int first,
+		    int last, struct err *e)
+{
+	struct maincf *cf = arg;
+	size_t nlen, vstart;
+	if (split_entry(text, len, &nlen, &vstart, e) < 0)
+		return MAINCF_LINE_BAD;
+	if (cf->n >= MAINCF_ENTRIES_MAX) {
+		err_set(e, "%s:%d: more than %d entries", cf->path, first,
+			MAINCF_ENTRIES_MAX);
+		return MAINCF_LINE_STOP;
+	}
+	add_entry(cf, text, nlen, text + vstart, len - vstart, first, last);
+	return 0;
+}
+
+int maincf_parse_all(const char *path, const char *text, size_t len,
+		     struct maincf *cf, maincf_problem_fn problem, void *ctx,
+		     struct err *e)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->path = xstrdup(path);
+	return maincf_each_line(path, text, len, add_line, cf, problem, ctx,
+				e);
 }
 
 int maincf_parse(const char *path, const char *text, size_t len,
@@ -326,14 +362,14 @@ struct span {
 static size_t find_spans(const char *text, size_t len, const char *name,
 			 struct span **out)
 {
-	struct maincf_scan sc;
+	struct scan sc;
 	struct err why;
 	struct span *v = NULL;
 	size_t n = 0, want = strlen(name);
 	int r;
 
-	maincf_scan_init(&sc, text, len);
-	while ((r = maincf_scan_next(&sc, &why)) != 0) {
+	scan_init(&sc, text, len);
+	while ((r = scan_next(&sc, &why)) != 0) {
 		if (r < 0)
 			continue;
 		const char *s = sc.logical.data;
@@ -347,7 +383,7 @@ static size_t find_spans(const char *text, size_t len, const char *name,
 		v[n].last = sc.last;
 		n++;
 	}
-	maincf_scan_deinit(&sc);
+	scan_deinit(&sc);
 	*out = v;
 	return n;
 }

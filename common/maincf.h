@@ -81,34 +81,27 @@ int maincf_edit(const char *path, const char *name, const char *value,
 bool maincf_name_ok(const char *s, size_t len);
 
 /*
- * The logical-line scanner main.cf and master.cf share. Usage:
- *   maincf_scan_init(&sc, text, len);
- *   while ((r = maincf_scan_next(&sc, e)) != 0) { r < 0: bad line ... }
- *   maincf_scan_deinit(&sc);
- * Each call yields one logical line in sc.logical (continuations joined by
- * one space, outer white space trimmed) with sc.first and sc.last its
- * physical lines: 1, or -1 with e set to the reason alone and sc.err_line
- * to its line (the bad line is consumed; scanning may go on), or 0 at end.
- * The caller checks the file size bound first.
+ * The logical-line driver main.cf and master.cf share. Checks the file
+ * size bound, then calls line(arg, text, len, first, last, e) for each
+ * logical line (continuations joined by one space, outer white space
+ * trimmed; text is NUL-terminated) with its first and last physical line.
+ * line returns 0, MAINCF_LINE_BAD with e set to the reason for a bad line,
+ * or MAINCF_LINE_STOP with e set to the whole message to end the read.
+ * A bad line (from line or the syntax) goes to problem(ctx, path, line,
+ * reason) and the read goes on; without problem the read stops with e =
+ * "path:line: reason". Returns the number of bad lines reported, or -1.
  */
-struct maincf_scan {
-	const char *text;
-	size_t len;
-	size_t pos;
-	int lineno; /* physical lines consumed */
-	struct buf logical;
-	int first;
-	int last;
-	int err_line;
-};
-
-void maincf_scan_init(struct maincf_scan *sc, const char *text, size_t len);
-int maincf_scan_next(struct maincf_scan *sc, struct err *e);
-void maincf_scan_deinit(struct maincf_scan *sc);
-/* Reads a config file whole into out (max MAINCF_FILE_MAX + 1 bytes, so a
- * caller can tell a file that is too large). 0, or -1 with e and errno. */
+#define MAINCF_LINE_BAD (-1)
+#define MAINCF_LINE_STOP (-2)
+typedef int (*maincf_line_fn)(void *arg, const char *text, size_t len,
+			      int first, int last, struct err *e);
+int maincf_each_line(const char *path, const char *text, size_t len,
+		     maincf_line_fn line, void *arg, maincf_problem_fn problem,
+		     void *ctx, struct err *e);
+/* Reads a config file whole into out, which it initialises (the caller
+ * buf_deinit()s it after success): at most MAINCF_FILE_MAX + 1 bytes, so a
+ * caller can tell a file that is too large. 0, or -1 with e and errno set
+ * (out then needs no cleanup). */
 int maincf_slurp(const char *path, struct buf *out, struct err *e);
-/* The physical line at which byte offset off lies in text. */
-int maincf_line_at(const char *text, size_t off);
 
 #endif

@@ -270,19 +270,27 @@ static int duplicate_of(const struct mastercf *cf,
 	return 0;
 }
 
-/* Parses one logical line and appends it to cf; -1 with e set. */
-static int add_line(struct mastercf *cf, const char *text, int line,
-		    struct err *e)
+/* maincf_each_line()'s callback: parses one service into cf. */
+static int add_line(void *arg, const char *text, size_t len, int first,
+		    int last, struct err *e)
 {
+	struct mastercf *cf = arg;
 	struct strv w;
 	struct mastercf_service sv;
-	int r = -1;
+	int r = MAINCF_LINE_BAD;
 
+	(void)len;
+	(void)last;
+	if (cf->n >= MASTERCF_SERVICES_MAX) {
+		err_set(e, "%s:%d: more than %d services", cf->path, first,
+			MASTERCF_SERVICES_MAX);
+		return MAINCF_LINE_STOP;
+	}
 	strv_init(&w);
 	memset(&sv, 0, sizeof(sv));
 	strv_init(&sv.args);
 	strv_init(&sv.overrides);
-	sv.line = line;
+	sv.line = first;
 	if (param_split(&w, text, " \t", e) == 0 &&
 	    parse_service(&w, &sv, e) == 0) {
 		int dup = duplicate_of(cf, &sv);
@@ -305,41 +313,10 @@ int mastercf_parse_all(const char *path, const char *text, size_t len,
 		       struct mastercf *cf, mastercf_problem_fn problem,
 		       void *ctx, struct err *e)
 {
-	struct maincf_scan sc;
-	struct err why;
-	int r, bad = 0;
-
 	memset(cf, 0, sizeof(*cf));
 	cf->path = xstrdup(path);
-	if (len > MAINCF_FILE_MAX) {
-		err_set(e, "%s:%d: file longer than %d bytes", path,
-			maincf_line_at(text, MAINCF_FILE_MAX), MAINCF_FILE_MAX);
-		return -1;
-	}
-	maincf_scan_init(&sc, text, len);
-	while ((r = maincf_scan_next(&sc, &why)) != 0) {
-		int line = r < 0 ? sc.err_line : sc.first;
-		if (r > 0 && cf->n >= MASTERCF_SERVICES_MAX) {
-			err_set(e, "%s:%d: more than %d services", path, line,
-				MASTERCF_SERVICES_MAX);
-			bad = -1;
-			break;
-		}
-		if (r > 0)
-			r = add_line(cf, buf_cstr(&sc.logical), line, &why);
-		if (r < 0) {
-			bad++;
-			if (!problem) {
-				err_set(e, "%s:%d: %s", path, line, why.msg);
-				break;
-			}
-			problem(ctx, path, line, why.msg);
-		}
-	}
-	maincf_scan_deinit(&sc);
-	if (bad > 0 && problem)
-		err_set(e, "%s: %d bad line%s", path, bad, bad > 1 ? "s" : "");
-	return bad > 0 && !problem ? -1 : bad;
+	return maincf_each_line(path, text, len, add_line, cf, problem, ctx,
+				e);
 }
 
 int mastercf_parse(const char *path, const char *text, size_t len,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/maincf.h"
 #include "common/str.h"
 
 /*
@@ -61,8 +62,7 @@ int mastercf_parse(const char *path, const char *text, size_t len,
 		   struct mastercf *cf, struct err *e);
 
 /* Called for each bad line by the _all readers: msg is the reason alone. */
-typedef void (*mastercf_problem_fn)(void *ctx, const char *file, int line,
-				    const char *msg);
+typedef maincf_problem_fn mastercf_problem_fn;
 /* Like mastercf_read()/mastercf_parse(), but a bad line is reported through
  * problem and skipped, and the good services are kept in cf. Returns the
  * number of bad lines reported (0: all good), or -1 with e set when the

@@ -188,16 +188,22 @@ static int loader_lookup(void *ctx, const char *name, size_t len,
 	return 1;
 }
 
-/* Expands s through the loader into a new string; NULL with e set. */
-static char *expand_str(struct loader *L, const char *s, struct err *e)
+/* Expands s through lookup into a new string; NULL with e set. */
+static char *expand_new(const char *s, params_lookup_fn lookup, void *ctx,
+			struct err *e)
 {
 	struct buf b;
 	buf_init(&b, PARAMS_EXPAND_MAX);
-	if (params_expand_with(s, strlen(s), loader_lookup, L, &b, e) < 0) {
+	if (params_expand_with(s, strlen(s), lookup, ctx, &b, e) < 0) {
 		buf_deinit(&b);
 		return NULL;
 	}
 	return buf_take(&b);
+}
+
+static char *expand_str(struct loader *L, const char *s, struct err *e)
+{
+	return expand_new(s, loader_lookup, L, e);
 }
 
 /* The expanded default of v, or "" (lenient mode's fallback). */
@@ -512,11 +518,5 @@ static int current_lookup(void *ctx, const char *name, size_t len,
 
 char *params_expand(const char *s, struct err *e)
 {
-	struct buf b;
-	buf_init(&b, PARAMS_EXPAND_MAX);
-	if (params_expand_with(s, strlen(s), current_lookup, NULL, &b, e) < 0) {
-		buf_deinit(&b);
-		return NULL;
-	}
-	return buf_take(&b);
+	return expand_new(s, current_lookup, NULL, e);
 }

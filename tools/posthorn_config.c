@@ -65,6 +65,15 @@ static void on_problem(void *ctx, const char *file, int line, bool is_error,
 		log_warn("%s", msg);
 }
 
+static void ignore_line(void *ctx, const char *file, int line,
+			const char *msg)
+{
+	(void)ctx;
+	(void)file;
+	(void)line;
+	(void)msg;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -81,7 +90,8 @@ static size_t all_names(int opts, const char *dir, struct strv *names,
 		struct maincf cf;
 		struct err e;
 		char *path = xasprintf("%s/main.cf", dir);
-		(void)maincf_read_all(path, &cf, NULL, NULL, &e);
+		/* Bad lines were reported by the load: skip them quietly. */
+		(void)maincf_read_all(path, &cf, ignore_line, NULL, &e);
 		for (size_t i = 0; i < cf.n; i++)
 			if (maincf_get(&cf, cf.v[i].name) == &cf.v[i])
 				strv_push(names, cf.v[i].name);

@@ -10,58 +10,6 @@
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-
-static inline char *cfgtest_take_fd(int fd)
-{
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	ssize_t r;
-	(void)lseek(fd, 0, SEEK_SET);
-	do {
-		if (n + 4097 > cap) {
-			cap = (cap + 4097) * 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r > 0)
-			n += (size_t)r;
-	} while (r > 0);
-	buf[n] = 0;
-	close(fd);
-	return buf;
-}
-
-/* Runs fn(ctx, argc, argv) with stdout and stderr captured into *out and
- * *err (caller frees). Returns fn's result. */
-static inline int cfgtest_capture(int (*fn)(void *, int, char **), void *ctx,
-				  int argc, char **argv, char **out,
-				  char **err)
-{
-	char o[] = "/tmp/posthorn-out.XXXXXX", e[] = "/tmp/posthorn-err.XXXXXX";
-	int fo = mkstemp(o), fe = mkstemp(e);
-	if (fo < 0 || fe < 0)
-		abort();
-	(void)unlink(o);
-	(void)unlink(e);
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	if (so < 0 || se < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-		abort();
-	int r = fn(ctx, argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	if (dup2(so, 1) < 0 || dup2(se, 2) < 0)
-		abort();
-	close(so);
-	close(se);
-	*out = cfgtest_take_fd(fo);
-	*err = cfgtest_take_fd(fe);
-	return r;
-}
-
 #endif
 #include <fcntl.h>
 #include <ftw.h>
@@ -101,49 +49,9 @@ static inline void cfgtest_puts(const char *dir, const char *name,
 	cfgtest_write(dir, name, text, strlen(text));
 }
 
-/* The whole file at path, NUL-terminated, or NULL; *len may be NULL. */
-static inline char *cfgtest_read(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0, r;
-	do {
-		if (n + 4097 > cap) {
-			cap = (cap + 4097) * 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-	} while (r > 0);
-	fclose(f);
-	buf[n] = 0;
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static inline int cfgtest_rm_one(const char *p, const struct stat *st,
-				 int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-/* Removes dir and everything below it, and frees the name. */
-static inline void cfgtest_rmrf(char *dir)
-{
-	(void)nftw(dir, cfgtest_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-}
-
-
-static inline char *cfgtest_take_fd(int fd)
+/* Everything in fd from offset 0, NUL-terminated (caller frees); closes
+ * fd. *len may be NULL. */
+static inline char *cfgtest_take_fd(int fd, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
@@ -162,8 +70,51 @@ static inline char *cfgtest_take_fd(int fd)
 	} while (r > 0);
 	buf[n] = 0;
 	close(fd);
+	if (len)
+		*len = n;
 	return buf;
 }
+
+/* The whole file at path, NUL-terminated, or NULL; *len may be NULL. */
+static inline char *cfgtest_read(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	return fd < 0 ? NULL : cfgtest_take_fd(fd, len);
+}
+
+/* Problems reported through a maincf/mastercf problem callback, as
+ * "file:line: msg"; the first 8 are kept. */
+struct cfgtest_collected {
+	char lines[8][200];
+	int n;
+};
+
+static inline void cfgtest_collect(void *ctx, const char *file, int line,
+				   const char *msg)
+{
+	struct cfgtest_collected *c = ctx;
+	if (c->n < 8)
+		(void)snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s:%d: %s",
+			       file, line, msg);
+	c->n++;
+}
+
+static inline int cfgtest_rm_one(const char *p, const struct stat *st,
+				 int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* Removes dir and everything below it, and frees the name. */
+static inline void cfgtest_rmrf(char *dir)
+{
+	(void)nftw(dir, cfgtest_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
 
 /* Runs fn(ctx, argc, argv) with stdout and stderr captured into *out and
  * *err (caller frees). Returns fn's result. */
@@ -189,8 +140,8 @@ static inline int cfgtest_capture(int (*fn)(void *, int, char **), void *ctx,
 		abort();
 	close(so);
 	close(se);
-	*out = cfgtest_take_fd(fo);
-	*err = cfgtest_take_fd(fe);
+	*out = cfgtest_take_fd(fo, NULL);
+	*err = cfgtest_take_fd(fe, NULL);
 	return r;
 }
 

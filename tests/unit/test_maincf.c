@@ -113,28 +113,15 @@ static void get_last_and_lines(void **state)
 	maincf_free(&cf); /* an emptied cf may be freed again */
 }
 
-struct collected {
-	char lines[8][160];
-	int n;
-};
-
-static void collect(void *ctx, const char *file, int line, const char *msg)
-{
-	struct collected *c = ctx;
-	if (c->n < 8)
-		(void)snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s:%d: %s",
-			       file, line, msg);
-	c->n++;
-}
-
 static void collect_mode_reports_every_line(void **state)
 {
 	(void)state;
 	struct maincf cf;
 	struct err e;
-	struct collected c = {.n = 0};
+	struct cfgtest_collected c = {.n = 0};
 	const char *t = "a = 1\nbroken\n  x = y\nb = 2\nbad name = 3\nc=3";
-	int r = maincf_parse_all("t.cf", t, strlen(t), &cf, collect, &c, &e);
+	int r = maincf_parse_all("t.cf", t, strlen(t), &cf, cfgtest_collect,
+				 &c, &e);
 	assert_int_equal(r, 2);
 	assert_int_equal(c.n, 2);
 	assert_string_equal(c.lines[0],
@@ -154,7 +141,7 @@ static void overlong_logical_line(void **state)
 	struct buf t;
 	struct maincf cf;
 	struct err e;
-	struct collected c = {.n = 0};
+	struct cfgtest_collected c = {.n = 0};
 
 	buf_init(&t, 0);
 	/* 70,000 bytes in one physical line. */
@@ -173,7 +160,8 @@ static void overlong_logical_line(void **state)
 		(void)buf_printf(&t, "  %070d\n", i);
 	(void)buf_append_str(&t, "b = 2\n");
 	assert_int_equal(
-		maincf_parse_all("t.cf", t.data, t.len, &cf, collect, &c, &e),
+		maincf_parse_all("t.cf", t.data, t.len, &cf, cfgtest_collect,
+				 &c, &e),
 		1);
 	assert_string_equal(c.lines[0],
 			    "t.cf:2: logical line longer than 65536 bytes");
@@ -198,7 +186,7 @@ static void too_many_entries_and_too_large(void **state)
 	struct buf t;
 	struct maincf cf;
 	struct err e;
-	struct collected c = {.n = 0};
+	struct cfgtest_collected c = {.n = 0};
 
 	buf_init(&t, 0);
 	for (int i = 0; i <= MAINCF_ENTRIES_MAX; i++)
@@ -207,7 +195,8 @@ static void too_many_entries_and_too_large(void **state)
 	assert_string_equal(e.msg, "t.cf:10001: more than 10000 entries");
 	/* A bound stops even the collecting reader. */
 	assert_int_equal(
-		maincf_parse_all("t.cf", t.data, t.len, &cf, collect, &c, &e),
+		maincf_parse_all("t.cf", t.data, t.len, &cf, cfgtest_collect,
+				 &c, &e),
 		-1);
 	assert_int_equal(c.n, 0);
 	maincf_free(&cf);
@@ -233,8 +222,9 @@ static void every_prefix_parses_or_fails_cleanly(void **state)
 	for (size_t n = 0; n <= len; n++) {
 		struct maincf cf;
 		struct err e;
-		struct collected c = {.n = 0};
-		int r = maincf_parse_all("t.cf", t, n, &cf, collect, &c, &e);
+		struct cfgtest_collected c = {.n = 0};
+		int r = maincf_parse_all("t.cf", t, n, &cf, cfgtest_collect,
+					 &c, &e);
 		assert_true(r >= 0);
 		assert_int_equal(r, c.n);
 		for (size_t i = 0; i < cf.n; i++)

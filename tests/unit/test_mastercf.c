@@ -158,26 +158,12 @@ static void parse_bad(void **state)
 	}
 }
 
-struct collected {
-	char lines[8][200];
-	int n;
-};
-
-static void collect(void *ctx, const char *file, int line, const char *msg)
-{
-	struct collected *c = ctx;
-	if (c->n < 8)
-		(void)snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s:%d: %s",
-			       file, line, msg);
-	c->n++;
-}
-
 static void collect_every_problem(void **state)
 {
 	(void)state;
 	struct mastercf cf;
 	struct err e;
-	struct collected c = {.n = 0};
+	struct cfgtest_collected c = {.n = 0};
 	const char *t = "a unix - - n - - x\n"
 			"b unix\n"
 			"a unix - - n - - y\n"
@@ -185,7 +171,8 @@ static void collect_every_problem(void **state)
 			"  -o\n"
 			"d unix - - n - - w\n";
 	assert_int_equal(
-		mastercf_parse_all("m.cf", t, strlen(t), &cf, collect, &c, &e),
+		mastercf_parse_all("m.cf", t, strlen(t), &cf, cfgtest_collect,
+				   &c, &e),
 		3);
 	assert_int_equal(c.n, 3);
 	assert_string_equal(c.lines[0],
