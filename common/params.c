@@ -55,6 +55,7 @@ struct pvar {
 	bool domain; /* the computed %domain default */
 	bool referenced;
 	bool bad; /* its text did not convert */
+	bool loop_reported;
 };
 
 struct pgen {
@@ -169,8 +170,10 @@ static int loader_lookup(void *ctx, const char *name, size_t len,
 		/* Reported at the variable where the loop closes, the one
 		 * the admin most likely wrote, and nowhere else. */
 		loop_error(L, v, e);
-		report(L, v->src.file, v->src.line, true,
-		       "bad value for %s: %s", var_name(v), e->msg);
+		if (!v->loop_reported)
+			report(L, v->src.file, v->src.line, true,
+			       "bad value for %s: %s", var_name(v), e->msg);
+		v->loop_reported = true;
 		L->reported = true;
 		return -1;
 	case VAR_FAILED:

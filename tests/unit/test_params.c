@@ -558,6 +558,18 @@ static void strict_reload_and_lenient(void **state)
 	assert_true(strncmp(e.msg, "open ", 5) == 0);
 	free(cf);
 
+	/* A loop through a default is reported once, also when lenient
+	 * mode falls back to that default. */
+	cfgtest_puts(dir, "main.cf", "myhostname = x.$myorigin\n");
+	memset(&p, 0, sizeof(p));
+	p.dir = dir;
+	assert_int_equal(params_load_lenient(dir, NULL, on_problem, &p, &e),
+			 1);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(p.v[0], "main.cf:1: error: bad value for "
+				    "myhostname: expansion loop: $myhostname "
+				    "-> $myorigin -> $myhostname");
+
 	/* No config directory: the defaults alone. */
 	assert_int_equal(params_load(NULL, NULL, NULL, NULL, &e), 0);
 	assert_string_equal(params->config_directory, "/etc/posthorn");
