@@ -225,8 +225,9 @@ static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
 		}
 		idx[j] = i;
 		ext |= raw[i].extended;
-		raw[i].section = -2; /* consumed */
 	}
+	for (size_t j = 0; j < k; j++)
+		raw[idx[j]].section = -2; /* consumed */
 	struct buf b;
 	buf_init(&b, 0);
 	if (ext && !raw[idx[0]].extended)

@@ -145,26 +145,27 @@ static bool is_sp(const struct tok *t, char c)
 
 /*
  * Joins the words of t[0..n) into ps->b: atoms, quoted strings (unquoted)
- * and dots, with one space where white space separated two words (and
- * never around a dot when dots_tight). Comments and other specials go.
+ * and dots, with one space where white space separated two words. In a
+ * local part (local true) dots bind without spaces and a stray '@' (when
+ * the address has several) is kept. Comments and other specials go.
  */
 static void join_words(struct parser *ps, const struct tok *t, size_t n,
-		       bool dots_tight)
+		       bool local)
 {
-	bool prev_dot = false;
+	bool prev_tight = false;
 	for (size_t i = 0; i < n; i++) {
-		bool dot = is_sp(&t[i], '.');
-		if (t[i].kind != T_ATOM && t[i].kind != T_QSTR && !dot)
+		bool tight = is_sp(&t[i], '.') || (local && is_sp(&t[i], '@'));
+		if (t[i].kind != T_ATOM && t[i].kind != T_QSTR && !tight)
 			continue;
-		if (ps->b.len > 0 && t[i].ws && !(dots_tight && (dot || prev_dot)))
+		if (ps->b.len > 0 && t[i].ws && !(local && (tight || prev_tight)))
 			(void)buf_append_char(&ps->b, ' ');
-		if (dot)
-			(void)buf_append_char(&ps->b, '.');
+		if (tight)
+			(void)buf_append_char(&ps->b, t[i].c);
 		else if (t[i].kind == T_QSTR)
 			put_unescaped(&ps->b, t[i].p, t[i].len);
 		else
 			(void)buf_append(&ps->b, t[i].p, t[i].len);
-		prev_dot = dot;
+		prev_tight = tight;
 	}
 }
 
