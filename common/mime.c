@@ -88,8 +88,12 @@ static void read_content_type(struct mime_msg *m, struct mime_part *p,
 	struct mime_field f;
 	struct rfc822_str t, s;
 	mime_field_parse(m->arena, v, len, &f);
-	if (!mime_ctype_split(&f.token, &t, &s))
-		return; /* RFC 2045 5.2: invalid is as absent */
+	if (!mime_ctype_split(&f.token, &t, &s)) {
+		/* RFC 2045 5.2: text/plain for an invalid field, even in a
+		 * digest, so the junk is shown rather than parsed. */
+		set_type(p, &str_text, &str_plain);
+		return;
+	}
 	p->type = t;
 	p->subtype = s;
 	p->params = f.params;
