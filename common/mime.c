@@ -92,13 +92,13 @@ static void read_content_type(struct mime_msg *m, struct mime_part *p,
 		/* RFC 2045 5.2: text/plain for an invalid field, even in a
 		 * digest, so the junk is shown rather than parsed. */
 		set_type(p, &str_text, &str_plain);
+		p->flags |= MIME_PF_DEFAULT_TYPE;
 		return;
 	}
 	p->type = t;
 	p->subtype = s;
 	p->params = f.params;
 	p->nparams = f.nparams;
-	p->flags &= ~MIME_PF_DEFAULT_TYPE;
 }
 
 static void read_languages(struct mime_msg *m, struct mime_part *p,
@@ -171,17 +171,18 @@ static void read_header(struct mime_msg *m, struct mime_part *p,
 	struct rfc822_iter it;
 	struct rfc822_field f;
 	unsigned seen = 0;
-	/* RFC 2045 5.2 and RFC 2046 5.1.5 defaults. */
-	if (digest_child)
-		set_type(p, &str_message, &str_rfc822);
-	else
-		set_type(p, &str_text, &str_plain);
-	p->flags |= MIME_PF_DEFAULT_TYPE;
 	rfc822_iter_init(&it, m->data + p->off, p->hdr_len);
 	while (rfc822_iter_next(&it, &f))
 		read_field(m, p, &f, &seen);
-	if (digest_child && (p->flags & MIME_PF_DEFAULT_TYPE))
-		p->flags &= ~MIME_PF_DEFAULT_TYPE; /* the normal case there */
+	if (seen & 1u)
+		return; /* Content-Type given (invalid ones are repaired) */
+	/* RFC 2045 5.2 and RFC 2046 5.1.5 defaults. */
+	if (digest_child) {
+		set_type(p, &str_message, &str_rfc822);
+	} else {
+		set_type(p, &str_text, &str_plain);
+		p->flags |= MIME_PF_DEFAULT_TYPE;
+	}
 }
 
 static void downgrade(struct mime_part *p, const struct rfc822_str *t,
