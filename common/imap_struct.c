@@ -65,9 +65,8 @@ static int put_upper(struct buf *out, const struct rfc822_str *s)
 	if (!s->p || s->len > sizeof(tmp))
 		return imap_struct_nstring(out, s);
 	for (size_t i = 0; i < s->len; i++)
-		tmp[i] = s->p[i] >= 'a' && s->p[i] <= 'z'
-				 ? (char)(s->p[i] - 32)
-				 : s->p[i];
+		tmp[i] = s->p[i] >= 'a' && s->p[i] <= 'z' ? (char)(s->p[i] - 32)
+		                                          : s->p[i];
 	struct rfc822_str u = {tmp, s->len};
 	return imap_struct_nstring(out, &u);
 }
@@ -80,13 +79,22 @@ static int put_lit(struct buf *out, const char *s)
 /* ---- ENVELOPE -------------------------------------------------------- */
 
 enum env_field {
-	ENV_DATE, ENV_SUBJECT, ENV_FROM, ENV_SENDER, ENV_REPLY_TO,
-	ENV_TO, ENV_CC, ENV_BCC, ENV_IN_REPLY_TO, ENV_MESSAGE_ID, ENV_N
+	ENV_DATE,
+	ENV_SUBJECT,
+	ENV_FROM,
+	ENV_SENDER,
+	ENV_REPLY_TO,
+	ENV_TO,
+	ENV_CC,
+	ENV_BCC,
+	ENV_IN_REPLY_TO,
+	ENV_MESSAGE_ID,
+	ENV_N
 };
 
 static const char *const env_names[ENV_N] = {
-	"Date", "Subject", "From", "Sender", "Reply-To",
-	"To", "Cc", "Bcc", "In-Reply-To", "Message-ID",
+        "Date", "Subject", "From", "Sender",      "Reply-To",
+        "To",   "Cc",      "Bcc",  "In-Reply-To", "Message-ID",
 };
 
 static int put_addrs(struct buf *out, const struct rfc822_addr *a)
@@ -110,17 +118,17 @@ static int put_addrs(struct buf *out, const struct rfc822_addr *a)
 }
 
 static struct rfc822_addr *addrs_of(struct arena *a,
-				    const struct rfc822_field *f)
+                                    const struct rfc822_field *f)
 {
 	if (!f->name)
 		return NULL;
 	size_t len = f->value_len < ENVELOPE_MAX_FIELD ? f->value_len
-						       : ENVELOPE_MAX_FIELD;
+	                                               : ENVELOPE_MAX_FIELD;
 	return rfc822_addr_parse(a, f->value, len, ENVELOPE_MAX_ADDRS);
 }
 
 static int put_text(struct buf *out, struct arena *a,
-		    const struct rfc822_field *f)
+                    const struct rfc822_field *f)
 {
 	struct rfc822_str s = {NULL, 0};
 	if (f->name) {
@@ -140,7 +148,8 @@ int imap_struct_envelope(struct buf *out, const char *hdr, size_t len)
 	rfc822_iter_init(&it, hdr, len);
 	while (rfc822_iter_next(&it, &f))
 		for (int k = 0; k < ENV_N; k++)
-			if (!fields[k].name && rfc822_field_is(&f, env_names[k]))
+			if (!fields[k].name &&
+			    rfc822_field_is(&f, env_names[k]))
 				fields[k] = f;
 	struct arena *a = arena_new();
 	struct rfc822_addr *from = addrs_of(a, &fields[ENV_FROM]);
@@ -148,27 +157,32 @@ int imap_struct_envelope(struct buf *out, const char *hdr, size_t len)
 	struct rfc822_addr *reply = addrs_of(a, &fields[ENV_REPLY_TO]);
 	/* RFC 3501 7.4.2: absent or empty Sender and Reply-To are From. */
 	int r = buf_append_char(out, '(') < 0 ||
-		put_text(out, a, &fields[ENV_DATE]) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_text(out, a, &fields[ENV_SUBJECT]) < 0 ||
-		put_lit(out, " ") < 0 || put_addrs(out, from) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_addrs(out, sender ? sender : from) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_addrs(out, reply ? reply : from) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_addrs(out, addrs_of(a, &fields[ENV_TO])) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_addrs(out, addrs_of(a, &fields[ENV_CC])) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_addrs(out, addrs_of(a, &fields[ENV_BCC])) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_text(out, a, &fields[ENV_IN_REPLY_TO]) < 0 ||
-		put_lit(out, " ") < 0 ||
-		put_text(out, a, &fields[ENV_MESSAGE_ID]) < 0 ||
-		buf_append_char(out, ')') < 0
-		? -1
-		: 0;
+	                        put_text(out, a, &fields[ENV_DATE]) < 0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_text(out, a, &fields[ENV_SUBJECT]) < 0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, from) < 0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, sender ? sender : from) < 0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, reply ? reply : from) < 0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, addrs_of(a, &fields[ENV_TO])) <
+	                                0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, addrs_of(a, &fields[ENV_CC])) <
+	                                0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_addrs(out, addrs_of(a, &fields[ENV_BCC])) <
+	                                0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_text(out, a, &fields[ENV_IN_REPLY_TO]) <
+	                                0 ||
+	                        put_lit(out, " ") < 0 ||
+	                        put_text(out, a, &fields[ENV_MESSAGE_ID]) < 0 ||
+	                        buf_append_char(out, ')') < 0
+	                ? -1
+	                : 0;
 	arena_free(&a);
 	return r;
 }
@@ -182,10 +196,10 @@ static bool str_is(const struct rfc822_str *s, const char *lit)
 
 /* body-fld-param; a text part gets the default charset when it has none. */
 static int put_params(struct buf *out, const struct mime_param *ps, size_t n,
-		      bool add_charset)
+                      bool add_charset)
 {
-	static const struct rfc822_str cs = {"CHARSET", 7}, ascii = {"US-ASCII",
-								      8};
+	static const struct rfc822_str cs = {"CHARSET", 7},
+	                               ascii = {"US-ASCII", 8};
 	for (size_t i = 0; i < n && add_charset; i++)
 		if (!ps[i].extended && str_is(&ps[i].name, "charset"))
 			add_charset = false;
@@ -193,9 +207,9 @@ static int put_params(struct buf *out, const struct mime_param *ps, size_t n,
 		return put_lit(out, "NIL");
 	if (buf_append_char(out, '(') < 0)
 		return -1;
-	if (add_charset && (imap_struct_nstring(out, &cs) < 0 ||
-			    put_lit(out, " ") < 0 ||
-			    imap_struct_nstring(out, &ascii) < 0))
+	if (add_charset &&
+	    (imap_struct_nstring(out, &cs) < 0 || put_lit(out, " ") < 0 ||
+	     imap_struct_nstring(out, &ascii) < 0))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct rfc822_str name = ps[i].name;
@@ -220,10 +234,12 @@ static int put_ext_tail(struct buf *out, const struct mime_part *p)
 	if (!p->disposition.p) {
 		if (put_lit(out, "NIL") < 0)
 			return -1;
-	} else if (put_lit(out, "(") < 0 || put_upper(out, &p->disposition) < 0 ||
-		   put_lit(out, " ") < 0 ||
-		   put_params(out, p->disp_params, p->ndisp_params, false) < 0 ||
-		   put_lit(out, ")") < 0) {
+	} else if (put_lit(out, "(") < 0 ||
+	           put_upper(out, &p->disposition) < 0 ||
+	           put_lit(out, " ") < 0 ||
+	           put_params(out, p->disp_params, p->ndisp_params, false) <
+	                   0 ||
+	           put_lit(out, ")") < 0) {
 		return -1;
 	}
 	if (put_lit(out, " ") < 0)
@@ -248,10 +264,10 @@ static int put_ext_tail(struct buf *out, const struct mime_part *p)
 }
 
 static int put_part(struct buf *out, const struct mime_msg *m,
-		    const struct mime_part *p, unsigned flags);
+                    const struct mime_part *p, unsigned flags);
 
 static int put_multipart(struct buf *out, const struct mime_msg *m,
-			 const struct mime_part *p, unsigned flags)
+                         const struct mime_part *p, unsigned flags)
 {
 	if (put_lit(out, "(") < 0)
 		return -1;
@@ -270,13 +286,12 @@ static int put_multipart(struct buf *out, const struct mime_msg *m,
 
 /* body-type-basic / -text / -msg, then body-ext-1part. */
 static int put_single(struct buf *out, const struct mime_msg *m,
-		      const struct mime_part *p, unsigned flags)
+                      const struct mime_part *p, unsigned flags)
 {
 	static const struct rfc822_str seven = {"7BIT", 4};
 	bool text = str_is(&p->type, "text");
-	bool msg = p->kind == MIME_MESSAGE &&
-		   (str_is(&p->subtype, "rfc822") ||
-		    (flags & IMAP_STRUCT_GLOBAL));
+	bool msg = p->kind == MIME_MESSAGE && (str_is(&p->subtype, "rfc822") ||
+	                                       (flags & IMAP_STRUCT_GLOBAL));
 	if (put_lit(out, "(") < 0 || put_upper(out, &p->type) < 0 ||
 	    put_lit(out, " ") < 0 || put_upper(out, &p->subtype) < 0 ||
 	    put_lit(out, " ") < 0 ||
@@ -291,29 +306,30 @@ static int put_single(struct buf *out, const struct mime_msg *m,
 	if (msg) {
 		const struct mime_part *c = p->children;
 		if (put_lit(out, " ") < 0 ||
-		    imap_struct_envelope(out, m->data + c->off, c->hdr_len) < 0 ||
+		    imap_struct_envelope(out, m->data + c->off, c->hdr_len) <
+		            0 ||
 		    put_lit(out, " ") < 0 || put_part(out, m, c, flags) < 0)
 			return -1;
 	}
 	if ((text || msg) && buf_printf(out, " %zu", p->body_lines) < 0)
 		return -1;
 	if (flags & IMAP_STRUCT_EXTENDED)
-		if (put_lit(out, " ") < 0 || imap_struct_nstring(out, &p->md5) < 0 ||
+		if (put_lit(out, " ") < 0 ||
+		    imap_struct_nstring(out, &p->md5) < 0 ||
 		    put_lit(out, " ") < 0 || put_ext_tail(out, p) < 0)
 			return -1;
 	return put_lit(out, ")");
 }
 
 static int put_part(struct buf *out, const struct mime_msg *m,
-		    const struct mime_part *p, unsigned flags)
+                    const struct mime_part *p, unsigned flags)
 {
 	if (p->kind == MIME_MULTIPART)
 		return put_multipart(out, m, p, flags);
 	return put_single(out, m, p, flags);
 }
 
-int imap_struct_body(struct buf *out, const struct mime_msg *m,
-		     unsigned flags)
+int imap_struct_body(struct buf *out, const struct mime_msg *m, unsigned flags)
 {
 	return put_part(out, m, m->root, flags);
 }
@@ -346,9 +362,9 @@ static int put_section(struct buf *out, const struct mime_msg *m, int which)
 		return -1;
 	size_t start = out->len;
 	int r = which == 0   ? imap_struct_envelope(out, m->data + m->root->off,
-						      m->root->hdr_len)
-		: which == 1 ? imap_struct_body(out, m, IMAP_STRUCT_EXTENDED)
-			     : imap_struct_body(out, m, 0);
+	                                            m->root->hdr_len)
+	        : which == 1 ? imap_struct_body(out, m, IMAP_STRUCT_EXTENDED)
+	                     : imap_struct_body(out, m, 0);
 	if (r < 0 || out->len - start > UINT32_MAX)
 		return -1;
 	uint64_t n = out->len - start;
@@ -372,7 +388,7 @@ int imap_struct_cache_build(struct buf *out, const struct mime_msg *m)
 
 /* Reads a u32-length string at *pos; 0 or -1 when it overruns. */
 static int get_section(const unsigned char *b, size_t len, size_t *pos,
-		       const char **s, size_t *n)
+                       const char **s, size_t *n)
 {
 	if (len - *pos < 4)
 		return -1;
@@ -387,7 +403,7 @@ static int get_section(const unsigned char *b, size_t len, size_t *pos,
 }
 
 int imap_struct_cache_parse(const void *blob, size_t len,
-			    struct imap_struct_cache *out)
+                            struct imap_struct_cache *out)
 {
 	const unsigned char *b = blob;
 	size_t pos = 20;
@@ -398,7 +414,7 @@ int imap_struct_cache_parse(const void *blob, size_t len,
 	out->lines = get_be(b + 12, 8);
 	if (get_section(b, len, &pos, &out->envelope, &out->envelope_len) < 0 ||
 	    get_section(b, len, &pos, &out->bodystructure,
-			&out->bodystructure_len) < 0 ||
+	                &out->bodystructure_len) < 0 ||
 	    get_section(b, len, &pos, &out->body, &out->body_len) < 0 ||
 	    pos != len)
 		return -1;

@@ -19,7 +19,7 @@
  *
  * Conventions (the ones the big servers use, so clients know them):
  * type, subtype, encoding, parameter and disposition names are sent in
- * upper case; a text part without a charset gets ("CHARSET" "US-ASCII")
+ * upper case; a text part without a charset is given ("CHARSET" "US-ASCII")
  * (RFC 2045 5.2); an absent encoding is "7BIT"; RFC 2231 parameters are
  * sent merged but still encoded, named with a trailing "*" (see
  * mime_params.h); ENVELOPE strings are the unfolded header text, encoded
@@ -28,9 +28,10 @@
 
 /* Flags for imap_struct_body(). */
 #define IMAP_STRUCT_EXTENDED 0x1u /* BODYSTRUCTURE; without it: BODY */
-#define IMAP_STRUCT_GLOBAL 0x2u   /* IMAP4rev2 (RFC 9051): describe
-				     message/global like message/rfc822;
-				     IMAP4rev1 has it as a basic part */
+#define IMAP_STRUCT_GLOBAL                                                     \
+	0x2u /* IMAP4rev2 (RFC 9051): describe                                 \
+	        message/global like message/rfc822;                            \
+	        IMAP4rev1 has it as a basic part */
 
 /* Appends s as an IMAP string (quoted or literal), or NIL when s->p is
  * NULL. 0, or -1 when out's maximum would be exceeded. */
@@ -41,8 +42,7 @@ int imap_struct_nstring(struct buf *out, const struct rfc822_str *s);
 int imap_struct_envelope(struct buf *out, const char *hdr, size_t len);
 
 /* Appends BODYSTRUCTURE (IMAP_STRUCT_EXTENDED) or BODY of m. 0 or -1. */
-int imap_struct_body(struct buf *out, const struct mime_msg *m,
-		     unsigned flags);
+int imap_struct_body(struct buf *out, const struct mime_msg *m, unsigned flags);
 
 /*
  * The mailbox index caches, per message, what FETCH answers most often,
@@ -54,7 +54,8 @@ int imap_struct_body(struct buf *out, const struct mime_msg *m,
  *
  * Blob v1 (integers big-endian):
  *   "PHS" 0x01 | u64 RFC822.SIZE | u64 body lines of the root |
- *   u32 n, n bytes ENVELOPE | u32 n, n bytes BODYSTRUCTURE | u32 n, n bytes BODY
+ *   u32 n, n bytes ENVELOPE | u32 n, n bytes BODYSTRUCTURE | u32 n, n bytes
+ * BODY
  */
 #define IMAP_STRUCT_CACHE_VERSION 1
 
@@ -74,6 +75,6 @@ int imap_struct_cache_build(struct buf *out, const struct mime_msg *m);
  * this code knows (treat as a miss: recompute and store again).
  */
 int imap_struct_cache_parse(const void *blob, size_t len,
-			    struct imap_struct_cache *out);
+                            struct imap_struct_cache *out);
 
 #endif

@@ -51,7 +51,7 @@ size_t mime_msg_size(const struct mime_msg *m)
 }
 
 static struct mime_part *new_part(struct mime_msg *m, struct mime_part *parent,
-				  size_t off)
+                                  size_t off)
 {
 	if (m->nparts >= MIME_MAX_PARTS)
 		return NULL;
@@ -64,8 +64,7 @@ static struct mime_part *new_part(struct mime_msg *m, struct mime_part *parent,
 }
 
 /* An unstructured field value, unfolded and trimmed, in the arena. */
-static struct rfc822_str unfolded(struct mime_msg *m, const char *v,
-				  size_t len)
+static struct rfc822_str unfolded(struct mime_msg *m, const char *v, size_t len)
 {
 	char *dst = arena_alloc(m->arena, len + 1);
 	size_t n = rfc822_unfold(v, len, dst);
@@ -74,7 +73,7 @@ static struct rfc822_str unfolded(struct mime_msg *m, const char *v,
 }
 
 static void set_type(struct mime_part *p, const struct rfc822_str *t,
-		     const struct rfc822_str *s)
+                     const struct rfc822_str *s)
 {
 	p->type = *t;
 	p->subtype = *s;
@@ -83,7 +82,7 @@ static void set_type(struct mime_part *p, const struct rfc822_str *t,
 }
 
 static void read_content_type(struct mime_msg *m, struct mime_part *p,
-			      const char *v, size_t len)
+                              const char *v, size_t len)
 {
 	struct mime_field f;
 	struct rfc822_str t, s;
@@ -102,9 +101,10 @@ static void read_content_type(struct mime_msg *m, struct mime_part *p,
 }
 
 static void read_languages(struct mime_msg *m, struct mime_part *p,
-			   const char *v, size_t len)
+                           const char *v, size_t len)
 {
-	struct rfc822_str *l = arena_calloc(m->arena, MAX_LANGUAGES, sizeof(*l));
+	struct rfc822_str *l =
+	        arena_calloc(m->arena, MAX_LANGUAGES, sizeof(*l));
 	size_t n = 0, i = 0;
 	/* RFC 3282: a comma list of language tags, CFWS allowed. */
 	while (i < len && n < MAX_LANGUAGES) {
@@ -122,13 +122,13 @@ static void read_languages(struct mime_msg *m, struct mime_part *p,
 }
 
 static void read_field(struct mime_msg *m, struct mime_part *p,
-		       const struct rfc822_field *fl, unsigned *seen)
+                       const struct rfc822_field *fl, unsigned *seen)
 {
 	static const char *const names[] = {
-		"Content-Type",        "Content-Transfer-Encoding",
-		"Content-ID",          "Content-Description",
-		"Content-Disposition", "Content-Language",
-		"Content-Location",    "Content-MD5",
+	        "Content-Type",        "Content-Transfer-Encoding",
+	        "Content-ID",          "Content-Description",
+	        "Content-Disposition", "Content-Language",
+	        "Content-Location",    "Content-MD5",
 	};
 	size_t k = 0;
 	while (k < 8 && !rfc822_field_is(fl, names[k]))
@@ -137,8 +137,8 @@ static void read_field(struct mime_msg *m, struct mime_part *p,
 		return; /* not ours, or a repeat: the first one counts */
 	*seen |= 1u << k;
 	const char *v = fl->value;
-	size_t len = fl->value_len < MIME_MAX_FIELD ? fl->value_len
-						    : MIME_MAX_FIELD;
+	size_t len =
+	        fl->value_len < MIME_MAX_FIELD ? fl->value_len : MIME_MAX_FIELD;
 	struct mime_field f;
 	switch (k) {
 	case 0:
@@ -149,8 +149,12 @@ static void read_field(struct mime_msg *m, struct mime_part *p,
 		if (mime_is_token(f.token.p, f.token.len))
 			p->encoding = f.token;
 		break;
-	case 2: p->id = unfolded(m, v, len); break;
-	case 3: p->description = unfolded(m, v, len); break;
+	case 2:
+		p->id = unfolded(m, v, len);
+		break;
+	case 3:
+		p->description = unfolded(m, v, len);
+		break;
 	case 4:
 		mime_field_parse(m->arena, v, len, &f);
 		if (mime_is_token(f.token.p, f.token.len)) {
@@ -159,14 +163,20 @@ static void read_field(struct mime_msg *m, struct mime_part *p,
 			p->ndisp_params = f.nparams;
 		}
 		break;
-	case 5: read_languages(m, p, v, len); break;
-	case 6: p->location = unfolded(m, v, len); break;
-	default: p->md5 = unfolded(m, v, len); break;
+	case 5:
+		read_languages(m, p, v, len);
+		break;
+	case 6:
+		p->location = unfolded(m, v, len);
+		break;
+	default:
+		p->md5 = unfolded(m, v, len);
+		break;
 	}
 }
 
 static void read_header(struct mime_msg *m, struct mime_part *p,
-			bool digest_child)
+                        bool digest_child)
 {
 	struct rfc822_iter it;
 	struct rfc822_field f;
@@ -186,7 +196,7 @@ static void read_header(struct mime_msg *m, struct mime_part *p,
 }
 
 static void downgrade(struct mime_part *p, const struct rfc822_str *t,
-		      const struct rfc822_str *s)
+                      const struct rfc822_str *s)
 {
 	set_type(p, t, s);
 	p->kind = MIME_LEAF;
@@ -213,11 +223,11 @@ static int delimiter(const char *l, size_t n, const char *b, size_t blen)
 }
 
 static void parse_part(struct mime_msg *m, struct mime_part *p, size_t end,
-		       bool digest_child);
+                       bool digest_child);
 
 static bool add_child(struct mime_msg *m, struct mime_part *p,
-		      struct mime_part ***tail, size_t start, size_t end,
-		      bool digest)
+                      struct mime_part ***tail, size_t start, size_t end,
+                      bool digest)
 {
 	struct mime_part *c = new_part(m, p, start);
 	if (!c) {
@@ -237,7 +247,7 @@ static void parse_multipart(struct mime_msg *m, struct mime_part *p)
 	for (size_t i = 0; i < p->nparams && !bp; i++)
 		if (!p->params[i].extended &&
 		    strn_eq_nocase(p->params[i].name.p, p->params[i].name.len,
-				   "boundary"))
+		                   "boundary"))
 			bp = &p->params[i];
 	if (!bp || bp->value.len == 0 || bp->value.len > MIME_MAX_BOUNDARY) {
 		downgrade(p, &str_text, &str_plain);
@@ -253,9 +263,9 @@ static void parse_multipart(struct mime_msg *m, struct mime_part *p)
 	while (pos < end && !closed) {
 		const char *nl = memchr(d + pos, '\n', end - pos);
 		size_t eol = nl ? (size_t)(nl - d) + 1 : end;
-		int t = d[pos] == '-' ? delimiter(d + pos, eol - pos, bp->value.p,
-						  bp->value.len)
-				      : 0;
+		int t = d[pos] == '-' ? delimiter(d + pos, eol - pos,
+		                                  bp->value.p, bp->value.len)
+		                      : 0;
 		if (t) {
 			if (start != SIZE_MAX) {
 				/* The line end before a delimiter is part of
@@ -303,7 +313,7 @@ static void parse_message(struct mime_msg *m, struct mime_part *p)
 }
 
 static void parse_part(struct mime_msg *m, struct mime_part *p, size_t end,
-		       bool digest_child)
+                       bool digest_child)
 {
 	bool blank;
 	p->hdr_len = rfc822_header_len(m->data + p->off, end - p->off, &blank);
@@ -313,7 +323,7 @@ static void parse_part(struct mime_msg *m, struct mime_part *p, size_t end,
 	p->body_len = end - p->body_off;
 	mime_crlf_measure(m->data + p->off, p->hdr_len, &p->hdr_size, NULL);
 	mime_crlf_measure(m->data + p->body_off, p->body_len, &p->body_size,
-			  &p->body_lines);
+	                  &p->body_lines);
 	read_header(m, p, digest_child);
 	p->kind = MIME_LEAF;
 	bool nest = p->depth + 1 < MIME_MAX_DEPTH;
@@ -323,7 +333,7 @@ static void parse_part(struct mime_msg *m, struct mime_part *p, size_t end,
 		else
 			downgrade(p, &str_text, &str_plain);
 	} else if (mime_part_is(p, "message", "rfc822") ||
-		   mime_part_is(p, "message", "global")) {
+	           mime_part_is(p, "message", "global")) {
 		if (nest)
 			parse_message(m, p);
 		else

@@ -38,16 +38,17 @@ enum mime_kind {
 	MIME_LEAF,      /* a body: text, image, application, ... */
 	MIME_MULTIPART, /* children are its body parts */
 	MIME_MESSAGE,   /* message/rfc822 or message/global: one child, the
-			   encapsulated message (its header and body) */
+	                   encapsulated message (its header and body) */
 };
 
 /* Part flags: what was wrong and how it was repaired. */
 #define MIME_PF_DEFAULT_TYPE 0x01u /* no usable Content-Type: defaulted */
 #define MIME_PF_NO_BLANK 0x02u     /* header not ended by an empty line */
 #define MIME_PF_NO_CLOSE 0x04u     /* multipart without close delimiter */
-#define MIME_PF_DOWNGRADED 0x08u   /* declared multipart/message, but
-				      served as a leaf (see type) */
-#define MIME_PF_LIMIT 0x10u        /* children dropped: MIME_MAX_PARTS */
+#define MIME_PF_DOWNGRADED                                                     \
+	0x08u               /* declared multipart/message, but                 \
+	                       served as a leaf (see type) */
+#define MIME_PF_LIMIT 0x10u /* children dropped: MIME_MAX_PARTS */
 
 struct mime_part {
 	/* raw ranges into the message */
@@ -60,14 +61,14 @@ struct mime_part {
 
 	enum mime_kind kind;
 	unsigned flags;
-	unsigned depth;  /* 0 for the message itself */
+	unsigned depth; /* 0 for the message itself */
 	/* Content-Type, defaults applied: never empty. */
 	struct rfc822_str type, subtype;
 	struct mime_param *params;
 	size_t nparams;
 	/* Other content fields, unfolded and trimmed; p NULL when absent. */
 	struct rfc822_str id, description, md5, location;
-	struct rfc822_str encoding; /* a valid token or absent (= 7bit) */
+	struct rfc822_str encoding;    /* a valid token or absent (= 7bit) */
 	struct rfc822_str disposition; /* p NULL when absent */
 	struct mime_param *disp_params;
 	size_t ndisp_params;
@@ -132,7 +133,7 @@ struct mime_section {
  * after a part number, nothing after TEXT or MIME).
  */
 int mime_section_parse(const char *s, size_t len, struct mime_section *out,
-		       size_t *used_out);
+                       size_t *used_out);
 
 /*
  * The raw byte range of a section: 1 and *off_out, *len_out set, or 0 when
@@ -143,11 +144,11 @@ int mime_section_parse(const char *s, size_t len, struct mime_section *out,
  * part_out (may be NULL) gets the part addressed.
  */
 int mime_section_find(const struct mime_msg *m, const struct mime_section *sec,
-		      size_t *off_out, size_t *len_out,
-		      const struct mime_part **part_out);
+                      size_t *off_out, size_t *len_out,
+                      const struct mime_part **part_out);
 
 /* The part at path[0..n) (RFC 3501 part numbering), or NULL. */
 const struct mime_part *mime_part_find(const struct mime_msg *m,
-				       const uint32_t *path, size_t n);
+                                       const uint32_t *path, size_t n);
 
 #endif

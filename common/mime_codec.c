@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hex_upper[] = "0123456789ABCDEF";
 
 /* 0..63 for an alphabet byte, -1 otherwise. */
@@ -54,7 +54,7 @@ void mime_b64_dec_init(struct mime_b64_dec *d)
 }
 
 int mime_b64_dec_update(struct mime_b64_dec *d, const char *in, size_t len,
-			struct buf *out)
+                        struct buf *out)
 {
 	unsigned char tmp[192];
 	size_t nt = 0;
@@ -116,7 +116,7 @@ int mime_b64_dec_final(struct mime_b64_dec *d, struct buf *out)
 }
 
 int mime_b64_decode(const char *in, size_t len, struct buf *out,
-		    unsigned *flags_out)
+                    unsigned *flags_out)
 {
 	struct mime_b64_dec d;
 	mime_b64_dec_init(&d);
@@ -159,7 +159,7 @@ int mime_b64_encode(const void *in, size_t len, bool wrap, struct buf *out)
 
 /* Decodes one line's content (no line end) of quoted-printable. */
 static int qp_decode_span(const char *s, size_t n, unsigned flags,
-			  struct buf *out, unsigned *bad)
+                          struct buf *out, unsigned *bad)
 {
 	size_t i = 0;
 	while (i < n) {
@@ -176,9 +176,9 @@ static int qp_decode_span(const char *s, size_t n, unsigned flags,
 		if (c == '_') {
 			c = ' ';
 		} else if (i + 2 <= n && hex_value((unsigned char)s[i]) >= 0 &&
-			   hex_value((unsigned char)s[i + 1]) >= 0) {
+		           hex_value((unsigned char)s[i + 1]) >= 0) {
 			c = (char)(hex_value((unsigned char)s[i]) * 16 +
-				   hex_value((unsigned char)s[i + 1]));
+			           hex_value((unsigned char)s[i + 1]));
 			i += 2;
 		} else {
 			*bad |= MIME_DEC_BAD_CHAR; /* keep the '=' */
@@ -189,8 +189,8 @@ static int qp_decode_span(const char *s, size_t n, unsigned flags,
 	return 0;
 }
 
-int mime_qp_decode(const char *in, size_t len, unsigned flags,
-		   struct buf *out, unsigned *flags_out)
+int mime_qp_decode(const char *in, size_t len, unsigned flags, struct buf *out,
+                   unsigned *flags_out)
 {
 	unsigned bad = 0;
 	size_t pos = 0;
@@ -207,7 +207,7 @@ int mime_qp_decode(const char *in, size_t len, unsigned flags,
 			end--;
 		bool soft = end > pos && in[end - 1] == '=';
 		r = qp_decode_span(in + pos, soft ? end - 1 - pos : end - pos,
-				   flags, out, &bad);
+		                   flags, out, &bad);
 		if (r == 0 && nl && !soft)
 			r = buf_append(out, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
 		pos = nl ? eol + 1 : len;
@@ -230,8 +230,7 @@ static int qp_put(struct buf *out, size_t *col, const char *unit, size_t w)
 	return buf_append(out, unit, w);
 }
 
-int mime_qp_encode(const void *in, size_t len, unsigned flags,
-		   struct buf *out)
+int mime_qp_encode(const void *in, size_t len, unsigned flags, struct buf *out)
 {
 	const unsigned char *s = in;
 	bool text = !(flags & MIME_QP_BINARY);
@@ -249,11 +248,11 @@ int mime_qp_encode(const void *in, size_t len, unsigned flags,
 		/* White space is literal unless a line end (or the end of
 		 * the input) follows, where a transport might strip it. */
 		bool at_eol = i + 1 == len ||
-			      (text && (s[i + 1] == '\n' ||
-					(s[i + 1] == '\r' && i + 2 < len &&
-					 s[i + 2] == '\n')));
+		              (text && (s[i + 1] == '\n' ||
+		                        (s[i + 1] == '\r' && i + 2 < len &&
+		                         s[i + 2] == '\n')));
 		bool literal = (c >= 33 && c <= 126 && c != '=') ||
-			       ((c == ' ' || c == '\t') && !at_eol);
+		               ((c == ' ' || c == '\t') && !at_eol);
 		char unit[3] = {(char)c, 0, 0};
 		if (!literal) {
 			unit[0] = '=';
@@ -267,7 +266,7 @@ int mime_qp_encode(const void *in, size_t len, unsigned flags,
 }
 
 void mime_crlf_measure(const char *p, size_t len, size_t *size_out,
-		       size_t *lines_out)
+                       size_t *lines_out)
 {
 	size_t size = len, lines = 0, pos = 0;
 	const char *nl;
@@ -288,7 +287,7 @@ void mime_crlf_measure(const char *p, size_t len, size_t *size_out,
 
 /* Appends p[0..n) with NULs mapped when asked. */
 static int append_mapped(struct buf *out, const char *p, size_t n,
-			 unsigned flags)
+                         unsigned flags)
 {
 	if (!(flags & MIME_CRLF_NUL))
 		return buf_append(out, p, n);
@@ -302,7 +301,7 @@ static int append_mapped(struct buf *out, const char *p, size_t n,
 }
 
 int mime_crlf_append(struct buf *out, const char *p, size_t len, size_t skip,
-		     size_t max, unsigned flags)
+                     size_t max, unsigned flags)
 {
 	size_t pos = 0;
 	while (pos < len && max > 0) {
@@ -332,7 +331,8 @@ int mime_crlf_append(struct buf *out, const char *p, size_t len, size_t skip,
 			skip -= raw;
 		}
 		if (max > 0 && tail_len > skip) {
-			size_t n = tail_len - skip < max ? tail_len - skip : max;
+			size_t n =
+			        tail_len - skip < max ? tail_len - skip : max;
 			if (buf_append(out, tail_p + skip, n) < 0)
 				return -1;
 			max -= n;

@@ -36,13 +36,13 @@ void mime_b64_dec_init(struct mime_b64_dec *d);
 /* Decodes in[0..len) onto out. White space is skipped silently, other
  * bytes outside the alphabet are skipped and flagged. */
 int mime_b64_dec_update(struct mime_b64_dec *d, const char *in, size_t len,
-			struct buf *out);
+                        struct buf *out);
 /* Flushes a partial final quantum (2 or 3 sextets give 1 or 2 bytes; one
  * lone sextet is dropped and flagged). */
 int mime_b64_dec_final(struct mime_b64_dec *d, struct buf *out);
 /* One-shot decode; flags_out (may be NULL) gets MIME_DEC_*. */
 int mime_b64_decode(const char *in, size_t len, struct buf *out,
-		    unsigned *flags_out);
+                    unsigned *flags_out);
 
 /* Encodes with padding. wrap: lines of 76 characters, each ended by CRLF
  * (a body); no wrap: one unbroken run (an RFC 2047 "B" word). */
@@ -60,8 +60,8 @@ int mime_b64_encode(const void *in, size_t len, bool wrap, struct buf *out);
  * A "=" not followed by two hex digits is kept literally and flagged.
  * Stateless: input split at line ends decodes the same in pieces.
  */
-int mime_qp_decode(const char *in, size_t len, unsigned flags,
-		   struct buf *out, unsigned *flags_out);
+int mime_qp_decode(const char *in, size_t len, unsigned flags, struct buf *out,
+                   unsigned *flags_out);
 
 /*
  * Encodes as quoted-printable with lines of at most 76 characters: "=",
@@ -71,8 +71,7 @@ int mime_qp_decode(const char *in, size_t len, unsigned flags,
  * CR and LF are encoded too. Stateless: input split after LFs (text mode)
  * encodes the same in pieces, so a body can be encoded line by line.
  */
-int mime_qp_encode(const void *in, size_t len, unsigned flags,
-		   struct buf *out);
+int mime_qp_encode(const void *in, size_t len, unsigned flags, struct buf *out);
 
 /* ---- CRLF normalisation -------------------------------------------- */
 
@@ -86,7 +85,7 @@ int mime_qp_encode(const void *in, size_t len, unsigned flags,
 
 /* Normalised size and line count of p[0..len); either out may be NULL. */
 void mime_crlf_measure(const char *p, size_t len, size_t *size_out,
-		       size_t *lines_out);
+                       size_t *lines_out);
 static inline size_t mime_crlf_size(const char *p, size_t len)
 {
 	size_t n;
@@ -99,6 +98,6 @@ static inline size_t mime_crlf_size(const char *p, size_t len)
 /* Appends the normalised octets of p[0..len), skipping the first skip of
  * them and appending at most max (IMAP partial FETCH <skip.max>). */
 int mime_crlf_append(struct buf *out, const char *p, size_t len, size_t skip,
-		     size_t max, unsigned flags);
+                     size_t max, unsigned flags);
 
 #endif

@@ -134,7 +134,7 @@ static void split_name(const char *n, size_t len, struct raw_param *rp)
 		uint64_t sec;
 		size_t slen = len - (size_t)(star + 1 - n);
 		if (parse_uintn(star + 1, slen, 0, MIME_MAX_SECTIONS - 1,
-				&sec) == 0)
+		                &sec) == 0)
 			rp->section = (int)sec;
 		len = (size_t)(star - n);
 	}
@@ -149,8 +149,8 @@ static char *copy(struct arena *a, struct buf *b, size_t *len_out)
 }
 
 /* Reads the parameters after the main token into raw[]; returns count. */
-static size_t read_params(struct arena *a, const char *v, size_t len,
-			  size_t i, struct raw_param *raw)
+static size_t read_params(struct arena *a, const char *v, size_t len, size_t i,
+                          struct raw_param *raw)
 {
 	size_t n = 0;
 	struct buf b;
@@ -209,14 +209,14 @@ static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Joins the sections of raw[first]'s name (RFC 2231 3, 4.1) into *out. */
 static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
-			  size_t first, struct mime_param *out)
+                          size_t first, struct mime_param *out)
 {
 	size_t idx[MIME_MAX_PARAMS], k = 0;
 	bool ext = false;
 	for (size_t i = first; i < n; i++) {
 		if (raw[i].section < 0 ||
 		    !same_name(raw[i].base, raw[i].base_len, raw[first].base,
-			       raw[first].base_len))
+		               raw[first].base_len))
 			continue;
 		size_t j = k++;
 		while (j > 0 && raw[idx[j - 1]].section > raw[i].section) {
@@ -237,7 +237,8 @@ static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
 		for (size_t c = 0; c < rp->value_len; c++) {
 			char ch = rp->value[c];
 			if (ext && !rp->extended && !is_attr_char(ch))
-				(void)buf_printf(&b, "%%%02X", (unsigned char)ch);
+				(void)buf_printf(&b, "%%%02X",
+				                 (unsigned char)ch);
 			else
 				(void)buf_append_char(&b, ch);
 		}
@@ -250,18 +251,18 @@ static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
 }
 
 static bool already_have(const struct mime_param *ps, size_t n,
-			 const struct mime_param *p)
+                         const struct mime_param *p)
 {
 	for (size_t i = 0; i < n; i++)
 		if (ps[i].extended == p->extended &&
 		    same_name(ps[i].name.p, ps[i].name.len, p->name.p,
-			      p->name.len))
+		              p->name.len))
 			return true;
 	return false;
 }
 
 void mime_field_parse(struct arena *a, const char *v, size_t len,
-		      struct mime_field *out)
+                      struct mime_field *out)
 {
 	struct raw_param raw[MIME_MAX_PARAMS];
 	struct buf b;
@@ -300,7 +301,7 @@ void mime_field_parse(struct arena *a, const char *v, size_t len,
 }
 
 bool mime_ctype_split(const struct rfc822_str *token, struct rfc822_str *type,
-		      struct rfc822_str *subtype)
+                      struct rfc822_str *subtype)
 {
 	const char *slash = token->p ? memchr(token->p, '/', token->len) : NULL;
 	if (!slash)
@@ -317,24 +318,24 @@ bool mime_ctype_split(const struct rfc822_str *token, struct rfc822_str *type,
 }
 
 const struct mime_param *mime_param_find(const struct mime_field *f,
-					 const char *name, bool extended)
+                                         const char *name, bool extended)
 {
 	for (size_t i = 0; i < f->nparams; i++)
 		if (f->params[i].extended == extended &&
 		    strn_eq_nocase(f->params[i].name.p, f->params[i].name.len,
-				   name))
+		                   name))
 			return &f->params[i];
 	return NULL;
 }
 
 int mime_param_value_utf8(const struct mime_field *f, const char *name,
-			  struct buf *out)
+                          struct buf *out)
 {
 	const struct mime_param *p = mime_param_find(f, name, true);
 	if (p)
 		return mime_words_decode_2231(p->value.p, p->value.len, out) < 0
-			       ? -1
-			       : 1;
+		               ? -1
+		               : 1;
 	p = mime_param_find(f, name, false);
 	if (!p)
 		return 0;

@@ -35,7 +35,7 @@ struct mime_param {
 
 struct mime_field {
 	struct rfc822_str token; /* "type/subtype" or disposition, as written
-				    with white space and comments removed */
+	                            with white space and comments removed */
 	struct mime_param *params;
 	size_t nparams;
 };
@@ -46,7 +46,7 @@ struct mime_field {
  * value gives an empty token, duplicate names keep the first.
  */
 void mime_field_parse(struct arena *a, const char *v, size_t len,
-		      struct mime_field *out);
+                      struct mime_field *out);
 
 /*
  * Splits a Content-Type token into type and subtype, each a non-empty RFC
@@ -54,7 +54,7 @@ void mime_field_parse(struct arena *a, const char *v, size_t len,
  * uses the default text/plain, RFC 2045 5.2).
  */
 bool mime_ctype_split(const struct rfc822_str *token, struct rfc822_str *type,
-		      struct rfc822_str *subtype);
+                      struct rfc822_str *subtype);
 
 /* True when token[0..] is a syntactically valid RFC 2045 token. */
 bool mime_is_token(const char *s, size_t len);
@@ -62,7 +62,7 @@ bool mime_is_token(const char *s, size_t len);
 /* The parameter called name (ASCII case-insensitive) with the given
  * extended flag, or NULL. */
 const struct mime_param *mime_param_find(const struct mime_field *f,
-					 const char *name, bool extended);
+                                         const char *name, bool extended);
 
 /*
  * The display value of parameter name as UTF-8, appended to out: the
@@ -71,6 +71,6 @@ const struct mime_param *mime_param_find(const struct mime_field *f,
  * many mailers send for file names). 1 found, 0 absent, -1 out full.
  */
 int mime_param_value_utf8(const struct mime_field *f, const char *name,
-			  struct buf *out);
+                          struct buf *out);
 
 #endif

@@ -21,12 +21,12 @@ static const struct {
 	const char *word;
 	enum mime_section_text text;
 } keywords[] = {
-	/* Longest first: HEADER is a prefix of the FIELDS forms. */
-	{"HEADER.FIELDS.NOT", MIME_SEC_FIELDS_NOT},
-	{"HEADER.FIELDS", MIME_SEC_FIELDS},
-	{"HEADER", MIME_SEC_HEADER},
-	{"TEXT", MIME_SEC_TEXT},
-	{"MIME", MIME_SEC_MIME},
+        /* Longest first: HEADER is a prefix of the FIELDS forms. */
+        {"HEADER.FIELDS.NOT", MIME_SEC_FIELDS_NOT},
+        {"HEADER.FIELDS", MIME_SEC_FIELDS},
+        {"HEADER", MIME_SEC_HEADER},
+        {"TEXT", MIME_SEC_TEXT},
+        {"MIME", MIME_SEC_MIME},
 };
 
 /* Reads an nz-number at s[*i]; 0 or -1. */
@@ -45,7 +45,7 @@ static int read_number(const char *s, size_t len, size_t *i, uint32_t *out)
 }
 
 int mime_section_parse(const char *s, size_t len, struct mime_section *out,
-		       size_t *used_out)
+                       size_t *used_out)
 {
 	size_t i = 0;
 	out->npath = 0;
@@ -86,7 +86,7 @@ static const struct mime_part *nth_child(const struct mime_part *p, uint32_t n)
 }
 
 const struct mime_part *mime_part_find(const struct mime_msg *m,
-				       const uint32_t *path, size_t n)
+                                       const uint32_t *path, size_t n)
 {
 	const struct mime_part *p = m->root, *q = NULL;
 	bool is_msg = true; /* p is a message: its body may be "part 1" */
@@ -111,8 +111,8 @@ const struct mime_part *mime_part_find(const struct mime_msg *m,
 }
 
 int mime_section_find(const struct mime_msg *m, const struct mime_section *sec,
-		      size_t *off_out, size_t *len_out,
-		      const struct mime_part **part_out)
+                      size_t *off_out, size_t *len_out,
+                      const struct mime_part **part_out)
 {
 	const struct mime_part *part = m->root, *msg = m->root;
 	if (sec->npath > 0) {

@@ -32,23 +32,23 @@ static const struct {
 	const char *name;
 	enum charset cs;
 } charset_names[] = {
-	{"utf-8", CS_UTF8},         {"utf8", CS_UTF8},
-	{"us-ascii", CS_ASCII},     {"ascii", CS_ASCII},
-	{"ansi_x3.4-1968", CS_ASCII}, {"iso-8859-1", CS_LATIN1},
-	{"iso8859-1", CS_LATIN1},   {"iso_8859-1", CS_LATIN1},
-	{"latin1", CS_LATIN1},      {"l1", CS_LATIN1},
-	{"iso-8859-15", CS_LATIN9}, {"iso8859-15", CS_LATIN9},
-	{"iso_8859-15", CS_LATIN9}, {"latin-9", CS_LATIN9},
-	{"latin9", CS_LATIN9},      {"windows-1252", CS_CP1252},
-	{"cp1252", CS_CP1252},      {"x-cp1252", CS_CP1252},
+        {"utf-8", CS_UTF8},           {"utf8", CS_UTF8},
+        {"us-ascii", CS_ASCII},       {"ascii", CS_ASCII},
+        {"ansi_x3.4-1968", CS_ASCII}, {"iso-8859-1", CS_LATIN1},
+        {"iso8859-1", CS_LATIN1},     {"iso_8859-1", CS_LATIN1},
+        {"latin1", CS_LATIN1},        {"l1", CS_LATIN1},
+        {"iso-8859-15", CS_LATIN9},   {"iso8859-15", CS_LATIN9},
+        {"iso_8859-15", CS_LATIN9},   {"latin-9", CS_LATIN9},
+        {"latin9", CS_LATIN9},        {"windows-1252", CS_CP1252},
+        {"cp1252", CS_CP1252},        {"x-cp1252", CS_CP1252},
 };
 
 /* Windows-1252 0x80..0x9F; 0xFFFD where the code page has a hole. */
 static const uint16_t cp1252_high[32] = {
-	0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
-	0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
+        0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
+        0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
 };
 
 static enum charset charset_lookup(const char *cs, size_t len)
@@ -145,23 +145,31 @@ static uint32_t single_byte_cp(enum charset cs, unsigned char c)
 		return c < 0xA0 ? cp1252_high[c - 0x80] : c;
 	case CS_LATIN9:
 		switch (c) {
-		case 0xA4: return 0x20AC;
-		case 0xA6: return 0x0160;
-		case 0xA8: return 0x0161;
-		case 0xB4: return 0x017D;
-		case 0xB8: return 0x017E;
-		case 0xBC: return 0x0152;
-		case 0xBD: return 0x0153;
-		case 0xBE: return 0x0178;
-		default: return c;
+		case 0xA4:
+			return 0x20AC;
+		case 0xA6:
+			return 0x0160;
+		case 0xA8:
+			return 0x0161;
+		case 0xB4:
+			return 0x017D;
+		case 0xB8:
+			return 0x017E;
+		case 0xBC:
+			return 0x0152;
+		case 0xBD:
+			return 0x0153;
+		case 0xBE:
+			return 0x0178;
+		default:
+			return c;
 		}
 	default:
 		return c;
 	}
 }
 
-static int convert(enum charset cs, const char *in, size_t len,
-		   struct buf *out)
+static int convert(enum charset cs, const char *in, size_t len, struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	for (size_t i = 0; i < len;) {
@@ -184,7 +192,7 @@ static int convert(enum charset cs, const char *in, size_t len,
 }
 
 int mime_charset_to_utf8(const char *cs, size_t cslen, const char *in,
-			 size_t len, struct buf *out)
+                         size_t len, struct buf *out)
 {
 	enum charset c = charset_lookup(cs, cslen);
 	if (c == CS_UNKNOWN)
@@ -194,8 +202,7 @@ int mime_charset_to_utf8(const char *cs, size_t cslen, const char *in,
 
 int mime_text_to_utf8(const char *in, size_t len, struct buf *out)
 {
-	return convert(utf8_valid(in, len) ? CS_UTF8 : CS_CP1252, in, len,
-		       out);
+	return convert(utf8_valid(in, len) ? CS_UTF8 : CS_CP1252, in, len, out);
 }
 
 /* One parsed =?charset?e?text?= at the start of s. */
@@ -252,7 +259,7 @@ static int flush_pending(struct words_state *st)
 	int r = 0;
 	if (st->pending.len > 0)
 		r = mime_charset_to_utf8(st->cs, st->cs_len, st->pending.data,
-					 st->pending.len, st->out);
+		                         st->pending.len, st->out);
 	buf_reset(&st->pending);
 	st->cs = NULL;
 	return r < 0 ? -1 : 0;
@@ -279,7 +286,7 @@ static int emit_plain(struct words_state *st, const char *s, size_t n)
 static int take_word(struct words_state *st, const struct word *w)
 {
 	if (st->cs && charset_lookup(st->cs, st->cs_len) !=
-			      charset_lookup(w->cs, w->cs_len))
+	                      charset_lookup(w->cs, w->cs_len))
 		if (flush_pending(st) < 0)
 			return -1;
 	st->cs = w->cs;
@@ -287,9 +294,9 @@ static int take_word(struct words_state *st, const struct word *w)
 	unsigned bad = 0;
 	if (w->enc == 'B')
 		return mime_b64_decode(w->text, w->text_len, &st->pending,
-				       &bad);
+		                       &bad);
 	return mime_qp_decode(w->text, w->text_len, MIME_QP_Q, &st->pending,
-			      &bad);
+	                      &bad);
 }
 
 static int words_run(struct words_state *st, const char *s, size_t n)
@@ -321,7 +328,7 @@ static int words_run(struct words_state *st, const char *s, size_t n)
 		plain = i;
 	}
 	return emit_plain(st, s + plain, n - plain) < 0 ? -1
-							 : flush_pending(st);
+	                                                : flush_pending(st);
 }
 
 int mime_words_decode(const char *in, size_t len, struct buf *out)
@@ -366,7 +373,7 @@ int mime_words_decode_2231(const char *in, size_t len, struct buf *out)
 		if (c == '%' && i + 2 < dlen && hex_digit(data[i + 1]) >= 0 &&
 		    hex_digit(data[i + 2]) >= 0) {
 			c = (char)(hex_digit(data[i + 1]) * 16 +
-				   hex_digit(data[i + 2]));
+			           hex_digit(data[i + 2]));
 			i += 2;
 		}
 		(void)buf_append_char(&raw, c);

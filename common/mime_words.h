@@ -29,7 +29,7 @@
  * -1 when out is full.
  */
 int mime_charset_to_utf8(const char *cs, size_t cslen, const char *in,
-			 size_t len, struct buf *out);
+                         size_t len, struct buf *out);
 
 /*
  * Appends bytes of unknown or undeclared encoding as UTF-8: kept when they

@@ -77,7 +77,7 @@ static bool valid_name(const char *s, size_t n)
 
 /* Fills f from the field p[start..end); 0 when it is not a field. */
 static int split_field(const char *p, size_t start, size_t end,
-		       struct rfc822_field *f)
+                       struct rfc822_field *f)
 {
 	size_t first_eol = line_end(p, end, start);
 	const char *colon = memchr(p + start, ':', first_eol - start);
@@ -135,7 +135,7 @@ bool rfc822_field_is(const struct rfc822_field *f, const char *name)
 }
 
 int rfc822_header_find(const char *hdr, size_t len, const char *name,
-		       struct rfc822_field *f)
+                       struct rfc822_field *f)
 {
 	struct rfc822_iter it;
 	rfc822_iter_init(&it, hdr, len);
@@ -175,7 +175,7 @@ static bool mem_eq_nocase(const char *a, const char *b, size_t n)
 }
 
 static bool name_listed(const struct rfc822_field *f,
-			const struct rfc822_str *names, size_t n)
+                        const struct rfc822_str *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (names[i].len == f->name_len &&
@@ -185,8 +185,8 @@ static bool name_listed(const struct rfc822_field *f,
 }
 
 int rfc822_header_filter(const char *hdr, size_t len,
-			 const struct rfc822_str *names, size_t n, bool exclude,
-			 struct buf *out)
+                         const struct rfc822_str *names, size_t n, bool exclude,
+                         struct buf *out)
 {
 	struct rfc822_iter it;
 	struct rfc822_field f;
@@ -195,7 +195,7 @@ int rfc822_header_filter(const char *hdr, size_t len,
 		if (name_listed(&f, names, n) == exclude)
 			continue;
 		if (mime_crlf_append(out, hdr + f.off, f.len, 0, f.len * 2 + 2,
-				     0) < 0)
+		                     0) < 0)
 			return -1;
 		if (hdr[f.off + f.len - 1] != '\n' &&
 		    buf_append(out, "\r\n", 2) < 0)

@@ -23,7 +23,7 @@ struct rfc822_str {
 
 /* One header field as it appears in the block. */
 struct rfc822_field {
-	const char *name;  /* field name, no trailing space or colon */
+	const char *name; /* field name, no trailing space or colon */
 	size_t name_len;
 	const char *value; /* raw value after the colon: folding kept, */
 	size_t value_len;  /* final line ending not included */
@@ -65,7 +65,7 @@ bool rfc822_field_is(const struct rfc822_field *f, const char *name);
  * there is none.
  */
 int rfc822_header_find(const char *hdr, size_t len, const char *name,
-		       struct rfc822_field *f);
+                       struct rfc822_field *f);
 
 /*
  * Unfolds a raw value into dst (which must have room for len bytes): every
@@ -83,7 +83,7 @@ size_t rfc822_unfold(const char *v, size_t len, char *dst);
  * maximum would be exceeded.
  */
 int rfc822_header_filter(const char *hdr, size_t len,
-			 const struct rfc822_str *names, size_t n, bool exclude,
-			 struct buf *out);
+                         const struct rfc822_str *names, size_t n, bool exclude,
+                         struct buf *out);
 
 #endif

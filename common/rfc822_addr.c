@@ -28,9 +28,9 @@ struct tok {
 	enum tok_kind kind;
 	char c;        /* the special character */
 	const char *p; /* atom, domain literal (with brackets), or the inside
-			  of a quoted string or comment, still escaped */
+	                  of a quoted string or comment, still escaped */
 	size_t len;
-	bool ws;       /* white space or a comment came before it */
+	bool ws; /* white space or a comment came before it */
 };
 
 struct parser {
@@ -94,7 +94,9 @@ static bool next_token(struct parser *ps, struct tok *t)
 	char c = v[i];
 	if (c == '"' || c == '(' || c == '[') {
 		size_t close = scan_close(v, ps->len, i,
-					  c == '"' ? '"' : c == '(' ? ')' : ']');
+		                          c == '"'   ? '"'
+		                          : c == '(' ? ')'
+		                                     : ']');
 		t->kind = c == '"' ? T_QSTR : c == '(' ? T_COMMENT : T_DLIT;
 		i = close < ps->len ? close + 1 : ps->len;
 		if (t->kind == T_DLIT) {
@@ -133,7 +135,7 @@ static void put_unescaped(struct buf *b, const char *p, size_t len)
 static struct rfc822_str take(struct parser *ps)
 {
 	struct rfc822_str s = {arena_memdup(ps->a, buf_cstr(&ps->b), ps->b.len),
-			       ps->b.len};
+	                       ps->b.len};
 	buf_reset(&ps->b);
 	return s;
 }
@@ -150,14 +152,15 @@ static bool is_sp(const struct tok *t, char c)
  * the address has several) is kept. Comments and other specials go.
  */
 static void join_words(struct parser *ps, const struct tok *t, size_t n,
-		       bool local)
+                       bool local)
 {
 	bool prev_tight = false;
 	for (size_t i = 0; i < n; i++) {
 		bool tight = is_sp(&t[i], '.') || (local && is_sp(&t[i], '@'));
 		if (t[i].kind != T_ATOM && t[i].kind != T_QSTR && !tight)
 			continue;
-		if (ps->b.len > 0 && t[i].ws && !(local && (tight || prev_tight)))
+		if (ps->b.len > 0 && t[i].ws &&
+		    !(local && (tight || prev_tight)))
 			(void)buf_append_char(&ps->b, ' ');
 		if (tight)
 			(void)buf_append_char(&ps->b, t[i].c);
@@ -172,13 +175,14 @@ static void join_words(struct parser *ps, const struct tok *t, size_t n,
 /* Domain (or route) text: atoms, dots, literals, '@' and ',' when
  * keep_route, all without white space. */
 static void join_domain(struct parser *ps, const struct tok *t, size_t n,
-			bool keep_route)
+                        bool keep_route)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].kind == T_ATOM || t[i].kind == T_DLIT)
 			(void)buf_append(&ps->b, t[i].p, t[i].len);
 		else if (is_sp(&t[i], '.') ||
-			 (keep_route && (is_sp(&t[i], '@') || is_sp(&t[i], ','))))
+		         (keep_route &&
+		          (is_sp(&t[i], '@') || is_sp(&t[i], ','))))
 			(void)buf_append_char(&ps->b, t[i].c);
 	}
 }
@@ -194,7 +198,7 @@ static struct rfc822_addr *add(struct parser *ps)
 
 /* Makes an address of the addr-spec t[0..n); false when it is empty. */
 static bool addr_spec(struct parser *ps, const struct tok *t, size_t n,
-		      struct rfc822_addr *ad)
+                      struct rfc822_addr *ad)
 {
 	size_t at = n;
 	for (size_t i = 0; i < n; i++)
@@ -252,8 +256,8 @@ static void element(struct parser *ps)
 		while (cl > 0 && is_wsp(c[cl - 1]))
 			cl--;
 		if (cl > 0)
-			ad.name = (struct rfc822_str){arena_memdup(ps->a, c, cl),
-						      cl};
+			ad.name = (struct rfc822_str){
+			        arena_memdup(ps->a, c, cl), cl};
 		buf_reset(&ps->b);
 	}
 	if (ps->count >= ps->max)
@@ -273,7 +277,7 @@ static void group_start(struct parser *ps)
 }
 
 struct rfc822_addr *rfc822_addr_parse(struct arena *a, const char *v,
-				      size_t len, size_t max)
+                                      size_t len, size_t max)
 {
 	struct parser ps = {.a = a, .v = v, .len = len, .max = max};
 	ps.tail = &ps.head;
@@ -285,8 +289,8 @@ struct rfc822_addr *rfc822_addr_parse(struct arena *a, const char *v,
 	while (ps.count < ps.max) {
 		bool more = next_token(&ps, &t);
 		bool end_elem = !more || (angle == 0 && t.kind == T_SPECIAL &&
-					  (t.c == ',' || t.c == ';' ||
-					   (t.c == ':' && !in_group)));
+		                          (t.c == ',' || t.c == ';' ||
+		                           (t.c == ':' && !in_group)));
 		if (!end_elem) {
 			if (is_sp(&t, '<'))
 				angle++;

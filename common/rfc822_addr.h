@@ -39,6 +39,6 @@ struct rfc822_addr {
  * arena a, like all its strings), or NULL when it holds no address.
  */
 struct rfc822_addr *rfc822_addr_parse(struct arena *a, const char *v,
-				      size_t len, size_t max);
+                                      size_t len, size_t max);
 
 #endif

@@ -74,11 +74,12 @@ static bool ig_string(struct igram *g, char *val, size_t vsz)
 			if (c == '"')
 				break;
 			if (c == '\\') {
-				if (g->i >= g->n || (g->s[g->i] != '"' &&
-						     g->s[g->i] != '\\'))
+				if (g->i >= g->n ||
+				    (g->s[g->i] != '"' && g->s[g->i] != '\\'))
 					return false;
 				c = (unsigned char)g->s[g->i++];
-			} else if (c == 0 || c == '\r' || c == '\n' || c >= 0x80) {
+			} else if (c == 0 || c == '\r' || c == '\n' ||
+			           c >= 0x80) {
 				return false;
 			}
 			if (val && k + 1 < vsz)
@@ -185,7 +186,7 @@ static bool ig_body(struct igram *g)
 		if (!ig_lit(g, " ") || !ig_string(g, NULL, 0))
 			return false;
 		if (g->ext && !(ig_lit(g, " ") && ig_params(g) &&
-				ig_lit(g, " ") && ig_ext_tail(g)))
+		                ig_lit(g, " ") && ig_ext_tail(g)))
 			return false;
 		g->depth--;
 		return ig_lit(g, ")");
@@ -197,16 +198,16 @@ static bool ig_body(struct igram *g)
 	    !ig_string(g, NULL, 0) || !ig_lit(g, " ") || !ig_number(g, NULL))
 		return false;
 	bool msg = ig_upper_eq(type, "MESSAGE") &&
-		   (ig_upper_eq(sub, "RFC822") ||
-		    (g->global && ig_upper_eq(sub, "GLOBAL")));
-	if (msg && !(ig_lit(g, " ") && ig_envelope(g) && ig_lit(g, " ") &&
-		     ig_body(g)))
+	           (ig_upper_eq(sub, "RFC822") ||
+	            (g->global && ig_upper_eq(sub, "GLOBAL")));
+	if (msg &&
+	    !(ig_lit(g, " ") && ig_envelope(g) && ig_lit(g, " ") && ig_body(g)))
 		return false;
 	if ((msg || ig_upper_eq(type, "TEXT")) &&
 	    !(ig_lit(g, " ") && ig_number(g, NULL)))
 		return false;
 	if (g->ext && !(ig_lit(g, " ") && ig_nstring(g) && ig_lit(g, " ") &&
-			ig_ext_tail(g)))
+	                ig_ext_tail(g)))
 		return false;
 	g->depth--;
 	return ig_lit(g, ")");
@@ -214,7 +215,7 @@ static bool ig_body(struct igram *g)
 
 /* True when s[0..n) is exactly one body (ext: BODYSTRUCTURE form). */
 static inline bool imap_grammar_body(const char *s, size_t n, bool ext,
-				     bool global)
+                                     bool global)
 {
 	struct igram g = {s, n, 0, 0, ext, global};
 	return ig_body(&g) && g.i == n;

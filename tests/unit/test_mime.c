@@ -21,14 +21,14 @@
 #define PARSE(msg) mime_parse(msg, sizeof(msg) - 1)
 
 static void expect_range(const struct mime_msg *m, size_t off, size_t len,
-			 const char *want, size_t wlen)
+                         const char *want, size_t wlen)
 {
 	if (len != wlen || memcmp(m->data + off, want, wlen) != 0)
 		fail_msg("got [%.*s], want [%.*s]", (int)len, m->data + off,
-			 (int)wlen, want);
+		         (int)wlen, want);
 }
 
-#define BODY_IS(m, p, lit)                                                    \
+#define BODY_IS(m, p, lit)                                                     \
 	expect_range((m), (p)->body_off, (p)->body_len, (lit), sizeof(lit) - 1)
 
 static void tree_of_mixed(void **state)
@@ -44,14 +44,14 @@ static void tree_of_mixed(void **state)
 	assert_int_equal(r->hdr_len + r->body_len, sizeof(msg_mixed_crlf) - 1);
 	assert_true(mime_part_is(r, "MULTIPART", "mixed"));
 	const struct mime_part *p1 = r->children, *p2 = p1->next,
-			       *p3 = p2->next;
+	                       *p3 = p2->next;
 	assert_null(p3->next);
 	BODY_IS(m, p1, "Gr=C3=BC=C3=9Fe");
 	BODY_IS(m, p2, "AAECAwQFBgcICQoLDA0ODw==");
 	BODY_IS(m, p3, "\x00\x01\x02\xff\xfe");
 	static const char h1[] = "Content-Type: text/plain; charset=utf-8\r\n"
-				 "Content-Transfer-Encoding: quoted-printable"
-				 "\r\n\r\n";
+	                         "Content-Transfer-Encoding: quoted-printable"
+	                         "\r\n\r\n";
 	expect_range(m, p1->off, p1->hdr_len, h1, sizeof(h1) - 1);
 	assert_int_equal(p1->depth, 1);
 	assert_ptr_equal(p1->parent, r);
@@ -77,7 +77,7 @@ static void tree_of_nested(void **state)
 	const struct mime_part *inner = msgp->children;
 	assert_int_equal(inner->off, msgp->body_off);
 	assert_int_equal(inner->off + inner->hdr_len + inner->body_len,
-			 msgp->body_off + msgp->body_len);
+	                 msgp->body_off + msgp->body_len);
 	assert_int_equal(inner->depth, 2);
 	assert_int_equal(inner->kind, MIME_MULTIPART);
 	BODY_IS(m, inner->children, "Hall=F6chen");
@@ -85,7 +85,7 @@ static void tree_of_nested(void **state)
 	assert_int_equal(inner->children->next->depth, 3);
 	/* Measures add up: the whole is header plus body. */
 	assert_int_equal(mime_msg_size(m),
-			 mime_crlf_size(msg_nested, sizeof(msg_nested) - 1));
+	                 mime_crlf_size(msg_nested, sizeof(msg_nested) - 1));
 	assert_int_equal(msgp->body_size, inner->hdr_size + inner->body_size);
 	mime_free(&m);
 }
@@ -115,8 +115,9 @@ static void repairs_are_flagged(void **state)
 	mime_free(&m);
 
 	/* A boundary that never occurs; a header without its empty line. */
-	static const char never[] = "Content-Type: multipart/mixed; boundary=x\n"
-				    "\n--y\n";
+	static const char never[] =
+	        "Content-Type: multipart/mixed; boundary=x\n"
+	        "\n--y\n";
 	m = PARSE(never);
 	assert_true(m->root->flags & MIME_PF_DOWNGRADED);
 	mime_free(&m);
@@ -159,9 +160,9 @@ static void deep_multipart_nesting(void **state)
 	buf_init(&msg, 0);
 	for (int i = 0; i < 1000; i++)
 		(void)buf_printf(&msg,
-				 "Content-Type: multipart/mixed; boundary=b%d\n"
-				 "\n--b%d\n",
-				 i, i);
+		                 "Content-Type: multipart/mixed; boundary=b%d\n"
+		                 "\n--b%d\n",
+		                 i, i);
 	(void)buf_append_str(&msg, "\ninnermost\n");
 	for (int i = 999; i >= 0; i--)
 		(void)buf_printf(&msg, "--b%d--\n", i);
@@ -200,7 +201,7 @@ static void part_count_limit(void **state)
 	struct buf msg;
 	buf_init(&msg, 0);
 	(void)buf_append_str(&msg, "Content-Type: multipart/mixed; boundary=p\n"
-				   "\n");
+	                           "\n");
 	for (int i = 0; i < MIME_MAX_PARTS + 500; i++)
 		(void)buf_append_str(&msg, "--p\n\nx\n");
 	(void)buf_append_str(&msg, "--p--\n");
@@ -231,7 +232,7 @@ static void huge_header(void **state)
 	assert_true(mime_part_is(m->root, "text", "plain"));
 	assert_int_equal(m->root->nparams, 1);
 	assert_int_equal(m->root->params[0].value.len,
-			 MIME_MAX_FIELD - strlen(" text/plain; x=\""));
+	                 MIME_MAX_FIELD - strlen(" text/plain; x=\""));
 	BODY_IS(m, m->root, "body\n");
 	grammar_ok(m);
 	mime_free(&m);
@@ -245,23 +246,23 @@ static const struct {
 	enum mime_section_text text;
 	size_t used;
 } specs[] = {
-	{"", 0, 0, MIME_SEC_NONE, 0},
-	{"1", 0, 1, MIME_SEC_NONE, 1},
-	{"1.2.3", 0, 3, MIME_SEC_NONE, 5},
-	{"HEADER", 0, 0, MIME_SEC_HEADER, 6},
-	{"text", 0, 0, MIME_SEC_TEXT, 4},
-	{"1.MIME", 0, 1, MIME_SEC_MIME, 6},
-	{"2.HEADER.FIELDS (From)", 0, 1, MIME_SEC_FIELDS, 15},
-	{"HEADER.FIELDS.NOT (X)", 0, 0, MIME_SEC_FIELDS_NOT, 17},
-	{"1.2.TEXT", 0, 2, MIME_SEC_TEXT, 8},
-	{"MIME", -1, 0, MIME_SEC_NONE, 0},
-	{"0", -1, 0, MIME_SEC_NONE, 0},
-	{"1.0", -1, 0, MIME_SEC_NONE, 0},
-	{"01", -1, 0, MIME_SEC_NONE, 0},
-	{"1.", -1, 0, MIME_SEC_NONE, 0},
-	{"1.BOGUS", -1, 0, MIME_SEC_NONE, 0},
-	{"4294967296", -1, 0, MIME_SEC_NONE, 0},
-	{"4294967295", 0, 1, MIME_SEC_NONE, 10},
+        {"", 0, 0, MIME_SEC_NONE, 0},
+        {"1", 0, 1, MIME_SEC_NONE, 1},
+        {"1.2.3", 0, 3, MIME_SEC_NONE, 5},
+        {"HEADER", 0, 0, MIME_SEC_HEADER, 6},
+        {"text", 0, 0, MIME_SEC_TEXT, 4},
+        {"1.MIME", 0, 1, MIME_SEC_MIME, 6},
+        {"2.HEADER.FIELDS (From)", 0, 1, MIME_SEC_FIELDS, 15},
+        {"HEADER.FIELDS.NOT (X)", 0, 0, MIME_SEC_FIELDS_NOT, 17},
+        {"1.2.TEXT", 0, 2, MIME_SEC_TEXT, 8},
+        {"MIME", -1, 0, MIME_SEC_NONE, 0},
+        {"0", -1, 0, MIME_SEC_NONE, 0},
+        {"1.0", -1, 0, MIME_SEC_NONE, 0},
+        {"01", -1, 0, MIME_SEC_NONE, 0},
+        {"1.", -1, 0, MIME_SEC_NONE, 0},
+        {"1.BOGUS", -1, 0, MIME_SEC_NONE, 0},
+        {"4294967296", -1, 0, MIME_SEC_NONE, 0},
+        {"4294967295", 0, 1, MIME_SEC_NONE, 10},
 };
 
 static void section_parse(void **state)
@@ -271,7 +272,7 @@ static void section_parse(void **state)
 		struct mime_section sec;
 		size_t used = 99;
 		int r = mime_section_parse(specs[i].spec, strlen(specs[i].spec),
-					   &sec, &used);
+		                           &sec, &used);
 		if (r != specs[i].ok)
 			fail_msg("[%s]: got %d", specs[i].spec, r);
 		if (r < 0)
@@ -279,7 +280,7 @@ static void section_parse(void **state)
 		if (sec.npath != specs[i].npath || sec.text != specs[i].text ||
 		    used != specs[i].used)
 			fail_msg("[%s]: npath %zu text %d used %zu",
-				 specs[i].spec, sec.npath, sec.text, used);
+			         specs[i].spec, sec.npath, sec.text, used);
 	}
 	struct buf deep;
 	buf_init(&deep, 0);
@@ -288,19 +289,19 @@ static void section_parse(void **state)
 	struct mime_section sec;
 	size_t used;
 	assert_int_equal(mime_section_parse(deep.data, deep.len, &sec, &used),
-			 -1);
+	                 -1);
 	buf_deinit(&deep);
 }
 
 /* Resolves spec in m; NULL when there is no such section. */
 static const char *section_text(const struct mime_msg *m, const char *spec,
-				struct buf *b)
+                                struct buf *b)
 {
 	struct mime_section sec;
 	size_t used, off, len;
 	buf_reset(b);
 	assert_int_equal(mime_section_parse(spec, strlen(spec), &sec, &used),
-			 0);
+	                 0);
 	assert_int_equal(used, strlen(spec));
 	if (mime_section_find(m, &sec, &off, &len, NULL) != 1)
 		return NULL;
@@ -315,24 +316,24 @@ static void sections_of_nested(void **state)
 	static const struct {
 		const char *spec, *want; /* want NULL: no such section */
 	} cases[] = {
-		{"1", "See attached."},
-		{"1.MIME", "Content-Type: text/plain\n\n"},
-		{"2.1", "Hall=F6chen"},
-		{"2.2", "<b>Hallo</b>"},
-		{"2.2.MIME", "Content-Type: text/html; charset=iso-8859-1\n\n"},
-		{"2.MIME", "Content-Type: message/rfc822\n"
-			   "Content-Disposition: inline\n\n"},
-		{"3", "iVBORw0KGgo="},
-		{"2.TEXT", "--inner\nContent-Type: text/plain; charset=iso-"
-			   "8859-1\nContent-Transfer-Encoding: quoted-printable"
-			   "\n\nHall=F6chen\n--inner\nContent-Type: text/html; "
-			   "charset=iso-8859-1\n\n<b>Hallo</b>\n--inner--\n"},
-		{"1.HEADER", NULL}, /* not a message */
-		{"1.1", NULL},
-		{"2.3", NULL},
-		{"2.1.1", NULL},
-		{"4", NULL},
-		{"3.TEXT", NULL},
+	        {"1", "See attached."},
+	        {"1.MIME", "Content-Type: text/plain\n\n"},
+	        {"2.1", "Hall=F6chen"},
+	        {"2.2", "<b>Hallo</b>"},
+	        {"2.2.MIME", "Content-Type: text/html; charset=iso-8859-1\n\n"},
+	        {"2.MIME", "Content-Type: message/rfc822\n"
+	                   "Content-Disposition: inline\n\n"},
+	        {"3", "iVBORw0KGgo="},
+	        {"2.TEXT", "--inner\nContent-Type: text/plain; charset=iso-"
+	                   "8859-1\nContent-Transfer-Encoding: quoted-printable"
+	                   "\n\nHall=F6chen\n--inner\nContent-Type: text/html; "
+	                   "charset=iso-8859-1\n\n<b>Hallo</b>\n--inner--\n"},
+	        {"1.HEADER", NULL}, /* not a message */
+	        {"1.1", NULL},
+	        {"2.3", NULL},
+	        {"2.1.1", NULL},
+	        {"4", NULL},
+	        {"3.TEXT", NULL},
 	};
 	struct mime_msg *m = PARSE(msg_nested);
 	struct buf b;
@@ -342,15 +343,15 @@ static void sections_of_nested(void **state)
 		if (!cases[i].want != !got ||
 		    (got && strcmp(got, cases[i].want) != 0))
 			fail_msg("[%s]: got [%s], want [%s]", cases[i].spec,
-				 got ? got : "(none)",
-				 cases[i].want ? cases[i].want : "(none)");
+			         got ? got : "(none)",
+			         cases[i].want ? cases[i].want : "(none)");
 	}
 	/* 2 is the whole encapsulated message; 2.HEADER its header. */
 	const char *whole = section_text(m, "2", &b);
 	assert_non_null(whole);
 	assert_true(strncmp(whole, "From: =?iso", 11) == 0);
 	assert_true(b.len > 20 &&
-		    strcmp(whole + b.len - 10, "--inner--\n") == 0);
+	            strcmp(whole + b.len - 10, "--inner--\n") == 0);
 	const char *hdr = section_text(m, "2.HEADER", &b);
 	assert_true(strncmp(hdr, "From: =?iso", 11) == 0);
 	assert_string_equal(hdr + b.len - 9, "\"inner\"\n\n");
@@ -374,9 +375,9 @@ static void sections_of_single_part(void **state)
 	buf_init(&b, 0);
 	/* A non-multipart message has exactly one part, its body. */
 	assert_string_equal(section_text(m, "1", &b),
-			    "Hello Bob,\nthis is plain text.\n");
+	                    "Hello Bob,\nthis is plain text.\n");
 	assert_string_equal(section_text(m, "TEXT", &b),
-			    "Hello Bob,\nthis is plain text.\n");
+	                    "Hello Bob,\nthis is plain text.\n");
 	assert_non_null(section_text(m, "1.MIME", &b));
 	assert_int_equal(b.len, m->root->hdr_len);
 	assert_null(section_text(m, "2", &b));
@@ -390,17 +391,16 @@ static void sections_of_single_part(void **state)
 	/* A top-level message/rfc822: 1 is the inner message, 1.1 its
 	 * body, 1.HEADER its header. */
 	static const char fwd[] = "Content-Type: message/rfc822\n"
-				  "\n"
-				  "Subject: in\n"
-				  "\n"
-				  "inner body\n";
+	                          "\n"
+	                          "Subject: in\n"
+	                          "\n"
+	                          "inner body\n";
 	m = PARSE(fwd);
 	buf_init(&b, 0);
 	assert_string_equal(section_text(m, "1", &b),
-			    "Subject: in\n\ninner body\n");
+	                    "Subject: in\n\ninner body\n");
 	assert_string_equal(section_text(m, "1.1", &b), "inner body\n");
-	assert_string_equal(section_text(m, "1.HEADER", &b),
-			    "Subject: in\n\n");
+	assert_string_equal(section_text(m, "1.HEADER", &b), "Subject: in\n\n");
 	assert_string_equal(section_text(m, "1.TEXT", &b), "inner body\n");
 	assert_null(section_text(m, "1.2", &b));
 	buf_deinit(&b);
@@ -414,13 +414,13 @@ static void every_prefix_parses(void **state)
 	 * output that clients can parse. */
 	const char *msgs[] = {msg_nested, msg_mixed_crlf, msg_digest};
 	const size_t lens[] = {sizeof(msg_nested) - 1,
-			       sizeof(msg_mixed_crlf) - 1,
-			       sizeof(msg_digest) - 1};
+	                       sizeof(msg_mixed_crlf) - 1,
+	                       sizeof(msg_digest) - 1};
 	for (size_t k = 0; k < 3; k++)
 		for (size_t n = 0; n <= lens[k]; n++) {
 			struct mime_msg *m = mime_parse(msgs[k], n);
 			assert_int_equal(m->root->hdr_len + m->root->body_len,
-					 n);
+			                 n);
 			grammar_ok(m);
 			mime_free(&m);
 		}
@@ -429,17 +429,17 @@ static void every_prefix_parses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tree_of_mixed),
-		cmocka_unit_test(tree_of_nested),
-		cmocka_unit_test(repairs_are_flagged),
-		cmocka_unit_test(deep_multipart_nesting),
-		cmocka_unit_test(deep_message_nesting),
-		cmocka_unit_test(part_count_limit),
-		cmocka_unit_test(huge_header),
-		cmocka_unit_test(section_parse),
-		cmocka_unit_test(sections_of_nested),
-		cmocka_unit_test(sections_of_single_part),
-		cmocka_unit_test(every_prefix_parses),
+	        cmocka_unit_test(tree_of_mixed),
+	        cmocka_unit_test(tree_of_nested),
+	        cmocka_unit_test(repairs_are_flagged),
+	        cmocka_unit_test(deep_multipart_nesting),
+	        cmocka_unit_test(deep_message_nesting),
+	        cmocka_unit_test(part_count_limit),
+	        cmocka_unit_test(huge_header),
+	        cmocka_unit_test(section_parse),
+	        cmocka_unit_test(sections_of_nested),
+	        cmocka_unit_test(sections_of_single_part),
+	        cmocka_unit_test(every_prefix_parses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ static void expect_buf(const struct buf *b, const char *want, size_t wlen)
 {
 	if (b->len != wlen || memcmp(buf_cstr(b), want, wlen) != 0)
 		fail_msg("got [%.*s] (%zu), want [%.*s] (%zu)", (int)b->len,
-			 buf_cstr(b), b->len, (int)wlen, want, wlen);
+		         buf_cstr(b), b->len, (int)wlen, want, wlen);
 }
 
 #define EXPECT(b, lit) expect_buf((b), (lit), sizeof(lit) - 1)
@@ -29,28 +29,28 @@ static void b64_decode_cases(void **state)
 		const char *in, *want;
 		unsigned flags;
 	} cases[] = {
-		{"SGVsbG8=", "Hello", 0},
-		{"SGVs\r\nbG8=\r\n", "Hello", 0},
-		{"  SG Vs\tbG8=", "Hello", 0},
-		{"SGVsbG8", "Hello", MIME_DEC_BAD_END},   /* unpadded */
-		{"SGVsbG8=QUJD", "Hello", MIME_DEC_BAD_END}, /* after pad */
-		{"SGV*sbG8=", "Hello", MIME_DEC_BAD_CHAR},
-		{"Zm9vYmFy", "foobar", 0},
-		{"Zm9vYmFyQ", "foobar", MIME_DEC_BAD_END}, /* lone sextet */
-		{"", "", 0},
-		{"====", "", 0},
+	        {"SGVsbG8=", "Hello", 0},
+	        {"SGVs\r\nbG8=\r\n", "Hello", 0},
+	        {"  SG Vs\tbG8=", "Hello", 0},
+	        {"SGVsbG8", "Hello", MIME_DEC_BAD_END},      /* unpadded */
+	        {"SGVsbG8=QUJD", "Hello", MIME_DEC_BAD_END}, /* after pad */
+	        {"SGV*sbG8=", "Hello", MIME_DEC_BAD_CHAR},
+	        {"Zm9vYmFy", "foobar", 0},
+	        {"Zm9vYmFyQ", "foobar", MIME_DEC_BAD_END}, /* lone sextet */
+	        {"", "", 0},
+	        {"====", "", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
 		unsigned fl = 0;
 		buf_init(&b, 0);
 		assert_int_equal(mime_b64_decode(cases[i].in,
-						 strlen(cases[i].in), &b, &fl),
-				 0);
+		                                 strlen(cases[i].in), &b, &fl),
+		                 0);
 		expect_buf(&b, cases[i].want, strlen(cases[i].want));
 		if (fl != cases[i].flags)
 			fail_msg("case %zu: flags %u, want %u", i, fl,
-				 cases[i].flags);
+			         cases[i].flags);
 		buf_deinit(&b);
 	}
 }
@@ -94,7 +94,7 @@ static void b64_encode_lines(void **state)
 	assert_int_equal(mime_b64_encode(raw, 58, true, &b), 0);
 	assert_int_equal(b.len, 78 + 6);
 	EXPECT(&b, "////////////////////////////////////////////////////////"
-		   "////////////////////\r\n/w==\r\n");
+	           "////////////////////\r\n/w==\r\n");
 	buf_deinit(&b);
 }
 
@@ -111,8 +111,8 @@ static void b64_round_trip_and_max(void **state)
 		assert_int_equal(mime_b64_encode(raw, n, n & 1, &enc), 0);
 		unsigned fl = 0;
 		assert_int_equal(mime_b64_decode(enc.data ? enc.data : "",
-						 enc.len, &dec, &fl),
-				 0);
+		                                 enc.len, &dec, &fl),
+		                 0);
 		assert_int_equal(fl, 0);
 		assert_int_equal(dec.len, n);
 		if (n)
@@ -134,30 +134,30 @@ static void qp_decode_cases(void **state)
 		const char *in, *want;
 		unsigned qflags, bad;
 	} cases[] = {
-		{"a=3Db", "a=b", 0, 0},
-		{"abc=\r\ndef", "abcdef", 0, 0},
-		{"abc=  \r\ndef\r\n", "abcdef\r\n", 0, 0},
-		{"abc   \ndef", "abc\ndef", 0, 0},
-		{"caf=e9 =C3=A9", "caf\xe9 \xc3\xa9", 0, 0},
-		{"x=ZZy", "x=ZZy", 0, MIME_DEC_BAD_CHAR},
-		{"x=4", "x=4", 0, MIME_DEC_BAD_CHAR},
-		{"end=", "end", 0, 0},
-		{"a_b=3F", "a_b?", 0, 0},
-		{"a_b=3F", "a b?", MIME_QP_Q, 0},
-		{"\r\n\r\n", "\r\n\r\n", 0, 0},
+	        {"a=3Db", "a=b", 0, 0},
+	        {"abc=\r\ndef", "abcdef", 0, 0},
+	        {"abc=  \r\ndef\r\n", "abcdef\r\n", 0, 0},
+	        {"abc   \ndef", "abc\ndef", 0, 0},
+	        {"caf=e9 =C3=A9", "caf\xe9 \xc3\xa9", 0, 0},
+	        {"x=ZZy", "x=ZZy", 0, MIME_DEC_BAD_CHAR},
+	        {"x=4", "x=4", 0, MIME_DEC_BAD_CHAR},
+	        {"end=", "end", 0, 0},
+	        {"a_b=3F", "a_b?", 0, 0},
+	        {"a_b=3F", "a b?", MIME_QP_Q, 0},
+	        {"\r\n\r\n", "\r\n\r\n", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
 		unsigned fl = 0;
 		buf_init(&b, 0);
 		assert_int_equal(mime_qp_decode(cases[i].in,
-						strlen(cases[i].in),
-						cases[i].qflags, &b, &fl),
-				 0);
+		                                strlen(cases[i].in),
+		                                cases[i].qflags, &b, &fl),
+		                 0);
 		expect_buf(&b, cases[i].want, strlen(cases[i].want));
 		if (fl != cases[i].bad)
 			fail_msg("case %zu: flags %u, want %u", i, fl,
-				 cases[i].bad);
+			         cases[i].bad);
 		buf_deinit(&b);
 	}
 }
@@ -174,7 +174,7 @@ static void check_qp_lines(const struct buf *b)
 			assert_true(col <= 76);
 			if (i > 0)
 				assert_true(b->data[i - 1] != ' ' &&
-					    b->data[i - 1] != '\t');
+				            b->data[i - 1] != '\t');
 			col = 0;
 			i++;
 			continue;
@@ -194,23 +194,24 @@ static void qp_encode_cases(void **state)
 		const char *in, *want;
 		unsigned flags;
 	} cases[] = {
-		{"plain", "plain", 0},
-		{"a=b", "a=3Db", 0},
-		{"caf\xc3\xa9", "caf=C3=A9", 0},
-		{"trail \nnext\t", "trail=20\r\nnext=09", 0},
-		{"crlf\r\nkept\r\n", "crlf\r\nkept\r\n", 0},
-		{"bare\rcr", "bare=0Dcr", 0},
-		{"a\r\nb", "a=0D=0Ab", MIME_QP_BINARY},
-		{"sp \r\n", "sp =0D=0A", MIME_QP_BINARY}, /* not at a line end */
-		{"", "", 0},
+	        {"plain", "plain", 0},
+	        {"a=b", "a=3Db", 0},
+	        {"caf\xc3\xa9", "caf=C3=A9", 0},
+	        {"trail \nnext\t", "trail=20\r\nnext=09", 0},
+	        {"crlf\r\nkept\r\n", "crlf\r\nkept\r\n", 0},
+	        {"bare\rcr", "bare=0Dcr", 0},
+	        {"a\r\nb", "a=0D=0Ab", MIME_QP_BINARY},
+	        {"sp \r\n", "sp =0D=0A",
+	         MIME_QP_BINARY}, /* not at a line end */
+	        {"", "", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
 		buf_init(&b, 0);
 		assert_int_equal(mime_qp_encode(cases[i].in,
-						strlen(cases[i].in),
-						cases[i].flags, &b),
-				 0);
+		                                strlen(cases[i].in),
+		                                cases[i].flags, &b),
+		                 0);
 		expect_buf(&b, cases[i].want, strlen(cases[i].want));
 		buf_deinit(&b);
 	}
@@ -246,10 +247,9 @@ static void qp_long_lines(void **state)
 	for (size_t i = 0; i <= sizeof(in); i++)
 		if (i == sizeof(in) || in[i] == '\n') {
 			size_t end = i < sizeof(in) ? i + 1 : i;
-			assert_int_equal(
-				mime_qp_encode(in + start, end - start, 0,
-					       &pieces),
-				0);
+			assert_int_equal(mime_qp_encode(in + start, end - start,
+			                                0, &pieces),
+			                 0);
 			start = end;
 		}
 	expect_buf(&pieces, enc.data, enc.len);
@@ -270,11 +270,11 @@ static void qp_binary_round_trip(void **state)
 		buf_init(&enc, 0);
 		buf_init(&dec, 0);
 		assert_int_equal(mime_qp_encode(raw, n, MIME_QP_BINARY, &enc),
-				 0);
+		                 0);
 		check_qp_lines(&enc);
 		assert_int_equal(mime_qp_decode(enc.data ? enc.data : "",
-						enc.len, 0, &dec, NULL),
-				 0);
+		                                enc.len, 0, &dec, NULL),
+		                 0);
 		assert_int_equal(dec.len, n);
 		if (n)
 			assert_memory_equal(dec.data, raw, n);
@@ -290,12 +290,12 @@ static void crlf_measure_and_append(void **state)
 		const char *in, *norm;
 		size_t lines;
 	} cases[] = {
-		{"a\nb\r\nc", "a\r\nb\r\nc", 3},
-		{"a\r\n", "a\r\n", 1},
-		{"\n\n", "\r\n\r\n", 2},
-		{"x\ry\n", "x\ry\r\n", 1},
-		{"", "", 0},
-		{"no newline", "no newline", 1},
+	        {"a\nb\r\nc", "a\r\nb\r\nc", 3},
+	        {"a\r\n", "a\r\n", 1},
+	        {"\n\n", "\r\n\r\n", 2},
+	        {"x\ry\n", "x\ry\r\n", 1},
+	        {"", "", 0},
+	        {"no newline", "no newline", 1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *in = cases[i].in, *norm = cases[i].norm;
@@ -310,9 +310,9 @@ static void crlf_measure_and_append(void **state)
 				struct buf b;
 				buf_init(&b, 0);
 				assert_int_equal(mime_crlf_append(&b, in,
-								  strlen(in),
-								  skip, max, 0),
-						 0);
+				                                  strlen(in),
+				                                  skip, max, 0),
+				                 0);
 				size_t s = skip < nlen ? skip : nlen;
 				size_t n = nlen - s < max ? nlen - s : max;
 				expect_buf(&b, norm + s, n);
@@ -321,25 +321,26 @@ static void crlf_measure_and_append(void **state)
 	}
 	struct buf b;
 	buf_init(&b, 0);
-	assert_int_equal(mime_crlf_append(&b, "a\0b\n", 4, 0, SIZE_MAX,
-					  MIME_CRLF_NUL),
-			 0);
-	EXPECT(&b, "a\x80" "b\r\n");
+	assert_int_equal(
+	        mime_crlf_append(&b, "a\0b\n", 4, 0, SIZE_MAX, MIME_CRLF_NUL),
+	        0);
+	EXPECT(&b, "a\x80"
+	           "b\r\n");
 	buf_deinit(&b);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(b64_decode_cases),
-		cmocka_unit_test(b64_stream_byte_by_byte),
-		cmocka_unit_test(b64_encode_lines),
-		cmocka_unit_test(b64_round_trip_and_max),
-		cmocka_unit_test(qp_decode_cases),
-		cmocka_unit_test(qp_encode_cases),
-		cmocka_unit_test(qp_long_lines),
-		cmocka_unit_test(qp_binary_round_trip),
-		cmocka_unit_test(crlf_measure_and_append),
+	        cmocka_unit_test(b64_decode_cases),
+	        cmocka_unit_test(b64_stream_byte_by_byte),
+	        cmocka_unit_test(b64_encode_lines),
+	        cmocka_unit_test(b64_round_trip_and_max),
+	        cmocka_unit_test(qp_decode_cases),
+	        cmocka_unit_test(qp_encode_cases),
+	        cmocka_unit_test(qp_long_lines),
+	        cmocka_unit_test(qp_binary_round_trip),
+	        cmocka_unit_test(crlf_measure_and_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,49 +24,48 @@ static void show(struct buf *b, const struct mime_field *f)
 			(void)buf_append_char(b, '*');
 		(void)buf_append_char(b, '=');
 		(void)buf_append(b, f->params[i].value.p,
-				 f->params[i].value.len);
+		                 f->params[i].value.len);
 	}
 }
 
 static const struct {
 	const char *in, *want;
 } cases[] = {
-	{"text/plain", "text/plain"},
-	{"text/plain; charset=us-ascii", "text/plain charset=us-ascii"},
-	/* RFC 2045 5.1 example: a comment after the value. */
-	{"text/plain; charset=us-ascii (Plain text)",
-	 "text/plain charset=us-ascii"},
-	{" TEXT / HTML ;CHARSET = \"UTF-8\" ", "TEXT/HTML CHARSET=UTF-8"},
-	{"multipart/mixed; boundary=\"foo\r\n bar\"",
-	 "multipart/mixed boundary=foo bar"},
-	{"a/b; q=\"x\\\"y\\\\z\"", "a/b q=x\"y\\z"},
-	{"a/b; name=my file.pdf; x=1", "a/b name=my file.pdf x=1"},
-	{"a/b;;; junk; =novalue; n=\"unterminated",
-	 "a/b n=unterminated"},
-	{"a/b; x=1; X=2", "a/b x=1"}, /* first of a repeated name */
-	{"(comment) attachment (c2); filename=a.txt",
-	 "attachment filename=a.txt"},
-	{"", ""},
-	/* RFC 2231 3: continuations. */
-	{"message/external-body; access-type=URL;\r\n"
-	 " URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/"
-	 "bulk-mailer.tar\"",
-	 "message/external-body access-type=URL "
-	 "URL=ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"},
-	/* RFC 2231 4: charset and language. */
-	{"application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2A"
-	 "fun%2A%2A%2A",
-	 "application/x-stuff title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun"
-	 "%2A%2A%2A"},
-	/* RFC 2231 4.1: both, out of order, a plain section encoded. */
-	{"a/b; title*2=\"isn't it!\"; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
-	 "title*0*=us-ascii'en'This%20is%20even%20more%20",
-	 "a/b title*=us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A"
-	 "%2A%20isn%27t%20it!"},
-	{"a/b; n*0=\"plain \"; n*1*=%41", "a/b n*=''plain%20%41"},
-	{"a/b; filename=\"a.pdf\"; filename*=utf-8''%E2%82%AC.pdf",
-	 "a/b filename=a.pdf filename*=utf-8''%E2%82%AC.pdf"},
-	{"a/b; n*x=1; n*99999=2", "a/b n=1"},
+        {"text/plain", "text/plain"},
+        {"text/plain; charset=us-ascii", "text/plain charset=us-ascii"},
+        /* RFC 2045 5.1 example: a comment after the value. */
+        {"text/plain; charset=us-ascii (Plain text)",
+         "text/plain charset=us-ascii"},
+        {" TEXT / HTML ;CHARSET = \"UTF-8\" ", "TEXT/HTML CHARSET=UTF-8"},
+        {"multipart/mixed; boundary=\"foo\r\n bar\"",
+         "multipart/mixed boundary=foo bar"},
+        {"a/b; q=\"x\\\"y\\\\z\"", "a/b q=x\"y\\z"},
+        {"a/b; name=my file.pdf; x=1", "a/b name=my file.pdf x=1"},
+        {"a/b;;; junk; =novalue; n=\"unterminated", "a/b n=unterminated"},
+        {"a/b; x=1; X=2", "a/b x=1"}, /* first of a repeated name */
+        {"(comment) attachment (c2); filename=a.txt",
+         "attachment filename=a.txt"},
+        {"", ""},
+        /* RFC 2231 3: continuations. */
+        {"message/external-body; access-type=URL;\r\n"
+         " URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/"
+         "bulk-mailer.tar\"",
+         "message/external-body access-type=URL "
+         "URL=ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"},
+        /* RFC 2231 4: charset and language. */
+        {"application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2A"
+         "fun%2A%2A%2A",
+         "application/x-stuff title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun"
+         "%2A%2A%2A"},
+        /* RFC 2231 4.1: both, out of order, a plain section encoded. */
+        {"a/b; title*2=\"isn't it!\"; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
+         "title*0*=us-ascii'en'This%20is%20even%20more%20",
+         "a/b title*=us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A"
+         "%2A%20isn%27t%20it!"},
+        {"a/b; n*0=\"plain \"; n*1*=%41", "a/b n*=''plain%20%41"},
+        {"a/b; filename=\"a.pdf\"; filename*=utf-8''%E2%82%AC.pdf",
+         "a/b filename=a.pdf filename*=utf-8''%E2%82%AC.pdf"},
+        {"a/b; n*x=1; n*99999=2", "a/b n=1"},
 };
 
 static void parse_cases(void **state)
@@ -81,7 +80,7 @@ static void parse_cases(void **state)
 		show(&b, &f);
 		if (strcmp(buf_cstr(&b), cases[i].want) != 0)
 			fail_msg("case %zu: got [%s], want [%s]", i,
-				 buf_cstr(&b), cases[i].want);
+			         buf_cstr(&b), cases[i].want);
 		buf_deinit(&b);
 		arena_free(&a);
 	}
@@ -94,9 +93,9 @@ static void ctype_split(void **state)
 		const char *tok;
 		bool ok;
 	} tokens[] = {
-		{"text/plain", true},  {"a/b", true},     {"text", false},
-		{"/plain", false},     {"text/", false},  {"te xt/p", false},
-		{"text/pl/ain", false}, {"x-a.b/c+d", true}, {"t\xe9/p", false},
+	        {"text/plain", true},   {"a/b", true},       {"text", false},
+	        {"/plain", false},      {"text/", false},    {"te xt/p", false},
+	        {"text/pl/ain", false}, {"x-a.b/c+d", true}, {"t\xe9/p", false},
 	};
 	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
 		struct rfc822_str tok = {tokens[i].tok, strlen(tokens[i].tok)};
@@ -116,8 +115,8 @@ static void display_values(void **state)
 	struct buf b;
 	buf_init(&b, 0);
 	const char *v = "attachment; filename=\"fallback.pdf\";\r\n"
-			" filename*0*=utf-8''%E2%82%AC%20;\r\n"
-			" filename*1=rates.pdf; name=\"=?utf-8?q?J=C3=BC?=\"";
+	                " filename*0*=utf-8''%E2%82%AC%20;\r\n"
+	                " filename*1=rates.pdf; name=\"=?utf-8?q?J=C3=BC?=\"";
 	mime_field_parse(a, v, strlen(v), &f);
 	assert_int_equal(mime_param_value_utf8(&f, "FILENAME", &b), 1);
 	assert_string_equal(buf_cstr(&b), "\xe2\x82\xac rates.pdf");
@@ -151,10 +150,10 @@ static void bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_cases),
-		cmocka_unit_test(ctype_split),
-		cmocka_unit_test(display_values),
-		cmocka_unit_test(bounded),
+	        cmocka_unit_test(parse_cases),
+	        cmocka_unit_test(ctype_split),
+	        cmocka_unit_test(display_values),
+	        cmocka_unit_test(bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
