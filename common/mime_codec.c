@@ -32,7 +32,7 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-static int hex_value(unsigned char c)
+int mime_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -175,10 +175,10 @@ static int qp_decode_span(const char *s, size_t n, unsigned flags,
 		i = run + 1;
 		if (c == '_') {
 			c = ' ';
-		} else if (i + 2 <= n && hex_value((unsigned char)s[i]) >= 0 &&
-		           hex_value((unsigned char)s[i + 1]) >= 0) {
-			c = (char)(hex_value((unsigned char)s[i]) * 16 +
-			           hex_value((unsigned char)s[i + 1]));
+		} else if (i + 2 <= n && mime_hex_value(s[i]) >= 0 &&
+		           mime_hex_value(s[i + 1]) >= 0) {
+			c = (char)(mime_hex_value(s[i]) * 16 +
+			           mime_hex_value(s[i + 1]));
 			i += 2;
 		} else {
 			*bad |= MIME_DEC_BAD_CHAR; /* keep the '=' */

@@ -22,6 +22,9 @@
 #define MIME_DEC_BAD_CHAR 0x1u /* bytes outside the alphabet, bad escapes */
 #define MIME_DEC_BAD_END 0x2u  /* truncated quantum, data after padding */
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int mime_hex_value(char c);
+
 /* ---- base64 ---------------------------------------------------------- */
 
 /* Streaming base64 decoder: feed any split of the input. */

@@ -191,22 +191,6 @@ static bool is_attr_char(char c)
 	       !is_tspecial(c) && c != '*' && c != '\'' && c != '%';
 }
 
-static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++) {
-		char x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x + 32);
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y + 32);
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
 /* Joins the sections of raw[first]'s name (RFC 2231 3, 4.1) into *out. */
 static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
                           size_t first, struct mime_param *out)
@@ -215,8 +199,8 @@ static void join_sections(struct arena *a, struct raw_param *raw, size_t n,
 	bool ext = false;
 	for (size_t i = first; i < n; i++) {
 		if (raw[i].section < 0 ||
-		    !same_name(raw[i].base, raw[i].base_len, raw[first].base,
-		               raw[first].base_len))
+		    !rfc822_eq_nocase(raw[i].base, raw[i].base_len,
+		                      raw[first].base, raw[first].base_len))
 			continue;
 		size_t j = k++;
 		while (j > 0 && raw[idx[j - 1]].section > raw[i].section) {
@@ -255,8 +239,8 @@ static bool already_have(const struct mime_param *ps, size_t n,
 {
 	for (size_t i = 0; i < n; i++)
 		if (ps[i].extended == p->extended &&
-		    same_name(ps[i].name.p, ps[i].name.len, p->name.p,
-		              p->name.len))
+		    rfc822_eq_nocase(ps[i].name.p, ps[i].name.len, p->name.p,
+		                     p->name.len))
 			return true;
 	return false;
 }

@@ -215,7 +215,14 @@ struct word {
 	size_t len; /* of the whole word */
 };
 
-static bool parse_word(const char *s, size_t n, struct word *w)
+/*
+ * Parses the word at s. When its text runs into white space or the end
+ * without "?=", *dead_out gets where: no word starting before that point
+ * can end either, so the caller skips them (else "=?c?q?x=?c?q?x..." would
+ * cost quadratic time).
+ */
+static bool parse_word(const char *s, size_t n, struct word *w,
+                       size_t *dead_out)
 {
 	if (n < 8 || s[0] != '=' || s[1] != '?')
 		return false;
@@ -231,13 +238,17 @@ static bool parse_word(const char *s, size_t n, struct word *w)
 		return false;
 	size_t k = j + 3;
 	for (; k + 1 < n; k++) {
-		if (s[k] == ' ' || s[k] == '\t')
+		if (s[k] == ' ' || s[k] == '\t') {
+			*dead_out = k;
 			return false;
+		}
 		if (s[k] == '?' && s[k + 1] == '=')
 			break;
 	}
-	if (k + 1 >= n)
+	if (k + 1 >= n) {
+		*dead_out = n;
 		return false;
+	}
 	w->cs = s + 2;
 	w->cs_len = j - 2;
 	w->enc = e;
@@ -301,11 +312,16 @@ static int take_word(struct words_state *st, const struct word *w)
 
 static int words_run(struct words_state *st, const char *s, size_t n)
 {
-	size_t i = 0, plain = 0;
+	size_t i = 0, plain = 0, dead = 0, d = 0;
 	bool after_word = false;
 	while (i < n) {
 		struct word w;
-		if (s[i] != '=' || !parse_word(s + i, n - i, &w)) {
+		if (s[i] != '=' || i < dead ||
+		    !parse_word(s + i, n - i, &w, &d)) {
+			if (d) {
+				dead = i + d;
+				d = 0;
+			}
 			i++;
 			continue;
 		}
@@ -346,17 +362,6 @@ int mime_words_decode(const char *in, size_t len, struct buf *out)
 	return r;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int mime_words_decode_2231(const char *in, size_t len, struct buf *out)
 {
 	const char *q1 = memchr(in, '\'', len);
@@ -370,10 +375,11 @@ int mime_words_decode_2231(const char *in, size_t len, struct buf *out)
 	buf_init(&raw, dlen + 1);
 	for (size_t i = 0; i < dlen; i++) {
 		char c = data[i];
-		if (c == '%' && i + 2 < dlen && hex_digit(data[i + 1]) >= 0 &&
-		    hex_digit(data[i + 2]) >= 0) {
-			c = (char)(hex_digit(data[i + 1]) * 16 +
-			           hex_digit(data[i + 2]));
+		if (c == '%' && i + 2 < dlen &&
+		    mime_hex_value(data[i + 1]) >= 0 &&
+		    mime_hex_value(data[i + 2]) >= 0) {
+			c = (char)(mime_hex_value(data[i + 1]) * 16 +
+			           mime_hex_value(data[i + 2]));
 			i += 2;
 		}
 		(void)buf_append_char(&raw, c);

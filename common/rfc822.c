@@ -10,6 +10,7 @@
  */
 #include "common/rfc822.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "common/mime_codec.h"
@@ -160,9 +161,11 @@ size_t rfc822_unfold(const char *v, size_t len, char *dst)
 	return n;
 }
 
-static bool mem_eq_nocase(const char *a, const char *b, size_t n)
+bool rfc822_eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
 {
-	for (size_t i = 0; i < n; i++) {
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++) {
 		char x = a[i], y = b[i];
 		if (x >= 'A' && x <= 'Z')
 			x = (char)(x + 32);
@@ -178,8 +181,8 @@ static bool name_listed(const struct rfc822_field *f,
                         const struct rfc822_str *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (names[i].len == f->name_len &&
-		    mem_eq_nocase(f->name, names[i].p, f->name_len))
+		if (rfc822_eq_nocase(f->name, f->name_len, names[i].p,
+		                     names[i].len))
 			return true;
 	return false;
 }
@@ -194,8 +197,8 @@ int rfc822_header_filter(const char *hdr, size_t len,
 	while (rfc822_iter_next(&it, &f)) {
 		if (name_listed(&f, names, n) == exclude)
 			continue;
-		if (mime_crlf_append(out, hdr + f.off, f.len, 0, f.len * 2 + 2,
-		                     0) < 0)
+		if (mime_crlf_append(out, hdr + f.off, f.len, 0, SIZE_MAX, 0) <
+		    0)
 			return -1;
 		if (hdr[f.off + f.len - 1] != '\n' &&
 		    buf_append(out, "\r\n", 2) < 0)

@@ -57,6 +57,9 @@ void rfc822_iter_init(struct rfc822_iter *it, const char *hdr, size_t len);
  */
 int rfc822_iter_next(struct rfc822_iter *it, struct rfc822_field *f);
 
+/* True when a[0..alen) equals b[0..blen) ignoring ASCII case. */
+bool rfc822_eq_nocase(const char *a, size_t alen, const char *b, size_t blen);
+
 /* True when f's name is name (ASCII case-insensitive). */
 bool rfc822_field_is(const struct rfc822_field *f, const char *name);
 

@@ -116,12 +116,29 @@ static void charset_names(void **state)
 	buf_deinit(&small);
 }
 
+static void unterminated_words_are_linear(void **state)
+{
+	(void)state;
+	/* Each "=?c?q?" starts a word that never ends; a naive scan for its
+	 * "?=" from every start is quadratic (minutes here, not ms). */
+	struct buf in, out;
+	buf_init(&in, 0);
+	buf_init(&out, 0);
+	for (int i = 0; i < 300000; i++)
+		(void)buf_append_str(&in, "=?c?q?x");
+	assert_int_equal(mime_words_decode(in.data, in.len, &out), 0);
+	assert_int_equal(out.len, in.len);
+	buf_deinit(&in);
+	buf_deinit(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(words_cases),
 	        cmocka_unit_test(rfc2231_cases),
 	        cmocka_unit_test(charset_names),
+	        cmocka_unit_test(unterminated_words_are_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
