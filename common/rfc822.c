@@ -197,8 +197,8 @@ int rfc822_header_filter(const char *hdr, size_t len,
 	while (rfc822_iter_next(&it, &f)) {
 		if (name_listed(&f, names, n) == exclude)
 			continue;
-		if (mime_crlf_append(out, hdr + f.off, f.len, 0, SIZE_MAX, 0) <
-		    0)
+		if (mime_crlf_append(out, hdr + f.off, f.len, 0, SIZE_MAX,
+		                     MIME_CRLF_NUL) < 0)
 			return -1;
 		if (hdr[f.off + f.len - 1] != '\n' &&
 		    buf_append(out, "\r\n", 2) < 0)

@@ -82,8 +82,8 @@ size_t rfc822_unfold(const char *v, size_t len, char *dst);
  * FETCH BODY[HEADER.FIELDS (...)] and HEADER.FIELDS.NOT (RFC 3501 6.4.5):
  * appends to out every field of hdr[0..len) whose name is (exclude false)
  * or is not (exclude true) one of names[0..n), in message order, with lines
- * normalised to CRLF, then the empty line CRLF. 0, or -1 when out's
- * maximum would be exceeded.
+ * normalised to CRLF (NUL sent as 0x80, as in mime_crlf_append()), then
+ * the empty line CRLF. 0, or -1 when out's maximum would be exceeded.
  */
 int rfc822_header_filter(const char *hdr, size_t len,
                          const struct rfc822_str *names, size_t n, bool exclude,
