@@ -370,35 +370,44 @@ struct mbox_new {
 
 /*
  * A batch of new messages, for many folders of many mailboxes, made
- * durable with one sync (DESIGN.md "The performance budget"):
- *   mbox_batch_add      writes each message into its folder's tmp/;
- *   mbox_batch_sync     makes all those files durable together;
- *   mbox_batch_publish  for the items of one mailbox (or all): renames
- *                       them into new/ (cur/ when flags were given),
- *                       syncs the directories, and gives them UIDs in one
- *                       index transaction per mailbox;
- *   mbox_batch_result   then says, per item, delivered (UID) or failed.
- * mbox_batch_commit does sync + publish of everything. A caller that must
- * switch identities per mailbox (local, as root) calls add and publish
- * under each owner's ids, and sync once in between. Files of items never
- * published are removed by mbox_batch_free. Blocks on disk I/O.
+ * durable together (DESIGN.md "The performance budget"):
+ *   mbox_batch_add     writes each message into its folder's tmp/ (call
+ *                      it with the mailbox owner's ids);
+ *   mbox_batch_commit  makes all those files durable with one sync per
+ *                      filesystem, renames them into new/ (cur/ when
+ *                      flags or keywords were given), makes the renames
+ *                      durable with a second sync, and gives the messages
+ *                      UIDs with one index transaction per mailbox;
+ *   mbox_batch_result  then says, per item, delivered (UID) or failed.
+ * Nothing is reported delivered before its file and index entry are on
+ * disk. An item that fails after its rename has its file removed again
+ * (the sender's retry must not make a duplicate). Files of items never
+ * committed are removed by mbox_batch_free. Blocks on disk I/O.
  */
 struct mbox_batch *mbox_batch_new(void);
 void mbox_batch_free(struct mbox_batch **bp);
 /* Adds a message for folder f: item number >= 0, or -1 with e set (and
  * *errno_out, may be NULL, the system error: ENOSPC and EDQUOT mean the
  * mailbox is full) when it could not be written. f must stay open until
- * the batch is published. */
+ * the batch is committed. At most MBOX_BATCH_MAX items. */
+#define MBOX_BATCH_MAX 100000
 int mbox_batch_add(struct mbox_batch *b, struct mbox_folder *f,
 		   const struct mbox_new *m, int *errno_out, struct err *e);
-/* 0, or -1 with e set: every unpublished item has failed. */
-int mbox_batch_sync(struct mbox_batch *b, struct err *e);
-/* Publishes the synced items of mailbox mb (NULL: of every mailbox).
- * 0 when each was published, -1 when some failed (see results). */
-int mbox_batch_publish(struct mbox_batch *b, struct mbox *mb, struct err *e);
-int mbox_batch_commit(struct mbox_batch *b, struct err *e);
-/* Item i: 1 published with *uid_out, 0 not yet, -1 failed with e set and
- * *errno_out (may be NULL) the system error or 0. */
+/*
+ * A caller that must act as each mailbox's owner (local, running as
+ * root) passes owner: it is called with enter true before the batch
+ * touches mailbox mb's files or index, and with enter false after; it
+ * returns 0, or -1 with e set (the items of mb then fail). NULL: the
+ * caller's ids are right for every mailbox.
+ */
+typedef int (*mbox_owner_fn)(void *ctx, struct mbox *mb, bool enter,
+			     struct err *e);
+/* 0 when every item was delivered, -1 when some failed (e holds the
+ * first reason; see mbox_batch_result for each). */
+int mbox_batch_commit(struct mbox_batch *b, mbox_owner_fn owner, void *ctx,
+		      struct err *e);
+/* Item i: 1 delivered with *uid_out, 0 not committed yet, -1 failed with
+ * e set and *errno_out (may be NULL) the system error or 0. */
 int mbox_batch_result(const struct mbox_batch *b, size_t i, uint32_t *uid_out,
 		      int *errno_out, struct err *e);
 /* The number of items added. */
