@@ -304,7 +304,7 @@ int cmd_init(struct posthorn_ctx *ctx, int argc, char **argv)
 	struct init_ids ids;
 	struct err e;
 	if (argc > 1) {
-		fprintf(stderr, "usage: posthorn -c DIR init\n");
+		fprintf(stderr, "usage: posthorn -c DIR %s\n", argv[0]);
 		return 2;
 	}
 	char *main_cf = xasprintf("%s/main.cf", ctx->config_dir);
