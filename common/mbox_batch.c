@@ -118,8 +118,10 @@ void mbox_batch_free(struct mbox_batch **bp)
 	for (size_t i = 0; i < b->n; i++) {
 		struct item *it = &b->v[i];
 		char p[MBOX_PATH_MAX];
-		if ((it->state == ITEM_WRITTEN || it->state == ITEM_SYNCED) &&
-		    item_path(p, sizeof(p), it, true) >= 0)
+		bool in_tmp = it->state == ITEM_WRITTEN ||
+			      it->state == ITEM_SYNCED ||
+			      (it->state == ITEM_FAILED && !it->renamed);
+		if (in_tmp && item_path(p, sizeof(p), it, true) >= 0)
 			(void)unlink(p);
 		free(it->kw);
 		free(it->blob);

@@ -369,7 +369,7 @@ static int sync_gone(struct db_txn *txn, struct sync_ctx *c,
 	int rc = list_dir(c->f, DIR_NEW, &fresh, e);
 	if (rc == 0)
 		rc = list_dir(c->f, DIR_CUR, &fresh, e);
-	if (rc == 0)
+	if (rc == 0 && fresh.n)
 		qsort(fresh.v, fresh.n, sizeof(*fresh.v), cmp_entry);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct msg_rec r;
@@ -511,7 +511,8 @@ int mbox_folder_sync(struct mbox_folder *f, unsigned flags,
 		if (c.read[d])
 			rc = list_dir(f, d, &l, e);
 	if (rc == 0) {
-		qsort(l.v, l.n, sizeof(*l.v), cmp_entry);
+		if (l.n)
+			qsort(l.v, l.n, sizeof(*l.v), cmp_entry);
 		rc = presize(f, &l, e);
 	}
 	c.l = &l;

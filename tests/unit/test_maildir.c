@@ -94,7 +94,7 @@ static void letters_and_build(void **state)
 			    "RZ");
 	int n = maildir_name_build(out, sizeof(out), "b,S=1", 5, true,
 				   MBOX_F_SEEN | MBOX_F_FLAGGED, "x");
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 11);
 	assert_string_equal(out, "b,S=1:2,FSx");
 	assert_int_equal(maildir_name_build(out, sizeof(out), "b", 1, false,
 					    MBOX_F_SEEN, ""),
