@@ -55,7 +55,10 @@
 	"# wakeup 0, maxproc default_process_limit.\n"                        \
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
-	"# ========================================================\n"
+	"# ========================================================\n"  \
+	"2110      inet  n       -       n       -       -       pop3d\n"     \
+	"2995      inet  n       -       n       -       -       pop3d\n"     \
+	"    -o pop3d_tls_wrappermode=yes\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
