@@ -59,7 +59,7 @@ static void qmgr_init(struct event_loop *loop)
 	struct err e;
 	enum qmgr_sync_method sync;
 	if (qmgr_sync_parse(params->qmgr_sync_method, &sync) < 0)
-		log_fatal("qmgr_sync_method = %s: use syncfs or fdatasync",
+		log_fatal("qmgr_sync_method = %s: use auto, syncfs or fdatasync",
 			  params->qmgr_sync_method);
 	queue.dir = xstrdup(params->queue_directory);
 	queue.dir_fd = open_dir(AT_FDCWD, queue.dir);

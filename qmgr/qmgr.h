@@ -29,7 +29,11 @@ struct qmgr_queue {
 enum qmgr_sync_method {
 	QMGR_SYNC_SYNCFS,
 	QMGR_SYNC_FDATASYNC,
+	QMGR_SYNC_AUTO, /* fdatasync for small batches, syncfs for large */
 };
+
+/* From this many files on, "auto" uses syncfs. */
+#define QMGR_SYNC_AUTO_SYNCFS_FROM 16
 
 /* qmgr_sync.c: parses qmgr_sync_method; -1 for an unknown name. */
 int qmgr_sync_parse(const char *name, enum qmgr_sync_method *out);

@@ -49,6 +49,7 @@ struct qconn {
 	struct ipc_conn conn;
 	struct event *ev;
 	struct qmgr_commit_req req;
+	bool awaiting; /* connected, its commit not yet complete */
 	bool pending; /* its commit waits in the pending list */
 	bool gone;    /* peer hung up while pending: close after the batch */
 	bool ok;      /* batch result for this connection */
@@ -62,6 +63,8 @@ static enum qmgr_sync_method sync_method;
 static qmgr_committed_fn committed_fn;
 static void *committed_ctx;
 static struct event *batch_timer;
+static bool batch_waited; /* this batch already waited for stragglers */
+static size_t nawaiting;  /* connections with a commit on its way */
 static struct qconn **pending;
 static size_t npending, pending_cap;
 static struct qconn **all;
@@ -71,6 +74,8 @@ static size_t nall, all_cap;
 
 static void conn_close(struct qconn *c)
 {
+	if (c->awaiting)
+		nawaiting--;
 	event_del(&c->ev);
 	ipc_conn_deinit(&c->conn);
 	qmgr_proto_commit_free(&c->req);
@@ -115,6 +120,10 @@ static int conn_process(struct qconn *c)
 			return -1;
 		}
 		if (rc == 1) {
+			if (c->awaiting) {
+				c->awaiting = false;
+				nawaiting--;
+			}
 			c->pending = true;
 			event_fd_set(c->ev, 0);
 			if (npending == pending_cap) {
@@ -211,6 +220,8 @@ void qmgr_commit_accept(struct service_client *sc)
 		all = xrealloc(all, all_cap * sizeof(*all));
 	}
 	all[nall++] = c;
+	c->awaiting = true;
+	nawaiting++;
 	if (ipc_conn_flush(&c->conn) == 0)
 		event_fd_set(c->ev, EVENT_READ | EVENT_WRITE);
 }
@@ -370,11 +381,28 @@ static void run_batch(void)
 		arm_batch();
 }
 
+/*
+ * Producers typically connect, send one commit and wait. Right after a
+ * batch is answered they all come back within a fraction of a
+ * millisecond; starting the next sync with only the first one or two
+ * would leave the rest waiting a whole sync. So when other producers are
+ * connected with a commit on its way, the batch waits once, at most
+ * BATCH_GATHER_MS, for them (PostgreSQL's commit_delay/commit_siblings
+ * idea). A producer alone never waits.
+ */
+#define BATCH_GATHER_MS 1
+
 static void on_batch_timer(struct event *ev, unsigned what, void *ctx)
 {
-	(void)ev;
 	(void)what;
 	(void)ctx;
+	if (!batch_waited && nawaiting > 0 &&
+	    npending < (size_t)params->qmgr_commit_batch_limit) {
+		batch_waited = true;
+		event_timer_set(ev, BATCH_GATHER_MS);
+		return;
+	}
+	batch_waited = false;
 	run_batch();
 }
 
@@ -382,7 +410,7 @@ static void arm_batch(void)
 {
 	if (!batch_timer)
 		batch_timer = event_add_timer(loop, 0, on_batch_timer, NULL);
-	else
+	else if (!batch_waited || nawaiting == 0)
 		event_timer_set(batch_timer, 0);
 }
 

@@ -11,7 +11,11 @@
  *   fdatasync  start write-back of every file first (sync_file_range), so
  *              the first fdatasync's journal commit carries the whole
  *              batch and the others find their data already stable; then
- *              fsync the queue/ directory for the rename entries.
+ *              fsync the queue/ directory for the rename entries. Its
+ *              cost depends only on the batch, but each call still
+ *              flushes the disk cache, so it grows with the batch.
+ *   auto       fdatasync below QMGR_SYNC_AUTO_SYNCFS_FROM files, syncfs
+ *              from there on (bench/run.sh shows why).
  * Either way, when this returns 0 the files' data and names survive a
  * crash; only then may the index entries be written (qmgr_commit.c).
  */
@@ -31,6 +35,8 @@ int qmgr_sync_parse(const char *name, enum qmgr_sync_method *out)
 		*out = QMGR_SYNC_SYNCFS;
 	else if (strcmp(name, "fdatasync") == 0)
 		*out = QMGR_SYNC_FDATASYNC;
+	else if (strcmp(name, "auto") == 0)
+		*out = QMGR_SYNC_AUTO;
 	else
 		return -1;
 	return 0;
@@ -77,6 +83,9 @@ int qmgr_sync_files(const struct qmgr_queue *q, enum qmgr_sync_method m,
 {
 	if (n == 0)
 		return 0;
+	if (m == QMGR_SYNC_AUTO)
+		m = n >= QMGR_SYNC_AUTO_SYNCFS_FROM ? QMGR_SYNC_SYNCFS
+						    : QMGR_SYNC_FDATASYNC;
 	if (m == QMGR_SYNC_FDATASYNC)
 		return sync_each(q, ids, n, e);
 	if (syncfs(q->queue_fd) < 0) {
