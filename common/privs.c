@@ -85,7 +85,7 @@ int privs_lookup_static(const char *spec, bool is_group, unsigned *id,
 	return 0;
 }
 
-int privs_drop(uid_t uid, gid_t gid, struct err *e)
+int privs_drop(uid_t uid, gid_t gid, gid_t extra_gid, struct err *e)
 {
 	if (!privs_is_root()) {
 		if (getuid() == uid && geteuid() == uid)
@@ -93,7 +93,10 @@ int privs_drop(uid_t uid, gid_t gid, struct err *e)
 		err_set(e, "cannot become uid %u without root", (unsigned)uid);
 		return -1;
 	}
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+	gid_t groups[2] = {gid, extra_gid};
+	size_t ngroups = extra_gid == (gid_t)-1 || extra_gid == gid ? 1 : 2;
+	if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 ||
+	    setuid(uid) < 0) {
 		err_set(e, "cannot drop privileges to %u:%u: %s",
 			(unsigned)uid, (unsigned)gid, strerror(errno));
 		return -1;

@@ -25,11 +25,12 @@ int privs_lookup_group(const char *name, gid_t *gid, struct err *e);
 int privs_lookup_static(const char *spec, bool is_group, unsigned *id,
 			struct err *e);
 /*
- * Permanently becomes uid/gid: setgroups to just gid, setgid, setuid, then
- * checks that regaining root fails. Without root this succeeds only when
- * uid/gid are already ours. 0, or -1 with e set (the caller must exit).
+ * Permanently becomes uid/gid: setgroups to gid (plus extra_gid when it is
+ * not (gid_t)-1), setgid, setuid, then checks that regaining root fails.
+ * Without root this succeeds only when uid/gid are already ours. 0, or -1
+ * with e set (the caller must exit).
  */
-int privs_drop(uid_t uid, gid_t gid, struct err *e);
+int privs_drop(uid_t uid, gid_t gid, gid_t extra_gid, struct err *e);
 /* Temporarily switches effective ids (root keeps its saved uid) so local
  * can write as a recipient; privs_restore() returns to root. */
 int privs_become(uid_t uid, gid_t gid, struct err *e);

@@ -155,7 +155,7 @@ static void drop_privileges(void)
 {
 	struct err e;
 	uid_t uid;
-	gid_t gid;
+	gid_t gid, extra = (gid_t)-1;
 	if (!privs_is_root())
 		return;
 	switch (def->user) {
@@ -174,6 +174,11 @@ static void drop_privileges(void)
 			log_fatal("virtual mailbox owner: %s", e.msg);
 		uid = u;
 		gid = g;
+		/* The account map is readable by mail_owner's group
+		 * (account_share_group); pop3d/imapd check passwords. */
+		uid_t ou;
+		if (privs_lookup_user(params->mail_owner, &ou, &extra, &e) < 0)
+			log_fatal("mail_owner: %s", e.msg);
 		break;
 	}
 	default:
@@ -183,7 +188,7 @@ static void drop_privileges(void)
 		log_fatal("refusing to run %s as root: set mail_owner / "
 			  "virtual_uid_maps to an unprivileged user",
 			  def->name);
-	if (privs_drop(uid, gid, &e) < 0)
+	if (privs_drop(uid, gid, extra, &e) < 0)
 		log_fatal("%s", e.msg);
 }
 

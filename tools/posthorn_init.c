@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,7 +197,7 @@ static char *random_password(void)
 	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyz"
 				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 	unsigned char raw[16];
-	if (tls_random_bytes(raw, sizeof(raw)) < 0)
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		log_fatal("no random bytes for the demo password");
 	char *pw = xmalloc(sizeof(raw) + 1);
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -260,7 +261,8 @@ static int make_certificate(const char *dir)
 	struct err e;
 	char *cert = xasprintf("%s/tls/cert.pem", dir);
 	char *key = xasprintf("%s/tls/key.pem", dir);
-	int rc = tls_cert_selfsigned(cert, key, params->myhostname, &e);
+	int rc = tls_cert_generate(params->myhostname, TLS_KEY_EC_P256, 3650,
+				   cert, key, &e);
 	if (rc < 0)
 		log_error("certificate: %s", e.msg);
 	free(cert);
@@ -273,17 +275,20 @@ static int add_demo_user(const struct init_ids *ids)
 	struct err e;
 	char *address = xasprintf("demo@%s", params->mydomain);
 	char *password = random_password();
+	struct account_secret sec = {.password = password,
+				     .len = strlen(password),
+				     .scram_iterations = 0};
+	struct account_db *db = NULL;
 	int rc = -1;
-	struct account_db *db = account_open(params->account_database,
-					     false, &e);
-	if (db && account_add(db, address, password, &e) == 0)
+	if (account_open(&db, params->account_database, ACCOUNT_CREATE, &e) ==
+		    0 &&
+	    account_add(db, address, &sec, &e) == 1 &&
+	    account_share_group(params->account_database, ids->owner_gid,
+				&e) == 0)
 		rc = 0;
 	if (rc < 0)
 		log_error("demo account: %s", e.msg);
 	account_close(&db);
-	if (rc == 0 && privs_is_root())
-		account_fix_owner(params->account_database, ids->owner_gid,
-				  ids->vmail_gid);
 	if (rc == 0)
 		printf("posthorn: demo account %s, password %s\n"
 		       "posthorn: (shown once; change it with `posthorn "
@@ -300,7 +305,7 @@ int cmd_init(struct posthorn_ctx *ctx, int argc, char **argv)
 	struct init_ids ids;
 	struct err e;
 	if (argc > 1) {
-		fprintf(stderr, "usage: posthorn -c DIR init\n");
+		fprintf(stderr, "usage: posthorn -c DIR %s\n", argv[0]);
 		return 2;
 	}
 	char *main_cf = xasprintf("%s/main.cf", ctx->config_dir);
