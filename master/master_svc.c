@@ -529,8 +529,9 @@ int master_svc_apply(const struct mastercf *cf, struct err *e)
 			 * client is refused during a reload. */
 			memcpy(s->fds, old->fds, sizeof(s->fds));
 			s->nfds = old->nfds;
-			old->nfds = 0;
+			/* Stop watching while old still knows its fds. */
 			set_listening(old, false);
+			old->nfds = 0;
 		} else if (open_sockets(s, e) < 0) {
 			err_set(e, "%s:%d: service %s: %.400s", cf->path,
 				cf->v[i].line, cf->v[i].name, e->msg);
