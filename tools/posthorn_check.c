@@ -157,7 +157,6 @@ static void check_queue(struct report *r, const struct passwd *owner)
 	} sub[] = {{"incoming", true},
 		   {"queue", true},
 		   {"private", true},
-		   {"index.lmdb", true},
 		   {"pid", false}};
 	const char *q = params->queue_directory;
 	struct stat st;
