@@ -527,10 +527,9 @@ int master_svc_apply(const struct mastercf *cf, struct err *e)
 		if (old) {
 			/* Same type and name: keep the very sockets, so no
 			 * client is refused during a reload. */
+			set_listening(old, false);
 			memcpy(s->fds, old->fds, sizeof(s->fds));
 			s->nfds = old->nfds;
-			/* Stop watching while old still knows its fds. */
-			set_listening(old, false);
 			old->nfds = 0;
 		} else if (open_sockets(s, e) < 0) {
 			err_set(e, "%s:%d: service %s: %.400s", cf->path,
