@@ -75,7 +75,7 @@ static int floor_bench(const char *dir, double secs)
 			char name[64];
 			snprintf(name, sizeof(name), "batch.%ld", m);
 			int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL,
-					0600);
+			                0600);
 			if (fd < 0 || write(fd, kbyte, sizeof(kbyte)) < 0) {
 				perror("batch");
 				return 1;
@@ -112,12 +112,12 @@ static long producer(double secs)
 			return -1;
 		}
 		struct queue_envelope env = {
-			.sender = "sender@example.test",
-			.arrival_us = (int64_t)(now_s() * 1e6),
-			.size = queue_file_size(qf),
-			.protocol = "ESMTP",
-			.rcpts = &r,
-			.nrcpt = 1,
+		        .sender = "sender@example.test",
+		        .arrival_us = (int64_t)(now_s() * 1e6),
+		        .size = queue_file_size(qf),
+		        .protocol = "ESMTP",
+		        .rcpts = &r,
+		        .nrcpt = 1,
 		};
 		memcpy(env.queue_id, queue_file_id(qf), QUEUE_ID_SIZE);
 		if (qmgr_commit(&env, &e) < 0) {
@@ -193,6 +193,6 @@ int main(int argc, char **argv)
 	    parse_uint(argv[4], 1, 600, &v) == 0)
 		return commit_bench(argv[2], (long)p, (double)v);
 	fprintf(stderr, "usage: queue_commit floor DIR SECONDS | "
-			"commit CONFIG_DIR PRODUCERS SECONDS\n");
+	                "commit CONFIG_DIR PRODUCERS SECONDS\n");
 	return 2;
 }

@@ -50,9 +50,9 @@ struct qconn {
 	struct event *ev;
 	struct qmgr_commit_req req;
 	bool awaiting; /* connected, its commit not yet complete */
-	bool pending; /* its commit waits in the pending list */
-	bool gone;    /* peer hung up while pending: close after the batch */
-	bool ok;      /* batch result for this connection */
+	bool pending;  /* its commit waits in the pending list */
+	bool gone;     /* peer hung up while pending: close after the batch */
+	bool ok;       /* batch result for this connection */
 	const char *status;
 	char reason[256];
 };
@@ -90,7 +90,7 @@ static void conn_close(struct qconn *c)
 static void conn_reject(struct qconn *c, const char *reason)
 {
 	log_warn("malformed request from %s on %s: %s", c->conn.peer,
-		 service_name(), reason);
+	         service_name(), reason);
 	conn_close(c);
 }
 
@@ -127,9 +127,11 @@ static int conn_process(struct qconn *c)
 			c->pending = true;
 			event_fd_set(c->ev, 0);
 			if (npending == pending_cap) {
-				pending_cap = pending_cap ? pending_cap * 2 : 64;
-				pending = xrealloc(pending, pending_cap *
-								    sizeof(*pending));
+				pending_cap =
+				        pending_cap ? pending_cap * 2 : 64;
+				pending = xrealloc(pending,
+				                   pending_cap *
+				                           sizeof(*pending));
 			}
 			pending[npending++] = c;
 			arm_batch();
@@ -199,15 +201,15 @@ void qmgr_commit_accept(struct service_client *sc)
 	pid_t pid;
 	if (fdpass_peer_cred(sc->fd, &uid, &gid, &pid) == 0)
 		snprintf(peer, sizeof(peer), "pid=%ld uid=%ld", (long)pid,
-			 (long)uid);
+		         (long)uid);
 	else
 		snprintf(peer, sizeof(peer), "%s", sc->peer.addr);
 	ipc_conn_init(&c->conn, sc->fd, peer);
 	sc->fd = -1;
 	qmgr_proto_commit_reset(&c->req);
 	c->ev = event_add_fd(loop, c->conn.fd, EVENT_READ, on_conn, c);
-	if (!c->ev || ipc_conn_greet(&c->conn, QMGR_PROTO,
-				     QMGR_PROTO_VERSION) < 0) {
+	if (!c->ev ||
+	    ipc_conn_greet(&c->conn, QMGR_PROTO, QMGR_PROTO_VERSION) < 0) {
 		log_warn("cannot serve %s: %s", peer, strerror(errno));
 		event_del(&c->ev);
 		ipc_conn_deinit(&c->conn);
@@ -236,12 +238,12 @@ struct batch {
 };
 
 static void set_result(struct qconn *c, bool ok, const char *status,
-		       const char *what, const char *detail)
+                       const char *what, const char *detail)
 {
 	c->ok = ok;
 	c->status = status;
 	snprintf(c->reason, sizeof(c->reason), "%s%s%s%s", what,
-		 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+	         detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
 
 /* Step 1: checks and renames one message's file. */
@@ -250,29 +252,29 @@ static void move_one(struct batch *b, struct qconn *c)
 	const struct queue_envelope *env = &c->req.env;
 	struct stat st;
 	if (fstatat(queue->incoming_fd, env->queue_id, &st,
-		    AT_SYMLINK_NOFOLLOW) < 0) {
+	            AT_SYMLINK_NOFOLLOW) < 0) {
 		log_warn("%s: commit from %s: incoming file: %s", env->queue_id,
-			 c->conn.peer, strerror(errno));
+		         c->conn.peer, strerror(errno));
 		set_result(c, false, "fail", "no such file in incoming/",
-			   strerror(errno));
+		           strerror(errno));
 		return;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != env->size) {
 		log_warn("%s: commit from %s: size %" PRIu64
-			 " claimed, file has %lld",
-			 env->queue_id, c->conn.peer, env->size,
-			 (long long)st.st_size);
+		         " claimed, file has %lld",
+		         env->queue_id, c->conn.peer, env->size,
+		         (long long)st.st_size);
 		set_result(c, false, "fail",
-			   "file size does not match the request", "");
+		           "file size does not match the request", "");
 		return;
 	}
 	if (renameat2(queue->incoming_fd, env->queue_id, queue->queue_fd,
-		      env->queue_id, RENAME_NOREPLACE) < 0) {
+	              env->queue_id, RENAME_NOREPLACE) < 0) {
 		log_warn("%s: commit from %s: rename into queue/: %s",
-			 env->queue_id, c->conn.peer, strerror(errno));
+		         env->queue_id, c->conn.peer, strerror(errno));
 		set_result(c, false, errno == EEXIST ? "fail" : "defer",
-			   "cannot move the file into the queue",
-			   strerror(errno));
+		           "cannot move the file into the queue",
+		           strerror(errno));
 		return;
 	}
 	b->moved[b->nmoved++] = c->req.env.queue_id;
@@ -314,7 +316,7 @@ static void make_durable(struct batch *b)
 		 * too). The producer answers 4xx and the client retries. */
 		if (unlinkat(queue->queue_fd, c->req.env.queue_id, 0) < 0)
 			log_warn("%s: unlink queue/%s: %s", c->req.env.queue_id,
-				 c->req.env.queue_id, strerror(errno));
+			         c->req.env.queue_id, strerror(errno));
 		set_result(c, false, "defer", "queue file write error", "");
 	}
 }
@@ -326,11 +328,11 @@ static void reply_one(struct qconn *c)
 	char sender[QUEUE_ADDR_MAX + 1];
 	if (c->ok) {
 		log_info("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu "
-			 "(queue active)",
-			 env->queue_id,
-			 log_quote(sender, sizeof(sender), env->sender,
-				   strlen(env->sender)),
-			 env->size, env->nrcpt);
+		         "(queue active)",
+		         env->queue_id,
+		         log_quote(sender, sizeof(sender), env->sender,
+		                   strlen(env->sender)),
+		         env->size, env->nrcpt);
 	}
 	c->pending = false;
 	if (c->gone || !c->ev) {
@@ -415,8 +417,8 @@ static void arm_batch(void)
 }
 
 void qmgr_commit_init(struct qmgr_queue *q, struct event_loop *l,
-		      enum qmgr_sync_method sync, qmgr_committed_fn done,
-		      void *done_ctx)
+                      enum qmgr_sync_method sync, qmgr_committed_fn done,
+                      void *done_ctx)
 {
 	queue = q;
 	loop = l;

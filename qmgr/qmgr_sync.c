@@ -43,28 +43,27 @@ int qmgr_sync_parse(const char *name, enum qmgr_sync_method *out)
 }
 
 static int sync_each(const struct qmgr_queue *q, char *const *ids, size_t n,
-		     struct err *e)
+                     struct err *e)
 {
 	int *fds = xcalloc(n ? n : 1, sizeof(int));
 	int rc = 0;
 	size_t opened = 0;
 	for (; opened < n; opened++) {
-		fds[opened] = openat(q->queue_fd, ids[opened],
-				     O_RDONLY | O_CLOEXEC);
+		fds[opened] =
+		        openat(q->queue_fd, ids[opened], O_RDONLY | O_CLOEXEC);
 		if (fds[opened] < 0) {
 			err_set(e, "open queue/%s: %s", ids[opened],
-				strerror(errno));
+			        strerror(errno));
 			rc = -1;
 			break;
 		}
 		/* Start write-back now; failure here is only lost speed. */
-		(void)sync_file_range(fds[opened], 0, 0,
-				      SYNC_FILE_RANGE_WRITE);
+		(void)sync_file_range(fds[opened], 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
 	for (size_t i = 0; rc == 0 && i < opened; i++) {
 		if (fdatasync(fds[i]) < 0) {
 			err_set(e, "fdatasync queue/%s: %s", ids[i],
-				strerror(errno));
+			        strerror(errno));
 			rc = -1;
 		}
 	}
@@ -79,13 +78,13 @@ static int sync_each(const struct qmgr_queue *q, char *const *ids, size_t n,
 }
 
 int qmgr_sync_files(const struct qmgr_queue *q, enum qmgr_sync_method m,
-		    char *const *ids, size_t n, struct err *e)
+                    char *const *ids, size_t n, struct err *e)
 {
 	if (n == 0)
 		return 0;
 	if (m == QMGR_SYNC_AUTO)
 		m = n >= QMGR_SYNC_AUTO_SYNCFS_FROM ? QMGR_SYNC_SYNCFS
-						    : QMGR_SYNC_FDATASYNC;
+		                                    : QMGR_SYNC_FDATASYNC;
 	if (m == QMGR_SYNC_FDATASYNC)
 		return sync_each(q, ids, n, e);
 	if (syncfs(q->queue_fd) < 0) {

@@ -22,20 +22,21 @@ static void addresses(void **state)
 		const char *in;
 		const char *want; /* addresses joined by '|' */
 	} cases[] = {
-		{"a@b", "a@b"},
-		{" a@b , c@d ", "a@b|c@d"},
-		{"Name <a@b>", "a@b"},
-		{"\"Last, First\" <a@b>, c@d", "a@b|c@d"},
-		{"a@b (Comment, with comma)", "a@b"},
-		{"(lead) a@b (nested (x) y)", "a@b"},
-		{"friends: a@b, C <c@d>;, e@f", "a@b|c@d|e@f"},
-		{"undisclosed-recipients:;", ""},
-		{"<@relay.example,@r2:user@example.test>", "user@example.test"},
-		{"\"quoted local\"@example.test", "\"quoted local\"@example.test"},
-		{"a@b,\n\tc@d", "a@b|c@d"},
-		{"<>", ""},
-		{"", ""},
-		{",,,", ""},
+	        {"a@b", "a@b"},
+	        {" a@b , c@d ", "a@b|c@d"},
+	        {"Name <a@b>", "a@b"},
+	        {"\"Last, First\" <a@b>, c@d", "a@b|c@d"},
+	        {"a@b (Comment, with comma)", "a@b"},
+	        {"(lead) a@b (nested (x) y)", "a@b"},
+	        {"friends: a@b, C <c@d>;, e@f", "a@b|c@d|e@f"},
+	        {"undisclosed-recipients:;", ""},
+	        {"<@relay.example,@r2:user@example.test>", "user@example.test"},
+	        {"\"quoted local\"@example.test",
+	         "\"quoted local\"@example.test"},
+	        {"a@b,\n\tc@d", "a@b|c@d"},
+	        {"<>", ""},
+	        {"", ""},
+	        {",,,", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct strv sv;
@@ -44,12 +45,13 @@ static void addresses(void **state)
 		sendmail_parse_addresses(cases[i].in, strlen(cases[i].in), &sv);
 		for (size_t k = 0; k < sv.n; k++) {
 			if (k)
-				strncat(got, "|", sizeof(got) - strlen(got) - 1);
+				strncat(got, "|",
+				        sizeof(got) - strlen(got) - 1);
 			strncat(got, sv.v[k], sizeof(got) - strlen(got) - 1);
 		}
 		if (strcmp(got, cases[i].want) != 0)
 			fail_msg("addresses of \"%s\": got \"%s\", want \"%s\"",
-				 cases[i].in, got, cases[i].want);
+			         cases[i].in, got, cases[i].want);
 		strv_deinit(&sv);
 	}
 }
@@ -91,10 +93,10 @@ static void reading(void **state)
 static char *rewrite(const char *in, bool extract, struct strv *rcpts)
 {
 	struct sendmail_opts o = {.extract = extract,
-				  .from_addr = "u@origin.example",
-				  .fullname = "A. User",
-				  .hostname = "host.example",
-				  .max_size = 100000};
+	                          .from_addr = "u@origin.example",
+	                          .fullname = "A. User",
+	                          .hostname = "host.example",
+	                          .max_size = 100000};
 	struct buf out;
 	struct err e;
 	buf_init(&out, 0);
@@ -112,7 +114,7 @@ static void header_fixups(void **state)
 	strv_init(&r);
 	/* Complete headers stay as they are. */
 	const char *full = "From: x@y\nDate: Sat, 21 Nov 2026 10:00:00 +0000\n"
-			   "Message-ID: <1@y>\nSubject: s\n\nbody\n";
+	                   "Message-ID: <1@y>\nSubject: s\n\nbody\n";
 	char *s = rewrite(full, false, &r);
 	assert_string_equal(s, full);
 	free(s);
@@ -123,12 +125,12 @@ static void header_fixups(void **state)
 	assert_non_null(strstr(s, "\nMessage-ID: <"));
 	assert_non_null(strstr(s, "@host.example>\n"));
 	assert_non_null(strstr(s, "\nFrom: \"A. User\" <u@origin.example>\n\n"
-				  "body\n"));
+	                          "body\n"));
 	free(s);
 	/* mbox From_ line dropped; header names are case-insensitive. */
 	s = rewrite("From someone Sat Nov 21 10:00:00 2026\nfrom: a@b\n"
-		    "DATE: x\nmessage-id: <m@b>\n\nb\n",
-		    false, &r);
+	            "DATE: x\nmessage-id: <m@b>\n\nb\n",
+	            false, &r);
 	assert_string_equal(s, "from: a@b\nDATE: x\nmessage-id: <m@b>\n\nb\n");
 	free(s);
 	/* No header at all: ours, then a separator, then the text. */
@@ -147,9 +149,9 @@ static void extract_and_bcc(void **state)
 	strv_init(&r);
 	strv_push(&r, "cmdline@x");
 	char *s = rewrite("To: A <a@x>,\n b@x\nCc: c@x\nBcc: secret@x,\n"
-			  "\tsecret2@x\nX-To: not@x\nResent-To: no@x\n"
-			  "Subject: s\n\nTo: body@x\n",
-			  true, &r);
+	                  "\tsecret2@x\nX-To: not@x\nResent-To: no@x\n"
+	                  "Subject: s\n\nTo: body@x\n",
+	                  true, &r);
 	assert_int_equal(r.n, 6);
 	assert_string_equal(r.v[0], "cmdline@x");
 	assert_string_equal(r.v[1], "a@x");
@@ -174,10 +176,10 @@ static void extract_and_bcc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(addresses),
-		cmocka_unit_test(reading),
-		cmocka_unit_test(header_fixups),
-		cmocka_unit_test(extract_and_bcc),
+	        cmocka_unit_test(addresses),
+	        cmocka_unit_test(reading),
+	        cmocka_unit_test(header_fixups),
+	        cmocka_unit_test(extract_and_bcc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
