@@ -506,11 +506,18 @@ int queue_index_open(struct db_env **out, const char *queue_dir, bool rdonly,
                      struct err *e)
 {
 	char *path = xasprintf("%s/%s", queue_dir, QUEUE_INDEX_NAME);
-	struct stat st;
 	*out = NULL;
-	if (rdonly && stat(path, &st) < 0 && errno == ENOENT) {
-		free(path);
-		return 0;
+	if (rdonly) {
+		/* init may have made the directory before qmgr first ran:
+		 * no data file yet is an empty queue, not an error. */
+		char *data = xasprintf("%s/data.mdb", path);
+		struct stat st;
+		bool none = stat(data, &st) < 0 && errno == ENOENT;
+		free(data);
+		if (none) {
+			free(path);
+			return 0;
+		}
 	}
 	int rc = db_open(out, path, rdonly ? DB_RDONLY : DB_CREATE, 8, e);
 	free(path);
