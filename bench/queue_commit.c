@@ -142,7 +142,7 @@ static int commit_bench(const char *config, long procs, double secs)
 		uid_t uid;
 		gid_t gid;
 		if (privs_lookup_user(params->mail_owner, &uid, &gid, &e) < 0 ||
-		    privs_drop(uid, gid, &e) < 0) {
+		    privs_drop(uid, gid, (gid_t)-1, &e) < 0) {
 			fprintf(stderr, "bench: %s\n", e.msg);
 			return 1;
 		}
