@@ -56,6 +56,8 @@
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
 	"# ========================================================\n"  \
+	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
+	"pickup    unix  n       -       n       -       -       pickup\n" \
 	"2110      inet  n       -       n       -       -       pop3d\n"     \
 	"2995      inet  n       -       n       -       -       pop3d\n"     \
 	"    -o pop3d_tls_wrappermode=yes\n"
