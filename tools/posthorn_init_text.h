@@ -55,8 +55,10 @@
 	"# wakeup 0, maxproc default_process_limit.\n"                        \
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
-	"# ========================================================\n"   \
-	"local      unix  -       n       n       -       -       local\n"
+	"# ========================================================\n"  \
+	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
+	"pickup    unix  n       -       n       -       -       pickup\n" \
+	"local     unix  -       n       n       -       -       local\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
