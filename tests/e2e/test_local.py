@@ -186,6 +186,8 @@ def test_virtual_account_delivery(make_instance):
     assert ",S=%d," % len(data) in files[0].name
     assert ",W=%d" % (len(data) + data.count(b"\n")) in files[0].name
     assert index_entries(md) == 1
+    # ENVELOPE/BODYSTRUCTURE were cached for imapd at delivery.
+    assert index_entries(md, "cache") == 1
     if IS_ROOT:
         vmail = pwd.getpwnam("vmail")
         assert files[0].stat().st_uid == vmail.pw_uid
