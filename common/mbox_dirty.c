@@ -99,12 +99,8 @@ int mbox_dirty_mark(struct mbox *mb, struct err *e)
 		err_set(e, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		err_set(e, "create %s: %s", p, strerror(errno));
+	if (maildir_touch(p, e) < 0)
 		return -1;
-	}
-	close(fd);
 	mb->marked = true;
 	return 0;
 }

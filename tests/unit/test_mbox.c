@@ -271,15 +271,24 @@ static void append_and_read(void **state)
 	assert_int_equal(count_files(f->inbox, "tmp", NULL, 0), 0);
 }
 
+/* A second mailbox beside the fixture's. */
+static void open_other(struct fx *f, struct mbox **mb, struct mbox_folder **in)
+{
+	struct err e = {{0}};
+	char *p = xasprintf("%s/other/Maildir", f->dir);
+	if (mbox_open(mb, p, MBOX_CREATE, &e) != 1 ||
+	    mbox_folder_open(*mb, "INBOX", in, &e) != 1)
+		fail_msg("%s: %s", p, e.msg);
+	free(p);
+}
+
 static void batch_many_mailboxes(void **state)
 {
 	struct fx *f = *state;
 	struct mbox *mb2;
 	struct mbox_folder *in2;
 	struct err e = {{0}};
-	char *p2 = xasprintf("%s/other/Maildir", f->dir);
-	assert_int_equal(mbox_open(&mb2, p2, MBOX_CREATE, &e), 1);
-	assert_int_equal(mbox_folder_open(mb2, "INBOX", &in2, &e), 1);
+	open_other(f, &mb2, &in2);
 	struct mbox_batch *b = mbox_batch_new();
 	struct mbox_part hdr = {"Delivered-To: x\n", 16};
 	struct mbox_part parts[2] = {hdr, {"Subject: s\n\nbody\n", 17}};
@@ -312,7 +321,6 @@ static void batch_many_mailboxes(void **state)
 	assert_int_equal(count_files(in2, "tmp", NULL, 0), 0);
 	mbox_folder_close(&in2);
 	mbox_close(&mb2);
-	free(p2);
 }
 
 /* An owner callback that refuses one mailbox. */
@@ -332,9 +340,7 @@ static void batch_owner_failure(void **state)
 	struct mbox *mb2;
 	struct mbox_folder *in2;
 	struct err e = {{0}};
-	char *p2 = xasprintf("%s/other/Maildir", f->dir);
-	assert_int_equal(mbox_open(&mb2, p2, MBOX_CREATE, &e), 1);
-	assert_int_equal(mbox_folder_open(mb2, "INBOX", &in2, &e), 1);
+	open_other(f, &mb2, &in2);
 	struct mbox_part part = {"a\n", 2};
 	struct mbox_new m = {.parts = &part, .nparts = 1};
 	struct mbox_batch *b = mbox_batch_new();
@@ -350,7 +356,6 @@ static void batch_owner_failure(void **state)
 	assert_int_equal(count_files(in2, "new", NULL, 0), 0);
 	mbox_folder_close(&in2);
 	mbox_close(&mb2);
-	free(p2);
 }
 
 static void scan_foreign_files(void **state)
