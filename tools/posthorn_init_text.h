@@ -58,6 +58,7 @@
 	"# ========================================================\n"  \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
 	"pickup    unix  n       -       n       -       -       pickup\n" \
+	"local     unix  -       n       n       -       -       local\n"  \
 	"2110      inet  n       -       n       -       -       pop3d\n"     \
 	"2995      inet  n       -       n       -       -       pop3d\n"     \
 	"    -o pop3d_tls_wrappermode=yes\n"
