@@ -49,4 +49,8 @@ if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/mbox_deliver" \
 else
 	echo "bench: cannot build mbox_deliver"
 fi
+echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
+	"Posthorn pop3d beside Dovecot on the same maildir"
+/usr/bin/python3 bench/pop3_retrieve.py "$B" "$tmp" ||
+	echo "bench: pop3_retrieve failed"
 exit 0
