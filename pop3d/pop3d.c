@@ -30,19 +30,19 @@ static void pop3d_init_privileged(void)
 	if (!*params->pop3d_tls_cert_file) {
 		if (params->pop3d_tls_wrappermode)
 			log_fatal("pop3d_tls_wrappermode = yes needs "
-				  "pop3d_tls_cert_file");
+			          "pop3d_tls_cert_file");
 		if (params->pop3d_tls_auth_only)
 			log_warn("no pop3d_tls_cert_file and "
-				 "pop3d_tls_auth_only = yes: nobody can log "
-				 "in");
+			         "pop3d_tls_auth_only = yes: nobody can log "
+			         "in");
 		return;
 	}
 	struct tls_server_config tc = {
-		.cert_file = params->pop3d_tls_cert_file,
-		.key_file = params->pop3d_tls_key_file,
-		.protocols = params->pop3d_tls_protocols,
-		.ticket_key_file = params->tls_session_ticket_keyfile,
-		.ticket_lifetime = params->smtpd_tls_session_cache_timeout,
+	        .cert_file = params->pop3d_tls_cert_file,
+	        .key_file = params->pop3d_tls_key_file,
+	        .protocols = params->pop3d_tls_protocols,
+	        .ticket_key_file = params->tls_session_ticket_keyfile,
+	        .ticket_lifetime = params->smtpd_tls_session_cache_timeout,
 	};
 	struct err e;
 	cfg.tls = tls_server_ctx_new(&tc, &e);
@@ -64,8 +64,8 @@ static void expire_setup(void)
 	}
 	if (parse_uint(x, 0, 100000, &days) < 0) {
 		log_warn("pop3d_expire: \"%s\" is neither NEVER nor a number "
-			 "of days; not advertised",
-			 x);
+		         "of days; not advertised",
+		         x);
 		return;
 	}
 	cfg.expire = x;
@@ -83,14 +83,14 @@ static void pop3d_init(struct event_loop *loop)
 	 * keeps big blocks in mmap, returned at free. */
 	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (account_open(&cfg.accounts, params->account_database,
-			 ACCOUNT_RDONLY, &e) < 0)
+	                 ACCOUNT_RDONLY, &e) < 0)
 		log_fatal("accounts: %s", e.msg);
 	/* Space-separated, as sasl_server_setup() takes them. */
 	struct buf mechs;
 	buf_init(&mechs, 1024);
 	for (size_t i = 0; i < params->pop3d_sasl_mechanisms.n; i++)
 		if (buf_printf(&mechs, "%s%s", i ? " " : "",
-			       params->pop3d_sasl_mechanisms.v[i]) < 0)
+		               params->pop3d_sasl_mechanisms.v[i]) < 0)
 			log_fatal("pop3d_sasl_mechanisms: too long");
 	if (sasl_server_setup(cfg.accounts, buf_cstr(&mechs), &e) < 0)
 		log_fatal("SASL: %s", e.msg);
@@ -107,13 +107,13 @@ static void pop3d_exit(void)
 }
 
 static const struct service_def pop3d_def = {
-	.name = "pop3d",
-	.mode = SERVICE_ONE_CLIENT,
-	.user = SERVICE_USER_VIRTUAL,
-	.init_privileged = pop3d_init_privileged,
-	.init = pop3d_init,
-	.accept = pop3d_session_run,
-	.exit_hook = pop3d_exit,
+        .name = "pop3d",
+        .mode = SERVICE_ONE_CLIENT,
+        .user = SERVICE_USER_VIRTUAL,
+        .init_privileged = pop3d_init_privileged,
+        .init = pop3d_init,
+        .accept = pop3d_session_run,
+        .exit_hook = pop3d_exit,
 };
 
 int main(int argc, char **argv)

@@ -40,7 +40,7 @@ int pop3d_tls_start(struct pop3d_session *s)
 	s->tls = true;
 	s->tls_bits = (unsigned)tls_conn_bits(tc, NULL);
 	sasl_server_session_security(s->sasl, s->tls_bits,
-				     !params->pop3d_tls_auth_only);
+	                             !params->pop3d_tls_auth_only);
 	return 0;
 }
 
@@ -60,8 +60,8 @@ int pop3d_cmd_stls(struct pop3d_session *s, const struct pop3d_args *a)
 	size_t junk = stream_pending(s->st);
 	if (junk) {
 		log_warn("%s: discarding %zu bytes of plaintext pipelined "
-			 "after STLS",
-			 s->namaddr, junk);
+		         "after STLS",
+		         s->namaddr, junk);
 		(void)stream_discard_input(s->st);
 	}
 	pop3d_ok(s, "Begin TLS negotiation.");
@@ -74,12 +74,12 @@ int pop3d_cmd_stls(struct pop3d_session *s, const struct pop3d_args *a)
 /* ---- logins ------------------------------------------------------------- */
 
 static void log_who(struct pop3d_session *s, char *out, size_t outsz,
-		    const char *user, size_t ulen, const char *method)
+                    const char *user, size_t ulen, const char *method)
 {
 	char q[ACCOUNT_ADDR_MAX + 8];
 	(void)snprintf(out, outsz, "user=<%s>, method=%s, rip=%s, lip=%s%s",
-		       log_quote(q, sizeof(q), user, ulen), method, s->addr,
-		       s->laddr, s->tls ? ", TLS" : "");
+	               log_quote(q, sizeof(q), user, ulen), method, s->addr,
+	               s->laddr, s->tls ? ", TLS" : "");
 }
 
 /* Sleeps after a failed login, longer after each one in the session:
@@ -91,20 +91,19 @@ static void failure_delay(struct pop3d_session *s)
 		return;
 	(void)stream_flush(s->st);
 	struct timespec ts = {.tv_sec = secs};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR &&
-	       !service_stopping())
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !service_stopping())
 		;
 }
 
-static int auth_failed(struct pop3d_session *s, const char *user,
-		       size_t ulen, const char *method, const char *reason)
+static int auth_failed(struct pop3d_session *s, const char *user, size_t ulen,
+                       const char *method, const char *reason)
 {
 	char who[512];
 	s->auth_failures++;
 	log_who(s, who, sizeof(who), user, ulen, method);
 	log_info("authentication failed: %s, attempt=%u%s%s", who,
-		 s->auth_failures, reason && *reason ? ", reason=" : "",
-		 reason && *reason ? reason : "");
+	         s->auth_failures, reason && *reason ? ", reason=" : "",
+	         reason && *reason ? reason : "");
 	failure_delay(s);
 	pop3d_err(s, "AUTH", "Authentication failed.");
 	return -1;
@@ -112,14 +111,12 @@ static int auth_failed(struct pop3d_session *s, const char *user,
 
 static int auth_tempfail(struct pop3d_session *s, const char *why)
 {
-	log_warn("%s: temporary authentication failure: %s", s->namaddr,
-		 why);
+	log_warn("%s: temporary authentication failure: %s", s->namaddr, why);
 	pop3d_err(s, "SYS/TEMP", "Temporary authentication failure.");
 	return -1;
 }
 
-int pop3d_login(struct pop3d_session *s, const char *user,
-		const char *method)
+int pop3d_login(struct pop3d_session *s, const char *user, const char *method)
 {
 	struct account_info info;
 	struct err e;
@@ -128,7 +125,7 @@ int pop3d_login(struct pop3d_session *s, const char *user,
 		return auth_tempfail(s, rc < 0 ? e.msg : "account vanished");
 	char path[4096];
 	int n = snprintf(path, sizeof(path), "%s/%s",
-			 params->virtual_mailbox_base, info.maildir);
+	                 params->virtual_mailbox_base, info.maildir);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return auth_tempfail(s, "maildir path too long");
 	char who[512];
@@ -137,13 +134,30 @@ int pop3d_login(struct pop3d_session *s, const char *user,
 	if (rc == 0) {
 		log_info("login refused, mailbox in use: %s", who);
 		pop3d_err(s, "IN-USE",
-			  "Mailbox is locked by another POP3 session.");
+		          "Mailbox is locked by another POP3 session.");
 		return -1;
 	}
 	if (rc < 0) {
 		log_error("login: %s: cannot open mailbox: %s", who, e.msg);
 		pop3d_err(s, "SYS/TEMP", "Unable to open the mailbox.");
 		return -1;
+	}
+	if (params->pop3d_login_delay > 0) {
+		long wait;
+		rc = pop3d_maildrop_login_delay(
+		        s->md, params->pop3d_login_delay, &wait, &e);
+		if (rc < 0)
+			log_warn("login: %s: %s", who, e.msg);
+		if (rc == 0) {
+			pop3d_maildrop_close(&s->md);
+			log_info("login refused, too soon (LOGIN-DELAY, %ld s "
+			         "left): %s",
+			         wait, who);
+			pop3d_err(s, "LOGIN-DELAY",
+			          "Minimum time between logins is %ld seconds.",
+			          params->pop3d_login_delay);
+			return -1;
+		}
 	}
 	(void)snprintf(s->login, sizeof(s->login), "%s", user);
 	s->method = method;
@@ -152,7 +166,7 @@ int pop3d_login(struct pop3d_session *s, const char *user,
 	pop3d_session_state(s, POP3D_STATE_TRANS);
 	log_info("login: %s", who);
 	pop3d_ok(s, "Logged in, %zu messages (%" PRIu64 " octets).",
-		 s->md->count, s->md->size);
+	         s->md->count, s->md->size);
 	return 0;
 }
 
@@ -181,7 +195,7 @@ int pop3d_cmd_pass(struct pop3d_session *s, const struct pop3d_args *a)
 	char canon[ACCOUNT_ADDR_MAX + 1];
 	struct err e;
 	int rc = sasl_server_check_plain(s->user, strlen(s->user), a->rest,
-					 a->rest_len, canon, sizeof(canon), &e);
+	                                 a->rest_len, canon, sizeof(canon), &e);
 	if (rc < 0)
 		return auth_tempfail(s, e.msg);
 	if (rc == 0)
@@ -219,8 +233,8 @@ int pop3d_cmd_auth(struct pop3d_session *s, const struct pop3d_args *a)
 		return list_mechs(s);
 	if (!s->tls && params->pop3d_tls_auth_only) {
 		pop3d_err(s, "AUTH",
-			  "Plaintext authentication disallowed on "
-			  "non-secure connections; use STLS first.");
+		          "Plaintext authentication disallowed on "
+		          "non-secure connections; use STLS first.");
 		return -1;
 	}
 	char mech[64];
@@ -233,8 +247,8 @@ int pop3d_cmd_auth(struct pop3d_session *s, const struct pop3d_args *a)
 	struct buf ch;
 	buf_init(&ch, 2 * SASL_SERVER_INPUT_MAX);
 	enum sasl_server_status st = sasl_server_session_start_b64(
-		s->sasl, mech, a->argc > 1 ? a->argv[1] : NULL,
-		a->argc > 1 ? a->argl[1] : 0, &ch);
+	        s->sasl, mech, a->argc > 1 ? a->argv[1] : NULL,
+	        a->argc > 1 ? a->argl[1] : 0, &ch);
 	while (st == SASL_SERVER_CONTINUE) {
 		/* RFC 5034 4: "+" SP base64 challenge. */
 		(void)stream_printf(s->st, "+ %s\r\n", buf_cstr(&ch));
@@ -245,7 +259,7 @@ int pop3d_cmd_auth(struct pop3d_session *s, const struct pop3d_args *a)
 			return -1;
 		}
 		st = sasl_server_session_step_b64(s->sasl, s->line.data,
-						  s->line.len, &ch);
+		                                  s->line.len, &ch);
 		explicit_bzero(s->line.data, s->line.len);
 	}
 	buf_deinit(&ch);
@@ -256,7 +270,7 @@ int pop3d_cmd_auth(struct pop3d_session *s, const struct pop3d_args *a)
 	case SASL_SERVER_FAIL: {
 		const char *who = sasl_server_session_user(s->sasl);
 		return auth_failed(s, who, strlen(who), m,
-				   sasl_server_session_reason(s->sasl));
+		                   sasl_server_session_reason(s->sasl));
 	}
 	case SASL_SERVER_NOMECH:
 		pop3d_err(s, NULL, "Unsupported authentication mechanism.");

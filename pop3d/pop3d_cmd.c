@@ -68,9 +68,9 @@ int pop3d_cmd_quit(struct pop3d_session *s, const struct pop3d_args *a)
 	size_t removed = 0;
 	struct err e;
 	if (pop3d_maildrop_commit(s->md, s->cfg->expire_retrieved, &removed,
-				  &e) < 0) {
+	                          &e) < 0) {
 		log_error("%s: user=<%s>: removing messages: %s", s->namaddr,
-			  s->login, e.msg);
+		          s->login, e.msg);
 		pop3d_err(s, "SYS/TEMP", "Some deleted messages not removed.");
 		return -1;
 	}
@@ -87,7 +87,7 @@ int pop3d_cmd_quit(struct pop3d_session *s, const struct pop3d_args *a)
 
 /* The message named by argument i, or NULL after answering -ERR. */
 static struct pop3d_msg *msg_arg(struct pop3d_session *s,
-				 const struct pop3d_args *a, size_t i)
+                                 const struct pop3d_args *a, size_t i)
 {
 	uint64_t n;
 	bool deleted;
@@ -98,7 +98,8 @@ static struct pop3d_msg *msg_arg(struct pop3d_session *s,
 	struct pop3d_msg *m = pop3d_maildrop_msg(s->md, n, &deleted);
 	if (!m) {
 		if (deleted)
-			pop3d_err(s, NULL, "Message %" PRIu64 " is deleted.", n);
+			pop3d_err(s, NULL, "Message %" PRIu64 " is deleted.",
+			          n);
 		else
 			pop3d_err(s, NULL, "No such message.");
 	}
@@ -106,7 +107,7 @@ static struct pop3d_msg *msg_arg(struct pop3d_session *s,
 }
 
 static uint64_t msg_number(const struct pop3d_session *s,
-			   const struct pop3d_msg *m)
+                           const struct pop3d_msg *m)
 {
 	return (uint64_t)(m - s->md->msgs) + 1;
 }
@@ -118,7 +119,7 @@ int pop3d_cmd_stat(struct pop3d_session *s, const struct pop3d_args *a)
 	(void)a;
 	const struct pop3d_maildrop *md = s->md;
 	pop3d_ok(s, "%zu %" PRIu64, md->count - md->ndeleted,
-		 md->size - md->deleted_size);
+	         md->size - md->deleted_size);
 	return 0;
 }
 
@@ -129,12 +130,11 @@ int pop3d_cmd_list(struct pop3d_session *s, const struct pop3d_args *a)
 		const struct pop3d_msg *m = msg_arg(s, a, 0);
 		if (!m)
 			return -1;
-		pop3d_ok(s, "%" PRIu64 " %" PRIu64, msg_number(s, m),
-			 m->vsize);
+		pop3d_ok(s, "%" PRIu64 " %" PRIu64, msg_number(s, m), m->vsize);
 		return 0;
 	}
 	pop3d_ok(s, "%zu messages (%" PRIu64 " octets)",
-		 md->count - md->ndeleted, md->size - md->deleted_size);
+	         md->count - md->ndeleted, md->size - md->deleted_size);
 	for (size_t i = 0; i < md->count; i++)
 		if (!md->msgs[i].deleted)
 			pop3d_line(s, "%zu %" PRIu64, i + 1, md->msgs[i].vsize);
@@ -182,7 +182,7 @@ int pop3d_cmd_rset(struct pop3d_session *s, const struct pop3d_args *a)
 	(void)a;
 	pop3d_maildrop_unmark_all(s->md);
 	pop3d_ok(s, "Maildrop has %zu messages (%" PRIu64 " octets).",
-		 s->md->count, s->md->size);
+	         s->md->count, s->md->size);
 	return 0;
 }
 
@@ -211,7 +211,7 @@ static ssize_t read_some(int fd, char *p, size_t n)
  * cut message for a whole one).
  */
 static int send_msg(struct pop3d_session *s, struct pop3d_msg *m, bool top,
-		    uint64_t lines)
+                    uint64_t lines)
 {
 	static char chunk[READ_CHUNK];
 	int fd;
@@ -228,8 +228,8 @@ static int send_msg(struct pop3d_session *s, struct pop3d_msg *m, bool top,
 	}
 	ssize_t r = read_some(fd, chunk, sizeof(chunk));
 	if (r < 0) {
-		log_error("%s: user=<%s>: read uid %" PRIu32 ": %s",
-			  s->namaddr, s->login, m->uid, strerror(errno));
+		log_error("%s: user=<%s>: read uid %" PRIu32 ": %s", s->namaddr,
+		          s->login, m->uid, strerror(errno));
 		(void)close(fd);
 		pop3d_err(s, "SYS/TEMP", "Unable to read the message.");
 		return -1;
@@ -256,7 +256,7 @@ static int send_msg(struct pop3d_session *s, struct pop3d_msg *m, bool top,
 	}
 	if (r < 0) {
 		log_error("%s: user=<%s>: read uid %" PRIu32 ": %s; closing",
-			  s->namaddr, s->login, m->uid, strerror(saved));
+		          s->namaddr, s->login, m->uid, strerror(saved));
 		s->end_reason = "read error";
 		s->quit = true;
 		return -1;
@@ -269,8 +269,8 @@ static int send_msg(struct pop3d_session *s, struct pop3d_msg *m, bool top,
 		m->retrieved = true;
 		if (ps.octets != m->vsize)
 			log_warn("user=<%s>: uid %" PRIu32 " sent %" PRIu64
-				 " octets, index says %" PRIu64,
-				 s->login, m->uid, ps.octets, m->vsize);
+			         " octets, index says %" PRIu64,
+			         s->login, m->uid, ps.octets, m->vsize);
 	}
 	return 0;
 }

@@ -55,7 +55,7 @@ struct pop3d_args {
 	size_t argc;
 	const char *argv[POP3D_ARGS_MAX];
 	size_t argl[POP3D_ARGS_MAX];
-	bool too_many;   /* more than POP3D_ARGS_MAX arguments */
+	bool too_many; /* more than POP3D_ARGS_MAX arguments */
 };
 
 /* Reasons a line is not a command at all. */
@@ -70,23 +70,24 @@ enum pop3d_parse_status {
  * arguments. Does not look the keyword up. Never reads past len.
  */
 enum pop3d_parse_status pop3d_args_parse(const char *p, size_t len,
-					 struct pop3d_args *out);
+                                         struct pop3d_args *out);
 
 /* Command flags. */
-#define POP3D_F_LOGIN 0x1u /* a login: refused before TLS when
-			      pop3d_tls_auth_only (RFC 2595 4) */
+#define POP3D_F_LOGIN                                                          \
+	0x1u /* a login: refused before TLS when                               \
+	        pop3d_tls_auth_only (RFC 2595 4) */
 
 typedef int (*pop3d_cmd_fn)(struct pop3d_session *s,
-			    const struct pop3d_args *a);
+                            const struct pop3d_args *a);
 
 struct pop3d_cmd {
 	const char *name;
 	enum pop3d_cmd_id id;
 	pop3d_cmd_fn fn;
-	unsigned states; /* enum pop3d_state bits where it is legal */
-	unsigned flags;  /* POP3D_F_* */
+	unsigned states;           /* enum pop3d_state bits where it is legal */
+	unsigned flags;            /* POP3D_F_* */
 	size_t min_args, max_args; /* max SIZE_MAX: the rest of the line
-				      is one argument (PASS) */
+	                              is one argument (PASS) */
 };
 
 /* The table entry for keyword k[0..klen) (ASCII case ignored), or NULL. */

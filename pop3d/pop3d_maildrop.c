@@ -15,10 +15,14 @@
  */
 #include "pop3d_maildrop.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -41,15 +45,15 @@ static int collect_one(void *ctx, const struct mbox_msg *m)
 		md->msgs = xrealloc(md->msgs, bytes);
 	}
 	md->msgs[md->count++] = (struct pop3d_msg){
-		.uid = m->uid,
-		.vsize = m->vsize,
+	        .uid = m->uid,
+	        .vsize = m->vsize,
 	};
 	md->size += m->vsize;
 	return 0;
 }
 
 int pop3d_maildrop_open(const char *path, struct pop3d_maildrop **out,
-			struct err *e)
+                        struct err *e)
 {
 	struct pop3d_maildrop *md = xcalloc(1, sizeof(*md));
 	md->lock_fd = -1;
@@ -102,8 +106,46 @@ void pop3d_maildrop_close(struct pop3d_maildrop **mdp)
 	*mdp = NULL;
 }
 
-struct pop3d_msg *pop3d_maildrop_msg(struct pop3d_maildrop *md,
-				     uint64_t msgno, bool *deleted_out)
+int pop3d_maildrop_login_delay(struct pop3d_maildrop *md, long delay,
+                               long *wait_out, struct err *e)
+{
+	char p[4096];
+	struct stat sb;
+	*wait_out = 0;
+	int n = snprintf(p, sizeof(p), "%s/%s", mbox_path(md->mb),
+	                 POP3D_LOGIN_STAMP);
+	if (n < 0 || (size_t)n >= sizeof(p)) {
+		err_set(e, "%s: path too long", mbox_path(md->mb));
+		return -1;
+	}
+	/* The session lock is held: no other login races this. */
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		err_set(e, "%s: %s", p, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	time_t now = time(NULL);
+	/* A new file has now as its time but no login recorded yet. */
+	if (sb.st_size > 0 && now >= sb.st_mtime && now - sb.st_mtime < delay) {
+		*wait_out = delay - (long)(now - sb.st_mtime);
+		(void)close(fd);
+		return 0;
+	}
+	int rc = 1;
+	if (sb.st_size == 0 && write(fd, "\n", 1) != 1)
+		rc = -1;
+	else if (futimens(fd, NULL) < 0)
+		rc = -1;
+	if (rc < 0)
+		err_set(e, "%s: %s", p, strerror(errno));
+	(void)close(fd);
+	return rc;
+}
+
+struct pop3d_msg *pop3d_maildrop_msg(struct pop3d_maildrop *md, uint64_t msgno,
+                                     bool *deleted_out)
 {
 	if (deleted_out)
 		*deleted_out = false;
@@ -137,15 +179,15 @@ void pop3d_maildrop_unmark_all(struct pop3d_maildrop *md)
 }
 
 void pop3d_maildrop_uidl(const struct pop3d_maildrop *md,
-			 const struct pop3d_msg *m, char *out, size_t outsz)
+                         const struct pop3d_msg *m, char *out, size_t outsz)
 {
 	(void)snprintf(out, outsz, "%" PRIu32 ".%" PRIu32, md->uidvalidity,
-		       m->uid);
+	               m->uid);
 }
 
 int pop3d_maildrop_open_msg(struct pop3d_maildrop *md,
-			    const struct pop3d_msg *m, int *fd_out,
-			    struct err *e)
+                            const struct pop3d_msg *m, int *fd_out,
+                            struct err *e)
 {
 	return mbox_msg_open(md->inbox, m->uid, fd_out, e);
 }
@@ -161,7 +203,7 @@ static void mark_seen(struct pop3d_maildrop *md, uint32_t *uids)
 	if (n == 0)
 		return;
 	struct mbox_store_req req = {.op = MBOX_STORE_ADD,
-				     .flags = MBOX_F_SEEN};
+	                             .flags = MBOX_F_SEEN};
 	struct mbox_store_res *res = xcalloc(n, sizeof(*res));
 	struct err e;
 	if (mbox_store(md->inbox, uids, n, &req, res, &e) < 0)
@@ -170,7 +212,7 @@ static void mark_seen(struct pop3d_maildrop *md, uint32_t *uids)
 }
 
 int pop3d_maildrop_commit(struct pop3d_maildrop *md, bool expire_retrieved,
-			  size_t *removed_out, struct err *e)
+                          size_t *removed_out, struct err *e)
 {
 	*removed_out = 0;
 	if (md->count == 0)

@@ -23,19 +23,19 @@
 
 struct pop3d_msg {
 	uint32_t uid;
-	uint64_t vsize;  /* octets as RETR sends them, CRLF line ends,
-			    before byte-stuffing (LIST, STAT) */
-	bool deleted;    /* marked by DELE, cleared by RSET */
-	bool retrieved;  /* sent whole by RETR */
+	uint64_t vsize; /* octets as RETR sends them, CRLF line ends,
+	                   before byte-stuffing (LIST, STAT) */
+	bool deleted;   /* marked by DELE, cleared by RSET */
+	bool retrieved; /* sent whole by RETR */
 };
 
 struct pop3d_maildrop {
 	uint32_t uidvalidity;
 	struct pop3d_msg *msgs; /* count entries; message n is msgs[n - 1] */
 	size_t count;
-	uint64_t size;          /* sum of vsize over all messages */
-	size_t ndeleted;        /* marked messages */
-	uint64_t deleted_size;  /* their octets */
+	uint64_t size;         /* sum of vsize over all messages */
+	size_t ndeleted;       /* marked messages */
+	uint64_t deleted_size; /* their octets */
 	/* private */
 	struct mbox *mb;
 	struct mbox_folder *inbox;
@@ -51,16 +51,28 @@ struct pop3d_maildrop {
  * pop3d_maildrop_close().
  */
 int pop3d_maildrop_open(const char *path, struct pop3d_maildrop **out,
-			struct err *e);
+                        struct err *e);
 /* Releases the lock and frees *mdp without changing the mailbox; sets
  * *mdp to NULL; accepts NULL. */
 void pop3d_maildrop_close(struct pop3d_maildrop **mdp);
 
+/*
+ * RFC 2449 6.5 LOGIN-DELAY: the time of the last login to this mailbox
+ * is the modification time of POP3D_LOGIN_STAMP in the maildir. When it
+ * is less than delay seconds ago, returns 0 and the seconds still to wait
+ * in *wait_out; otherwise records this login and returns 1. -1 with e
+ * set on an I/O error (the caller lets the login through: the delay is
+ * a courtesy to the server, not a security boundary).
+ */
+#define POP3D_LOGIN_STAMP "posthorn.pop3.login"
+int pop3d_maildrop_login_delay(struct pop3d_maildrop *md, long delay,
+                               long *wait_out, struct err *e);
+
 /* Message msgno (1-based), or NULL when there is none: out of range or
  * marked as deleted (RFC 1939: a deleted message may not be referred
  * to). *deleted_out (may be NULL) tells the two apart. */
-struct pop3d_msg *pop3d_maildrop_msg(struct pop3d_maildrop *md,
-				     uint64_t msgno, bool *deleted_out);
+struct pop3d_msg *pop3d_maildrop_msg(struct pop3d_maildrop *md, uint64_t msgno,
+                                     bool *deleted_out);
 
 /* Marks m as deleted (DELE); false when it was already. */
 bool pop3d_maildrop_mark(struct pop3d_maildrop *md, struct pop3d_msg *m);
@@ -76,13 +88,13 @@ void pop3d_maildrop_unmark_all(struct pop3d_maildrop *md);
  */
 #define POP3D_UIDL_MAX 24
 void pop3d_maildrop_uidl(const struct pop3d_maildrop *md,
-			 const struct pop3d_msg *m, char *out, size_t outsz);
+                         const struct pop3d_msg *m, char *out, size_t outsz);
 
 /* Opens message m for reading. 1 with *fd_out, 0 it is gone (expunged
  * by another client since the snapshot), -1 error. */
 int pop3d_maildrop_open_msg(struct pop3d_maildrop *md,
-			    const struct pop3d_msg *m, int *fd_out,
-			    struct err *e);
+                            const struct pop3d_msg *m, int *fd_out,
+                            struct err *e);
 
 /*
  * The UPDATE state: sets \Seen on the messages RETR sent that stay (so
@@ -93,6 +105,6 @@ int pop3d_maildrop_open_msg(struct pop3d_maildrop *md,
  * the number removed. 0, or -1 with e set when nothing was removed.
  */
 int pop3d_maildrop_commit(struct pop3d_maildrop *md, bool expire_retrieved,
-			  size_t *removed_out, struct err *e);
+                          size_t *removed_out, struct err *e);
 
 #endif

@@ -53,7 +53,7 @@ static void line_done(struct pop3d_send *ps, bool empty)
 }
 
 size_t pop3d_send_chunk(struct pop3d_send *ps, const char *in, size_t len,
-			struct buf *out)
+                        struct buf *out)
 {
 	size_t i = 0;
 	while (i < len && !ps->done) {
@@ -74,8 +74,8 @@ size_t pop3d_send_chunk(struct pop3d_send *ps, const char *in, size_t len,
 			i = end;
 			break;
 		}
-		bool empty = ps->line_len == 0 ||
-			     (ps->line_len == 1 && ps->prev_cr);
+		bool empty =
+		        ps->line_len == 0 || (ps->line_len == 1 && ps->prev_cr);
 		if (ps->prev_cr) {
 			put(out, "\n", 1);
 			ps->octets += 1;

@@ -40,7 +40,7 @@ void pop3d_send_init(struct pop3d_send *ps, bool top, uint64_t lines);
  * once TOP is done (ps->done; the rest of the message is not needed).
  */
 size_t pop3d_send_chunk(struct pop3d_send *ps, const char *in, size_t len,
-			struct buf *out);
+                        struct buf *out);
 
 /* Appends the end of the multi-line response: CRLF when the last line
  * had none, then ".CRLF". */

@@ -38,33 +38,33 @@
 #define ST_ANY (POP3D_STATE_AUTH | POP3D_STATE_TRANS)
 
 static const struct pop3d_cmd commands[] = {
-	{"USER", POP3D_CMD_USER, pop3d_cmd_user, ST_AUTH, POP3D_F_LOGIN, 1, 1},
-	{"PASS", POP3D_CMD_PASS, pop3d_cmd_pass, ST_AUTH, POP3D_F_LOGIN, 1,
-	 SIZE_MAX},
-	{"AUTH", POP3D_CMD_AUTH, pop3d_cmd_auth, ST_AUTH, 0, 0, 2},
-	{"APOP", POP3D_CMD_APOP, pop3d_cmd_apop, ST_AUTH, POP3D_F_LOGIN, 2, 2},
-	{"STLS", POP3D_CMD_STLS, pop3d_cmd_stls, ST_AUTH, 0, 0, 0},
-	{"CAPA", POP3D_CMD_CAPA, pop3d_cmd_capa, ST_ANY, 0, 0, 0},
-	{"QUIT", POP3D_CMD_QUIT, pop3d_cmd_quit, ST_ANY, 0, 0, 0},
-	{"STAT", POP3D_CMD_STAT, pop3d_cmd_stat, ST_TRANS, 0, 0, 0},
-	{"LIST", POP3D_CMD_LIST, pop3d_cmd_list, ST_TRANS, 0, 0, 1},
-	{"RETR", POP3D_CMD_RETR, pop3d_cmd_retr, ST_TRANS, 0, 1, 1},
-	{"DELE", POP3D_CMD_DELE, pop3d_cmd_dele, ST_TRANS, 0, 1, 1},
-	{"NOOP", POP3D_CMD_NOOP, pop3d_cmd_noop, ST_TRANS, 0, 0, 0},
-	{"RSET", POP3D_CMD_RSET, pop3d_cmd_rset, ST_TRANS, 0, 0, 0},
-	{"TOP", POP3D_CMD_TOP, pop3d_cmd_top, ST_TRANS, 0, 2, 2},
-	{"UIDL", POP3D_CMD_UIDL, pop3d_cmd_uidl, ST_TRANS, 0, 0, 1},
+        {"USER", POP3D_CMD_USER, pop3d_cmd_user, ST_AUTH, POP3D_F_LOGIN, 1, 1},
+        {"PASS", POP3D_CMD_PASS, pop3d_cmd_pass, ST_AUTH, POP3D_F_LOGIN, 1,
+         SIZE_MAX},
+        {"AUTH", POP3D_CMD_AUTH, pop3d_cmd_auth, ST_AUTH, 0, 0, 2},
+        {"APOP", POP3D_CMD_APOP, pop3d_cmd_apop, ST_AUTH, POP3D_F_LOGIN, 2, 2},
+        {"STLS", POP3D_CMD_STLS, pop3d_cmd_stls, ST_AUTH, 0, 0, 0},
+        {"CAPA", POP3D_CMD_CAPA, pop3d_cmd_capa, ST_ANY, 0, 0, 0},
+        {"QUIT", POP3D_CMD_QUIT, pop3d_cmd_quit, ST_ANY, 0, 0, 0},
+        {"STAT", POP3D_CMD_STAT, pop3d_cmd_stat, ST_TRANS, 0, 0, 0},
+        {"LIST", POP3D_CMD_LIST, pop3d_cmd_list, ST_TRANS, 0, 0, 1},
+        {"RETR", POP3D_CMD_RETR, pop3d_cmd_retr, ST_TRANS, 0, 1, 1},
+        {"DELE", POP3D_CMD_DELE, pop3d_cmd_dele, ST_TRANS, 0, 1, 1},
+        {"NOOP", POP3D_CMD_NOOP, pop3d_cmd_noop, ST_TRANS, 0, 0, 0},
+        {"RSET", POP3D_CMD_RSET, pop3d_cmd_rset, ST_TRANS, 0, 0, 0},
+        {"TOP", POP3D_CMD_TOP, pop3d_cmd_top, ST_TRANS, 0, 2, 2},
+        {"UIDL", POP3D_CMD_UIDL, pop3d_cmd_uidl, ST_TRANS, 0, 0, 1},
 };
 
 static const char *const log_names[POP3D_CMD_COUNT] = {
-	[POP3D_CMD_USER] = "user", [POP3D_CMD_PASS] = "pass",
-	[POP3D_CMD_AUTH] = "auth", [POP3D_CMD_APOP] = "apop",
-	[POP3D_CMD_STLS] = "stls", [POP3D_CMD_CAPA] = "capa",
-	[POP3D_CMD_QUIT] = "quit", [POP3D_CMD_STAT] = "stat",
-	[POP3D_CMD_LIST] = "list", [POP3D_CMD_RETR] = "retr",
-	[POP3D_CMD_DELE] = "dele", [POP3D_CMD_NOOP] = "noop",
-	[POP3D_CMD_RSET] = "rset", [POP3D_CMD_TOP] = "top",
-	[POP3D_CMD_UIDL] = "uidl", [POP3D_CMD_UNKNOWN] = "unknown",
+        [POP3D_CMD_USER] = "user", [POP3D_CMD_PASS] = "pass",
+        [POP3D_CMD_AUTH] = "auth", [POP3D_CMD_APOP] = "apop",
+        [POP3D_CMD_STLS] = "stls", [POP3D_CMD_CAPA] = "capa",
+        [POP3D_CMD_QUIT] = "quit", [POP3D_CMD_STAT] = "stat",
+        [POP3D_CMD_LIST] = "list", [POP3D_CMD_RETR] = "retr",
+        [POP3D_CMD_DELE] = "dele", [POP3D_CMD_NOOP] = "noop",
+        [POP3D_CMD_RSET] = "rset", [POP3D_CMD_TOP] = "top",
+        [POP3D_CMD_UIDL] = "uidl", [POP3D_CMD_UNKNOWN] = "unknown",
 };
 
 static const struct pop3d_config *config;
@@ -77,7 +77,7 @@ void pop3d_session_configure(const struct pop3d_config *cfg)
 /* ---- parsing and lookup ------------------------------------------------ */
 
 enum pop3d_parse_status pop3d_args_parse(const char *p, size_t len,
-					 struct pop3d_args *out)
+                                         struct pop3d_args *out)
 {
 	memset(out, 0, sizeof(*out));
 	/* RFC 1939 3: commands are printable ASCII. Bytes >= 0x80 may
@@ -154,10 +154,10 @@ bool pop3d_msgno_parse(const char *p, size_t len, uint64_t *out)
 /* ---- replies ----------------------------------------------------------- */
 
 static void reply(struct pop3d_session *s, const char *head, const char *fmt,
-		  va_list ap) __attribute__((format(printf, 3, 0)));
+                  va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void reply(struct pop3d_session *s, const char *head, const char *fmt,
-		  va_list ap)
+                  va_list ap)
 {
 	char text[512];
 	(void)vsnprintf(text, sizeof(text), fmt, ap);
@@ -165,7 +165,10 @@ static void reply(struct pop3d_session *s, const char *head, const char *fmt,
 	for (char *p = text; *p; p++)
 		if ((unsigned char)*p < 0x20)
 			*p = '?';
-	(void)stream_printf(s->st, "%s%s\r\n", head, text);
+	/* A line of a multi-line response that starts with "." is
+	 * byte-stuffed (RFC 1939 3); a status line starts with +OK/-ERR. */
+	(void)stream_printf(s->st, "%s%s%s\r\n", head,
+	                    !*head && text[0] == '.' ? "." : "", text);
 }
 
 void pop3d_ok(struct pop3d_session *s, const char *fmt, ...)
@@ -176,14 +179,13 @@ void pop3d_ok(struct pop3d_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void pop3d_err(struct pop3d_session *s, const char *code, const char *fmt,
-	       ...)
+void pop3d_err(struct pop3d_session *s, const char *code, const char *fmt, ...)
 {
 	char head[32];
 	va_list ap;
 	s->errors++;
 	(void)snprintf(head, sizeof(head), "-ERR %s%s%s", code ? "[" : "",
-		       code ? code : "", code ? "] " : "");
+	               code ? code : "", code ? "] " : "");
 	va_start(ap, fmt);
 	reply(s, head, fmt, ap);
 	va_end(ap);
@@ -193,8 +195,6 @@ void pop3d_line(struct pop3d_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (*fmt == '.')
-		(void)stream_puts(s->st, ".");
 	reply(s, "", fmt, ap);
 	va_end(ap);
 }
@@ -224,10 +224,10 @@ void pop3d_session_stream_failed(struct pop3d_session *s)
 		(void)stream_flush(s->st);
 	} else if (err == STREAM_ERR_EOF) {
 		log_info("lost connection after %s from %s", s->where,
-			 s->namaddr);
+		         s->namaddr);
 	} else {
 		log_info("%s after %s from %s: %s", stream_error_name(err),
-			 s->where, s->namaddr, stream_errtext(s->st));
+		         s->where, s->namaddr, stream_errtext(s->st));
 	}
 	s->quit = true;
 }
@@ -255,7 +255,7 @@ static bool wait_input(struct pop3d_session *s)
 			pop3d_err(s, "SYS/TEMP", "Server shutting down.");
 			(void)stream_flush(s->st);
 			log_info("disconnect on shutdown after %s from %s",
-				 s->where, s->namaddr);
+			         s->where, s->namaddr);
 			s->end_reason = "shutdown";
 			s->quit = true;
 			return false;
@@ -266,7 +266,8 @@ static bool wait_input(struct pop3d_session *s)
 			break;
 		}
 		int r = stream_wait_readable(
-			s->st, -1, left < STOP_POLL_MS ? (int)left : STOP_POLL_MS);
+		        s->st, -1,
+		        left < STOP_POLL_MS ? (int)left : STOP_POLL_MS);
 		if (r < 0 || (r & STREAM_READY_INPUT))
 			break;
 	}
@@ -290,7 +291,7 @@ int pop3d_session_read_line(struct pop3d_session *s, size_t max)
 		/* A partial line, then EOF: the client is gone. */
 		s->end_reason = stream_error_name(STREAM_ERR_EOF);
 		log_info("lost connection after %s from %s", s->where,
-			 s->namaddr);
+		         s->namaddr);
 		s->quit = true;
 		return -1;
 	}
@@ -308,19 +309,20 @@ static const char *state_name(enum pop3d_state st)
 static void dispatch(struct pop3d_session *s)
 {
 	struct pop3d_args *a = &s->args;
-	enum pop3d_parse_status ps = pop3d_args_parse(s->line.data,
-						      s->line.len, a);
+	enum pop3d_parse_status ps =
+	        pop3d_args_parse(s->line.data, s->line.len, a);
 	bool user_given = s->user_given;
 	s->user_given = false; /* PASS must follow USER directly */
 	if (ps != POP3D_PARSE_OK) {
 		s->count[POP3D_CMD_UNKNOWN]++;
-		pop3d_err(s, NULL, ps == POP3D_PARSE_EMPTY
-					   ? "Empty command."
-					   : "Invalid characters in command.");
+		pop3d_err(s, NULL,
+		          ps == POP3D_PARSE_EMPTY
+		                  ? "Empty command."
+		                  : "Invalid characters in command.");
 		return;
 	}
-	const struct pop3d_cmd *cmd = pop3d_cmd_lookup(a->keyword,
-						       a->keyword_len);
+	const struct pop3d_cmd *cmd =
+	        pop3d_cmd_lookup(a->keyword, a->keyword_len);
 	if (!cmd) {
 		s->count[POP3D_CMD_UNKNOWN]++;
 		s->where = "UNKNOWN";
@@ -331,7 +333,7 @@ static void dispatch(struct pop3d_session *s)
 	s->count[cmd->id]++;
 	if (!(cmd->states & s->state)) {
 		pop3d_err(s, NULL, "%s is not allowed in the %s state.",
-			  cmd->name, state_name(s->state));
+		          cmd->name, state_name(s->state));
 		return;
 	}
 	if (cmd->max_args != SIZE_MAX &&
@@ -347,8 +349,8 @@ static void dispatch(struct pop3d_session *s)
 	    params->pop3d_tls_auth_only) {
 		/* RFC 2595 4 and RFC 3206 [AUTH]: no password in clear. */
 		pop3d_err(s, "AUTH",
-			  "Plaintext authentication disallowed on "
-			  "non-secure connections; use STLS first.");
+		          "Plaintext authentication disallowed on "
+		          "non-secure connections; use STLS first.");
 		return;
 	}
 	s->user_given = user_given;
@@ -385,15 +387,15 @@ static void session_setup(struct pop3d_session *s, struct service_client *c)
 	(void)snprintf(lip, sizeof(lip), "%s;%s", s->laddr, c->local.port);
 	(void)snprintf(rip, sizeof(rip), "%s;%s", s->addr, c->peer.port);
 	s->sasl = sasl_server_session_new("pop", params->myhostname, lip, rip);
-	sasl_server_session_security(s->sasl, 0,
-				     !params->pop3d_tls_auth_only);
+	sasl_server_session_security(s->sasl, 0, !params->pop3d_tls_auth_only);
 }
 
 static void session_teardown(struct pop3d_session *s)
 {
 	pop3d_maildrop_close(&s->md);
 	sasl_server_session_free(&s->sasl);
-	explicit_bzero(s->line.data, s->line.cap);
+	if (s->line.data)
+		explicit_bzero(s->line.data, s->line.cap);
 	buf_deinit(&s->line);
 	buf_deinit(&s->out);
 	(void)stream_flush(s->st);
@@ -414,11 +416,11 @@ static void log_disconnect(struct pop3d_session *s)
 		total += s->count[i];
 		total_ok += ok[i];
 		int w = ok[i] == s->count[i]
-				? snprintf(line + n, sizeof(line) - n, " %s=%u",
-					   log_names[i], s->count[i])
-				: snprintf(line + n, sizeof(line) - n,
-					   " %s=%u/%u", log_names[i], ok[i],
-					   s->count[i]);
+		                ? snprintf(line + n, sizeof(line) - n, " %s=%u",
+		                           log_names[i], s->count[i])
+		                : snprintf(line + n, sizeof(line) - n,
+		                           " %s=%u/%u", log_names[i], ok[i],
+		                           s->count[i]);
 		if (w < 0 || (size_t)w >= sizeof(line) - n)
 			break;
 		n += (size_t)w;
@@ -426,10 +428,10 @@ static void log_disconnect(struct pop3d_session *s)
 	line[n] = '\0';
 	if (total_ok == total)
 		log_info("disconnect from %s%s commands=%" PRIu64, s->namaddr,
-			 line, total);
+		         line, total);
 	else
 		log_info("disconnect from %s%s commands=%" PRIu64 "/%" PRIu64,
-			 s->namaddr, line, total_ok, total);
+		         s->namaddr, line, total_ok, total);
 }
 
 /* Dovecot's logout shape, which POP3 admins know: what the session
@@ -439,25 +441,25 @@ static void log_logout(struct pop3d_session *s)
 	if (!s->md)
 		return;
 	log_info("logout: user=<%s>, rip=%s, lip=%s, top=%" PRIu64
-		 ", retr=%" PRIu64 ", del=%" PRIu64 ", msgs=%zu, size=%" PRIu64
-		 ", sent=%" PRIu64 ", reason=%s",
-		 s->login, s->addr, s->laddr, s->ntop, s->nretr,
-		 s->ndele_applied, s->md->count, s->md->size, s->sent,
-		 s->end_reason ? s->end_reason : "disconnected");
+	         ", retr=%" PRIu64 ", del=%" PRIu64 ", msgs=%zu, size=%" PRIu64
+	         ", sent=%" PRIu64 ", reason=%s",
+	         s->login, s->addr, s->laddr, s->ntop, s->nretr,
+	         s->ndele_applied, s->md->count, s->md->size, s->sent,
+	         s->end_reason ? s->end_reason : "disconnected");
 }
 
 static bool check_limits(struct pop3d_session *s)
 {
 	if (s->errors >= (unsigned long)params->pop3d_error_limit) {
 		log_info("too many errors after %s from %s", s->where,
-			 s->namaddr);
+		         s->namaddr);
 		pop3d_err(s, NULL, "Too many errors, closing connection.");
 		s->end_reason = "too many errors";
 		return false;
 	}
 	if (s->commands >= s->command_limit) {
 		log_warn("command limit exceeded after %s from %s", s->where,
-			 s->namaddr);
+		         s->namaddr);
 		pop3d_err(s, "SYS/PERM", "Too many commands.");
 		s->end_reason = "too many commands";
 		return false;
@@ -487,7 +489,8 @@ void pop3d_session_run(struct service_client *c)
 			continue;
 		dispatch(&s);
 		/* The line may have held a password (PASS, AUTH). */
-		explicit_bzero(s.line.data, s.line.len);
+		if (s.line.data)
+			explicit_bzero(s.line.data, s.line.len);
 	}
 out:
 	(void)stream_flush(s.st);

@@ -33,10 +33,10 @@ enum pop3d_state {
 
 /* What the process holds for every session (set by pop3d.c at start). */
 struct pop3d_config {
-	struct tls_ctx *tls;          /* NULL: no STLS, no pop3s */
-	struct account_db *accounts;  /* the account map (read-only) */
-	bool expire_retrieved;        /* pop3d_expire is "0" */
-	const char *expire;           /* EXPIRE capability value or NULL */
+	struct tls_ctx *tls;         /* NULL: no STLS, no pop3s */
+	struct account_db *accounts; /* the account map (read-only) */
+	bool expire_retrieved;       /* pop3d_expire is "0" */
+	const char *expire;          /* EXPIRE capability value or NULL */
 };
 
 struct pop3d_session {
@@ -44,33 +44,33 @@ struct pop3d_session {
 	struct service_client *client;
 	struct stream *st;
 	enum pop3d_state state;
-	char addr[64];      /* client address (IPv4 without ::ffff:) */
-	char laddr[64];     /* our address */
-	char namaddr[80];   /* "unknown[addr]" for Postfix-shaped lines */
-	bool tls;           /* the channel is encrypted */
+	char addr[64];    /* client address (IPv4 without ::ffff:) */
+	char laddr[64];   /* our address */
+	char namaddr[80]; /* "unknown[addr]" for Postfix-shaped lines */
+	bool tls;         /* the channel is encrypted */
 	unsigned tls_bits;
-	struct buf line;    /* the current command line */
+	struct buf line; /* the current command line */
 	struct pop3d_args args;
-	const char *where;  /* the command being served, for the log */
+	const char *where; /* the command being served, for the log */
 
 	/* AUTHORIZATION */
 	struct sasl_server_session *sasl;
 	char user[ACCOUNT_ADDR_MAX + 1]; /* from USER, until PASS */
-	bool user_given;    /* the previous command was a good USER */
+	bool user_given; /* the previous command was a good USER */
 	unsigned auth_failures;
 
 	/* TRANSACTION */
 	char login[ACCOUNT_ADDR_MAX + 1]; /* the authenticated account */
-	const char *method;                /* "USER" or a SASL mechanism */
+	const char *method;               /* "USER" or a SASL mechanism */
 	struct pop3d_maildrop *md;
-	struct buf out;     /* encoded message bytes on their way out */
+	struct buf out; /* encoded message bytes on their way out */
 
 	/* limits and counters */
 	uint64_t commands;      /* commands read */
 	uint64_t command_limit; /* pop3d_command_limit (+ 4 per message) */
 	unsigned errors;        /* -ERR replies */
 	uint64_t nretr, ntop, ndele_applied;
-	uint64_t sent;          /* message octets sent by RETR and TOP */
+	uint64_t sent; /* message octets sent by RETR and TOP */
 	uint32_t count[POP3D_CMD_COUNT];    /* per command, for the log */
 	uint32_t count_ok[POP3D_CMD_COUNT]; /* of which answered +OK */
 	bool quit;              /* end the session after this command */
@@ -87,14 +87,14 @@ void pop3d_session_run(struct service_client *c);
 
 /* "+OK text" CRLF. Buffered until the session waits for input. */
 void pop3d_ok(struct pop3d_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* "-ERR [code] text" CRLF (code NULL: none; RFC 2449 8, RFC 3206);
  * counts toward pop3d_error_limit. */
-void pop3d_err(struct pop3d_session *s, const char *code, const char *fmt,
-	       ...) __attribute__((format(printf, 3, 4)));
+void pop3d_err(struct pop3d_session *s, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* A line of a multi-line response; dot-stuffed when it starts with ".". */
 void pop3d_line(struct pop3d_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* The end of a multi-line response: ".". */
 void pop3d_end(struct pop3d_session *s);
 
@@ -123,8 +123,7 @@ int pop3d_tls_start(struct pop3d_session *s);
  * answering +OK, or answers -ERR [IN-USE] / [SYS/TEMP] and stays in
  * AUTHORIZATION. 0 or -1 as a handler. In pop3d_auth.c.
  */
-int pop3d_login(struct pop3d_session *s, const char *user,
-		const char *method);
+int pop3d_login(struct pop3d_session *s, const char *user, const char *method);
 
 /* Reports a failed stream (timeout, lost connection, TLS error) in the
  * log and ends the session. */

@@ -106,8 +106,8 @@ static void message(const uint8_t *data, size_t size)
 	pop3d_send_init(&ps, top, data[1]);
 	for (size_t off = 0; off < n && !ps.done;) {
 		size_t k = n - off < piece ? n - off : piece;
-		size_t used = pop3d_send_chunk(&ps, (const char *)m + off, k,
-					       &wire);
+		size_t used =
+		        pop3d_send_chunk(&ps, (const char *)m + off, k, &wire);
 		if (used > k || (used < k && !ps.done))
 			abort();
 		off += used;

@@ -219,10 +219,8 @@ static void test_gone(void **state)
 	mbox_folder_close(&in);
 	mbox_close(&mb);
 
-	assert_int_equal(pop3d_maildrop_open_msg(md, &md->msgs[0], &fd, &e),
-			 0);
-	assert_int_equal(pop3d_maildrop_open_msg(md, &md->msgs[1], &fd, &e),
-			 1);
+	assert_int_equal(pop3d_maildrop_open_msg(md, &md->msgs[0], &fd, &e), 0);
+	assert_int_equal(pop3d_maildrop_open_msg(md, &md->msgs[1], &fd, &e), 1);
 	close(fd);
 	(void)pop3d_maildrop_mark(md, &md->msgs[0]);
 	(void)pop3d_maildrop_mark(md, &md->msgs[1]);
@@ -234,13 +232,12 @@ static void test_gone(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_snapshot, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expire_retrieved, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_expire_retrieved, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

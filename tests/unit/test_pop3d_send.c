@@ -27,40 +27,38 @@ struct send_case {
 };
 
 static const struct send_case cases[] = {
-	{"lf", "A: b\n\nbody\n", false, 0, "A: b\r\n\r\nbody\r\n.\r\n"},
-	{"crlf kept", "A: b\r\n\r\nbody\r\n", false, 0,
-	 "A: b\r\n\r\nbody\r\n.\r\n"},
-	{"mixed", "A\r\nB\nC\r\n", false, 0, "A\r\nB\r\nC\r\n.\r\n"},
-	{"no final newline", "A: b\n\nlast", false, 0,
-	 "A: b\r\n\r\nlast\r\n.\r\n"},
-	{"empty message", "", false, 0, ".\r\n"},
-	{"stuffing", ".\n..\n.x\nx.\n", false, 0,
-	 "..\r\n...\r\n..x\r\nx.\r\n.\r\n"},
-	{"stuffing first line", ".a", false, 0, "..a\r\n.\r\n"},
-	{"bare cr is data", "a\rb\n\r.\n", false, 0,
-	 "a\rb\r\n\r.\r\n.\r\n"},
-	{"cr at end", "a\r", false, 0, "a\r\r\n.\r\n"},
-	{"top 0", "A: b\nC: d\n\nl1\nl2\n", true, 0,
-	 "A: b\r\nC: d\r\n\r\n.\r\n"},
-	{"top 1", "A: b\n\nl1\nl2\n", true, 1, "A: b\r\n\r\nl1\r\n.\r\n"},
-	{"top 2 crlf", "A: b\r\n\r\nl1\r\n.l2\r\nl3\r\n", true, 2,
-	 "A: b\r\n\r\nl1\r\n..l2\r\n.\r\n"},
-	{"top more than body", "A: b\n\nl1\n", true, 10,
-	 "A: b\r\n\r\nl1\r\n.\r\n"},
-	{"top no body", "A: b\nC: d\n", true, 3, "A: b\r\nC: d\r\n.\r\n"},
-	{"top unterminated", "A: b\n\nl1", true, 3,
-	 "A: b\r\n\r\nl1\r\n.\r\n"},
-	{"top empty cr line ends header", "A: b\r\n\r\nx\r\n", true, 0,
-	 "A: b\r\n\r\n.\r\n"},
-	{"top first line empty", "\nbody\nmore\n", true, 1,
-	 "\r\nbody\r\n.\r\n"},
-	{"top huge", "A\n\n1\n2\n3\n", true, UINT64_MAX,
-	 "A\r\n\r\n1\r\n2\r\n3\r\n.\r\n"},
+        {"lf", "A: b\n\nbody\n", false, 0, "A: b\r\n\r\nbody\r\n.\r\n"},
+        {"crlf kept", "A: b\r\n\r\nbody\r\n", false, 0,
+         "A: b\r\n\r\nbody\r\n.\r\n"},
+        {"mixed", "A\r\nB\nC\r\n", false, 0, "A\r\nB\r\nC\r\n.\r\n"},
+        {"no final newline", "A: b\n\nlast", false, 0,
+         "A: b\r\n\r\nlast\r\n.\r\n"},
+        {"empty message", "", false, 0, ".\r\n"},
+        {"stuffing", ".\n..\n.x\nx.\n", false, 0,
+         "..\r\n...\r\n..x\r\nx.\r\n.\r\n"},
+        {"stuffing first line", ".a", false, 0, "..a\r\n.\r\n"},
+        {"bare cr is data", "a\rb\n\r.\n", false, 0, "a\rb\r\n\r.\r\n.\r\n"},
+        {"cr at end", "a\r", false, 0, "a\r\r\n.\r\n"},
+        {"top 0", "A: b\nC: d\n\nl1\nl2\n", true, 0,
+         "A: b\r\nC: d\r\n\r\n.\r\n"},
+        {"top 1", "A: b\n\nl1\nl2\n", true, 1, "A: b\r\n\r\nl1\r\n.\r\n"},
+        {"top 2 crlf", "A: b\r\n\r\nl1\r\n.l2\r\nl3\r\n", true, 2,
+         "A: b\r\n\r\nl1\r\n..l2\r\n.\r\n"},
+        {"top more than body", "A: b\n\nl1\n", true, 10,
+         "A: b\r\n\r\nl1\r\n.\r\n"},
+        {"top no body", "A: b\nC: d\n", true, 3, "A: b\r\nC: d\r\n.\r\n"},
+        {"top unterminated", "A: b\n\nl1", true, 3, "A: b\r\n\r\nl1\r\n.\r\n"},
+        {"top empty cr line ends header", "A: b\r\n\r\nx\r\n", true, 0,
+         "A: b\r\n\r\n.\r\n"},
+        {"top first line empty", "\nbody\nmore\n", true, 1,
+         "\r\nbody\r\n.\r\n"},
+        {"top huge", "A\n\n1\n2\n3\n", true, UINT64_MAX,
+         "A\r\n\r\n1\r\n2\r\n3\r\n.\r\n"},
 };
 
 /* Encodes in, delivered in pieces of `piece` bytes (0: whole). */
 static void encode(const struct send_case *c, size_t piece, struct buf *out,
-		   struct pop3d_send *ps)
+                   struct pop3d_send *ps)
 {
 	size_t len = strlen(c->in), off = 0;
 	pop3d_send_init(ps, c->top, c->lines);
@@ -91,9 +89,9 @@ static void test_cases(void **state)
 			encode(c, pieces[p], &out, &ps);
 			if (strcmp(buf_cstr(&out), c->want) != 0)
 				fail_msg("%s (pieces of %zu): got \"%s\", want "
-					 "\"%s\"",
-					 c->name, pieces[p], buf_cstr(&out),
-					 c->want);
+				         "\"%s\"",
+				         c->name, pieces[p], buf_cstr(&out),
+				         c->want);
 			buf_deinit(&out);
 		}
 	}
@@ -116,8 +114,8 @@ static void test_octets_match_vsize(void **state)
 		uint64_t v = mbox_crlf_size(c->in, strlen(c->in), &cr);
 		if (ps.octets != v)
 			fail_msg("%s: octets %llu, vsize %llu", c->name,
-				 (unsigned long long)ps.octets,
-				 (unsigned long long)v);
+			         (unsigned long long)ps.octets,
+			         (unsigned long long)v);
 		/* What went out = octets + added dots + terminator (+ the
 		 * CRLF for an unterminated last line). */
 		size_t len = strlen(c->in);
@@ -140,7 +138,7 @@ static void test_worst_case_growth(void **state)
 	struct pop3d_send ps;
 	pop3d_send_init(&ps, false, 0);
 	assert_int_equal(pop3d_send_chunk(&ps, in, sizeof(in), &out),
-			 sizeof(in));
+	                 sizeof(in));
 	pop3d_send_finish(&ps, &out);
 	assert_int_equal(out.len, 2 * sizeof(in) + 3);
 	buf_deinit(&out);
@@ -149,9 +147,9 @@ static void test_worst_case_growth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_octets_match_vsize),
-		cmocka_unit_test(test_worst_case_growth),
+	        cmocka_unit_test(test_cases),
+	        cmocka_unit_test(test_octets_match_vsize),
+	        cmocka_unit_test(test_worst_case_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

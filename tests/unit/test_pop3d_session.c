@@ -154,8 +154,8 @@ static char *run(const char *script)
 	size_t len = strlen(script);
 	assert_int_equal(write(sv[0], script, len), (ssize_t)len);
 	(void)shutdown(sv[0], SHUT_WR);
-	struct service_client c = {.fd = sv[1], .service = "2110",
-				   .inet = true};
+	struct service_client c = {
+	        .fd = sv[1], .service = "2110", .inet = true};
 	snprintf(c.peer.addr, sizeof(c.peer.addr), "127.0.0.1");
 	snprintf(c.peer.port, sizeof(c.peer.port), "40000");
 	snprintf(c.local.addr, sizeof(c.local.addr), "127.0.0.1");
@@ -183,17 +183,17 @@ static void expect(const char *script, const char *const *want)
 		const char *eol = strstr(p, "\r\n");
 		if (!eol)
 			fail_msg("reply %zu: got end of output, want \"%s\"\n"
-				 "all output:\n%s",
-				 i, want[i], got);
+			         "all output:\n%s",
+			         i, want[i], got);
 		size_t n = (size_t)(eol - p), wl = strlen(want[i]);
-		bool ok = wl && want[i][wl - 1] == '*'
-				  ? n >= wl - 1 &&
-					    memcmp(p, want[i], wl - 1) == 0
-				  : n == wl && memcmp(p, want[i], n) == 0;
+		bool ok =
+		        wl && want[i][wl - 1] == '*'
+		                ? n >= wl - 1 && memcmp(p, want[i], wl - 1) == 0
+		                : n == wl && memcmp(p, want[i], n) == 0;
 		if (!ok)
 			fail_msg("reply %zu: got \"%.*s\", want \"%s\"\n"
-				 "all output:\n%s",
-				 i, (int)n, p, want[i], got);
+			         "all output:\n%s",
+			         i, (int)n, p, want[i], got);
 		p = eol + 2;
 	}
 	if (*p)
@@ -212,12 +212,10 @@ static void test_parse(void **state)
 	struct pop3d_args a;
 	assert_int_equal(pop3d_args_parse("", 0, &a), POP3D_PARSE_EMPTY);
 	assert_int_equal(pop3d_args_parse("   ", 3, &a), POP3D_PARSE_EMPTY);
-	assert_int_equal(pop3d_args_parse("ST\0T", 4, &a),
-			 POP3D_PARSE_CONTROL);
+	assert_int_equal(pop3d_args_parse("ST\0T", 4, &a), POP3D_PARSE_CONTROL);
 	assert_int_equal(pop3d_args_parse("RETR\r1", 6, &a),
-			 POP3D_PARSE_CONTROL);
-	assert_int_equal(pop3d_args_parse("A\x7f", 2, &a),
-			 POP3D_PARSE_CONTROL);
+	                 POP3D_PARSE_CONTROL);
+	assert_int_equal(pop3d_args_parse("A\x7f", 2, &a), POP3D_PARSE_CONTROL);
 
 	assert_int_equal(pop3d_args_parse("stat", 4, &a), POP3D_PARSE_OK);
 	assert_int_equal(a.keyword_len, 4);
@@ -249,11 +247,11 @@ static void test_lookup(void **state)
 {
 	(void)state;
 	static const char *const names[] = {
-		"USER", "PASS", "AUTH", "APOP", "STLS", "CAPA", "QUIT", "STAT",
-		"LIST", "RETR", "DELE", "NOOP", "RSET", "TOP",  "UIDL"};
+	        "USER", "PASS", "AUTH", "APOP", "STLS", "CAPA", "QUIT", "STAT",
+	        "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP",  "UIDL"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct pop3d_cmd *c =
-			pop3d_cmd_lookup(names[i], strlen(names[i]));
+		        pop3d_cmd_lookup(names[i], strlen(names[i]));
 		assert_non_null(c);
 		assert_string_equal(c->name, names[i]);
 	}
@@ -263,11 +261,10 @@ static void test_lookup(void **state)
 	assert_null(pop3d_cmd_lookup("XTND", 4));
 	/* The table says where each command is legal. */
 	assert_int_equal(pop3d_cmd_lookup("STAT", 4)->states,
-			 POP3D_STATE_TRANS);
-	assert_int_equal(pop3d_cmd_lookup("USER", 4)->states,
-			 POP3D_STATE_AUTH);
+	                 POP3D_STATE_TRANS);
+	assert_int_equal(pop3d_cmd_lookup("USER", 4)->states, POP3D_STATE_AUTH);
 	assert_int_equal(pop3d_cmd_lookup("CAPA", 4)->states,
-			 POP3D_STATE_AUTH | POP3D_STATE_TRANS);
+	                 POP3D_STATE_AUTH | POP3D_STATE_TRANS);
 	assert_string_equal(pop3d_cmd_log_name(POP3D_CMD_RETR), "retr");
 }
 
@@ -279,7 +276,7 @@ static void test_msgno(void **state)
 	assert_true(pop3d_msgno_parse("0", 1, &n) && n == 0);
 	assert_true(pop3d_msgno_parse("007", 3, &n) && n == 7);
 	assert_true(pop3d_msgno_parse("99999999999999999999999", 23, &n) &&
-		    n == UINT64_MAX);
+	            n == UINT64_MAX);
 	assert_false(pop3d_msgno_parse("", 0, &n));
 	assert_false(pop3d_msgno_parse("-1", 2, &n));
 	assert_false(pop3d_msgno_parse("+1", 2, &n));
@@ -292,17 +289,17 @@ static void test_authorization_state(void **state)
 {
 	(void)state;
 	static const char *const want[] = {
-		GREETING,
-		"-ERR STAT is not allowed in the AUTHORIZATION state.",
-		"-ERR Send USER first.",
-		"-ERR Unknown command.",
-		"-ERR Empty command.",
-		"-ERR Missing argument.",
-		"-ERR Too many arguments.",
-		"-ERR APOP is not supported.",
-		"-ERR TLS is not available.",
-		"+OK Bye.",
-		NULL,
+	        GREETING,
+	        "-ERR STAT is not allowed in the AUTHORIZATION state.",
+	        "-ERR Send USER first.",
+	        "-ERR Unknown command.",
+	        "-ERR Empty command.",
+	        "-ERR Missing argument.",
+	        "-ERR Too many arguments.",
+	        "-ERR APOP is not supported.",
+	        "-ERR TLS is not available.",
+	        "+OK Bye.",
+	        NULL,
 	};
 	expect("STAT\r\nPASS x\r\nXTND\r\n\r\nUSER\r\nUSER a b\r\n"
 	       "APOP a b\r\nSTLS\r\nQUIT\r\nNOOP\r\n",
@@ -313,20 +310,35 @@ static void test_capa(void **state)
 {
 	(void)state;
 	static const char *const want[] = {
-		GREETING,
-		"+OK Capability list follows.",
-		"CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
-		"PIPELINING", "USER", "SASL PLAIN",
-		"EXPIRE NEVER", "LOGIN-DELAY 900",
-		"IMPLEMENTATION Posthorn", ".",
-		"+OK Send your password.",
-		LOGGED_IN(0, 0),
-		"+OK Capability list follows.",
-		"CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
-		"PIPELINING", "EXPIRE NEVER", "LOGIN-DELAY 900",
-		"IMPLEMENTATION Posthorn", ".",
-		"+OK Logging out (maildrop empty).",
-		NULL,
+	        GREETING,
+	        "+OK Capability list follows.",
+	        "CAPA",
+	        "TOP",
+	        "UIDL",
+	        "RESP-CODES",
+	        "AUTH-RESP-CODE",
+	        "PIPELINING",
+	        "USER",
+	        "SASL PLAIN",
+	        "EXPIRE NEVER",
+	        "LOGIN-DELAY 900",
+	        "IMPLEMENTATION Posthorn",
+	        ".",
+	        "+OK Send your password.",
+	        LOGGED_IN(0, 0),
+	        "+OK Capability list follows.",
+	        "CAPA",
+	        "TOP",
+	        "UIDL",
+	        "RESP-CODES",
+	        "AUTH-RESP-CODE",
+	        "PIPELINING",
+	        "EXPIRE NEVER",
+	        "LOGIN-DELAY 900",
+	        "IMPLEMENTATION Posthorn",
+	        ".",
+	        "+OK Logging out (maildrop empty).",
+	        NULL,
 	};
 	static const char *const extra[] = {"pop3d_login_delay=15m", NULL};
 	load_params(extra);
@@ -340,20 +352,26 @@ static void test_tls_auth_only(void **state)
 	static const char *const extra[] = {"pop3d_tls_auth_only=yes", NULL};
 	load_params(extra);
 	static const char *const want[] = {
-		GREETING,
-		"+OK Capability list follows.",
-		"CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
-		"PIPELINING", "IMPLEMENTATION Posthorn", ".",
-		"-ERR [AUTH] Plaintext authentication disallowed on non-secure "
-		"connections; use STLS first.",
-		"-ERR [AUTH] Plaintext authentication disallowed on non-secure "
-		"connections; use STLS first.",
-		"-ERR [AUTH] Plaintext authentication disallowed on non-secure "
-		"connections; use STLS first.",
-		"+OK Supported mechanisms follow.",
-		".",
-		"+OK Bye.",
-		NULL,
+	        GREETING,
+	        "+OK Capability list follows.",
+	        "CAPA",
+	        "TOP",
+	        "UIDL",
+	        "RESP-CODES",
+	        "AUTH-RESP-CODE",
+	        "PIPELINING",
+	        "IMPLEMENTATION Posthorn",
+	        ".",
+	        "-ERR [AUTH] Plaintext authentication disallowed on non-secure "
+	        "connections; use STLS first.",
+	        "-ERR [AUTH] Plaintext authentication disallowed on non-secure "
+	        "connections; use STLS first.",
+	        "-ERR [AUTH] Plaintext authentication disallowed on non-secure "
+	        "connections; use STLS first.",
+	        "+OK Supported mechanisms follow.",
+	        ".",
+	        "+OK Bye.",
+	        NULL,
 	};
 	expect("CAPA\r\nUSER " USER "\r\nPASS x\r\nAUTH PLAIN\r\nAUTH\r\n"
 	       "QUIT\r\n",
@@ -364,17 +382,17 @@ static void test_bad_password(void **state)
 {
 	(void)state;
 	static const char *const want[] = {
-		GREETING,
-		"+OK Send your password.",
-		"-ERR [AUTH] Authentication failed.",
-		"+OK Send your password.",
-		"-ERR [AUTH] Authentication failed.",
-		"-ERR Send USER first.",
-		"+OK Send your password.",
-		"-ERR NOOP is not allowed in the AUTHORIZATION state.",
-		"-ERR Send USER first.",
-		"+OK Bye.",
-		NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        "-ERR [AUTH] Authentication failed.",
+	        "+OK Send your password.",
+	        "-ERR [AUTH] Authentication failed.",
+	        "-ERR Send USER first.",
+	        "+OK Send your password.",
+	        "-ERR NOOP is not allowed in the AUTHORIZATION state.",
+	        "-ERR Send USER first.",
+	        "+OK Bye.",
+	        NULL,
 	};
 	/* PASS must follow USER directly; a failed PASS forgets USER. */
 	expect("USER " USER "\r\nPASS wrong\r\n"
@@ -386,48 +404,63 @@ static void test_bad_password(void **state)
 static void test_transaction(void **state)
 {
 	(void)state;
-	deliver("Subject: one\n\nline 1\n.dot\n");    /* 30 octets */
-	deliver("Subject: two\n\na\nb\nc\n");          /* 25 */
-	deliver("Subject: three\n\n");                 /* 18 */
+	deliver("Subject: one\n\nline 1\n.dot\n"); /* 30 octets */
+	deliver("Subject: two\n\na\nb\nc\n");      /* 25 */
+	deliver("Subject: three\n\n");             /* 18 */
 	static const char *const want[] = {
-		GREETING,
-		"+OK Send your password.",
-		LOGGED_IN(3, 73),
-		"+OK 3 73",
-		"+OK 3 messages (73 octets)",
-		"1 30", "2 25", "3 18", ".",
-		"+OK 2 25",
-		"-ERR No such message.",
-		"-ERR No such message.",
-		"-ERR Invalid message number.",
-		"+OK 30 octets",
-		"Subject: one", "", "line 1", "..dot", ".",
-		"+OK Top of message follows.",
-		"Subject: two", "", "a", ".",
-		"+OK Unique-ID listing follows.",
-		"1 *", "2 *", "3 *", ".",
-		"+OK 3 *",
-		"+OK Message 2 deleted.",
-		"-ERR Message 2 is deleted.",
-		"-ERR Message 2 is deleted.",
-		"-ERR Message 2 is deleted.",
-		"+OK 2 48",
-		"+OK 2 messages (48 octets)",
-		"1 30", "3 18", ".",
-		"+OK Maildrop has 3 messages (73 octets).",
-		"+OK 3 73",
-		"+OK Still here.",
-		"-ERR USER is not allowed in the TRANSACTION state.",
-		"-ERR Invalid number of lines.",
-		"+OK Message 1 deleted.",
-		"+OK Logging out (2 messages left).",
-		NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        LOGGED_IN(3, 73),
+	        "+OK 3 73",
+	        "+OK 3 messages (73 octets)",
+	        "1 30",
+	        "2 25",
+	        "3 18",
+	        ".",
+	        "+OK 2 25",
+	        "-ERR No such message.",
+	        "-ERR No such message.",
+	        "-ERR Invalid message number.",
+	        "+OK 30 octets",
+	        "Subject: one",
+	        "",
+	        "line 1",
+	        "..dot",
+	        ".",
+	        "+OK Top of message follows.",
+	        "Subject: two",
+	        "",
+	        "a",
+	        ".",
+	        "+OK Unique-ID listing follows.",
+	        "1 *",
+	        "2 *",
+	        "3 *",
+	        ".",
+	        "+OK 3 *",
+	        "+OK Message 2 deleted.",
+	        "-ERR Message 2 is deleted.",
+	        "-ERR Message 2 is deleted.",
+	        "-ERR Message 2 is deleted.",
+	        "+OK 2 48",
+	        "+OK 2 messages (48 octets)",
+	        "1 30",
+	        "3 18",
+	        ".",
+	        "+OK Maildrop has 3 messages (73 octets).",
+	        "+OK 3 73",
+	        "+OK Still here.",
+	        "-ERR USER is not allowed in the TRANSACTION state.",
+	        "-ERR Invalid number of lines.",
+	        "+OK Message 1 deleted.",
+	        "+OK Logging out (2 messages left).",
+	        NULL,
 	};
 	expect(LOGIN "STAT\r\nLIST\r\nlist 2\r\nLIST 4\r\nLIST 0\r\n"
-	       "LIST x\r\nRETR 1\r\nTOP 2 1\r\nUIDL\r\nUIDL 3\r\n"
-	       "DELE 2\r\nDELE 2\r\nRETR 2\r\nLIST 2\r\nSTAT\r\nLIST\r\n"
-	       "RSET\r\nSTAT\r\nNOOP\r\nUSER x\r\nTOP 1 -1\r\nDELE 1\r\n"
-	       "QUIT\r\n",
+	             "LIST x\r\nRETR 1\r\nTOP 2 1\r\nUIDL\r\nUIDL 3\r\n"
+	             "DELE 2\r\nDELE 2\r\nRETR 2\r\nLIST 2\r\nSTAT\r\nLIST\r\n"
+	             "RSET\r\nSTAT\r\nNOOP\r\nUSER x\r\nTOP 1 -1\r\nDELE 1\r\n"
+	             "QUIT\r\n",
 	       want);
 	assert_int_equal(inbox_count(), 2);
 }
@@ -439,15 +472,22 @@ static void test_dropped_connection(void **state)
 	deliver("Subject: a\n\nx\n");
 	deliver("Subject: b\n\ny\n");
 	static const char *const want[] = {
-		GREETING, "+OK Send your password.", LOGGED_IN(2, 34),
-		"+OK Message 1 deleted.", "+OK Message 2 deleted.", NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        LOGGED_IN(2, 34),
+	        "+OK Message 1 deleted.",
+	        "+OK Message 2 deleted.",
+	        NULL,
 	};
 	expect(LOGIN "DELE 1\r\nDELE 2\r\n", want);
 	assert_int_equal(inbox_count(), 2);
 	/* The lock went with the session: a new one logs in. */
 	static const char *const again[] = {
-		GREETING, "+OK Send your password.", LOGGED_IN(2, 34),
-		"+OK Logging out (2 messages left).", NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        LOGGED_IN(2, 34),
+	        "+OK Logging out (2 messages left).",
+	        NULL,
 	};
 	expect(LOGIN "QUIT\r\n", again);
 }
@@ -469,8 +509,11 @@ static void test_uidl_stable_and_snapshot(void **state)
 	 * two scripted sessions here; the e2e test delivers during one.) */
 	deliver("Subject: b\n\ny\n");
 	static const char *const want2[] = {
-		GREETING, "+OK Send your password.", LOGGED_IN(2, 34),
-		"+OK Logging out (2 messages left).", NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        LOGGED_IN(2, 34),
+	        "+OK Logging out (2 messages left).",
+	        NULL,
 	};
 	expect(LOGIN "QUIT\r\n", want2);
 }
@@ -485,12 +528,12 @@ static void test_in_use(void **state)
 	assert_int_equal(mbox_open(&mb, maildir, 0, &e), 1);
 	assert_int_equal(mbox_lock_session(mb, &fd, &e), 1);
 	static const char *const want[] = {
-		GREETING,
-		"+OK Send your password.",
-		"-ERR [IN-USE] Mailbox is locked by another POP3 session.",
-		"-ERR STAT is not allowed in the AUTHORIZATION state.",
-		"+OK Bye.",
-		NULL,
+	        GREETING,
+	        "+OK Send your password.",
+	        "-ERR [IN-USE] Mailbox is locked by another POP3 session.",
+	        "-ERR STAT is not allowed in the AUTHORIZATION state.",
+	        "+OK Bye.",
+	        NULL,
 	};
 	expect(LOGIN "STAT\r\nQUIT\r\n", want);
 	close(fd);
@@ -505,28 +548,34 @@ static void test_auth_plain(void **state)
 	buf_init(&ir, 0);
 	static const char raw[] = "\0" USER "\0" PASS;
 	assert_int_equal(sasl_server_b64_encode(raw, sizeof(raw) - 1, &ir), 0);
-	char *script = xasprintf(
-		"AUTH\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n%%%%\r\n"
-		"AUTH X-UNKNOWN\r\nAUTH PLAIN AGFsaWNlAHdyb25n\r\n"
-		"AUTH PLAIN\r\n%s\r\nQUIT\r\n",
-		buf_cstr(&ir));
+	char *script =
+	        xasprintf("AUTH\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n%%%%\r\n"
+	                  "AUTH X-UNKNOWN\r\nAUTH PLAIN AGFsaWNlAHdyb25n\r\n"
+	                  "AUTH PLAIN\r\n%s\r\nQUIT\r\n",
+	                  buf_cstr(&ir));
 	static const char *const want[] = {
-		GREETING,
-		"+OK Supported mechanisms follow.", "PLAIN", ".",
-		"+ ", "-ERR Authentication cancelled.",
-		"+ ", "-ERR Invalid AUTH data.",
-		"-ERR Unsupported authentication mechanism.",
-		"-ERR [AUTH] Authentication failed.",
-		"+ ", LOGGED_IN(0, 0),
-		"+OK Logging out (maildrop empty).",
-		NULL,
+	        GREETING,
+	        "+OK Supported mechanisms follow.",
+	        "PLAIN",
+	        ".",
+	        "+ ",
+	        "-ERR Authentication cancelled.",
+	        "+ ",
+	        "-ERR Invalid AUTH data.",
+	        "-ERR Unsupported authentication mechanism.",
+	        "-ERR [AUTH] Authentication failed.",
+	        "+ ",
+	        LOGGED_IN(0, 0),
+	        "+OK Logging out (maildrop empty).",
+	        NULL,
 	};
 	expect(script, want);
 	free(script);
 	script = xasprintf("AUTH plain %s\r\nSTAT\r\nQUIT\r\n", buf_cstr(&ir));
 	static const char *const want_ir[] = {
-		GREETING, LOGGED_IN(0, 0), "+OK 0 0",
-		"+OK Logging out (maildrop empty).", NULL,
+	        GREETING,  LOGGED_IN(0, 0),
+	        "+OK 0 0", "+OK Logging out (maildrop empty).",
+	        NULL,
 	};
 	expect(script, want_ir);
 	free(script);
@@ -536,21 +585,22 @@ static void test_auth_plain(void **state)
 static void test_limits(void **state)
 {
 	(void)state;
-	static const char *const extra[] = {"pop3d_error_limit=3",
-					    "pop3d_line_length_limit=255",
-					    NULL};
+	static const char *const extra[] = {
+	        "pop3d_error_limit=3", "pop3d_line_length_limit=255", NULL};
 	load_params(extra);
 	char longline[400];
 	memset(longline, 'A', sizeof(longline));
 	memcpy(longline + sizeof(longline) - 3, "\r\n", 3);
-	char *script = xasprintf("%s" "NOOP\r\nX\r\nY\r\nNOOP\r\n", longline);
+	char *script = xasprintf("%s"
+	                         "NOOP\r\nX\r\nY\r\nNOOP\r\n",
+	                         longline);
 	static const char *const want[] = {
-		GREETING,
-		"-ERR Line too long.",
-		"-ERR NOOP is not allowed in the AUTHORIZATION state.",
-		"-ERR Unknown command.",
-		"-ERR Too many errors, closing connection.",
-		NULL,
+	        GREETING,
+	        "-ERR Line too long.",
+	        "-ERR NOOP is not allowed in the AUTHORIZATION state.",
+	        "-ERR Unknown command.",
+	        "-ERR Too many errors, closing connection.",
+	        NULL,
 	};
 	expect(script, want);
 	free(script);
@@ -574,6 +624,32 @@ static void test_limits(void **state)
 	free(many);
 }
 
+/* RFC 2449 6.5: with LOGIN-DELAY set, a second login too soon is
+ * refused with the response code, and the maildrop is left alone. */
+static void test_login_delay(void **state)
+{
+	(void)state;
+	static const char *const extra[] = {"pop3d_login_delay=1h", NULL};
+	load_params(extra);
+	static const char *const first[] = {
+	        GREETING,
+	        "+OK Send your password.",
+	        LOGGED_IN(0, 0),
+	        "+OK Logging out (maildrop empty).",
+	        NULL,
+	};
+	expect(LOGIN "QUIT\r\n", first);
+	static const char *const again[] = {
+	        GREETING,
+	        "+OK Send your password.",
+	        "-ERR [LOGIN-DELAY] Minimum time between logins is 3600 "
+	        "seconds.",
+	        "+OK Bye.",
+	        NULL,
+	};
+	expect(LOGIN "QUIT\r\n", again);
+}
+
 static void test_expire_zero(void **state)
 {
 	(void)state;
@@ -590,22 +666,22 @@ static void test_expire_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_lookup),
-		cmocka_unit_test(test_msgno),
-		cmocka_unit_test_setup(test_authorization_state,
-				       empty_maildir),
-		cmocka_unit_test_setup(test_capa, empty_maildir),
-		cmocka_unit_test_setup(test_tls_auth_only, empty_maildir),
-		cmocka_unit_test_setup(test_bad_password, empty_maildir),
-		cmocka_unit_test_setup(test_transaction, empty_maildir),
-		cmocka_unit_test_setup(test_dropped_connection, empty_maildir),
-		cmocka_unit_test_setup(test_uidl_stable_and_snapshot,
-				       empty_maildir),
-		cmocka_unit_test_setup(test_in_use, empty_maildir),
-		cmocka_unit_test_setup(test_auth_plain, empty_maildir),
-		cmocka_unit_test_setup(test_limits, empty_maildir),
-		cmocka_unit_test_setup(test_expire_zero, empty_maildir),
+	        cmocka_unit_test(test_parse),
+	        cmocka_unit_test(test_lookup),
+	        cmocka_unit_test(test_msgno),
+	        cmocka_unit_test_setup(test_authorization_state, empty_maildir),
+	        cmocka_unit_test_setup(test_capa, empty_maildir),
+	        cmocka_unit_test_setup(test_tls_auth_only, empty_maildir),
+	        cmocka_unit_test_setup(test_bad_password, empty_maildir),
+	        cmocka_unit_test_setup(test_transaction, empty_maildir),
+	        cmocka_unit_test_setup(test_dropped_connection, empty_maildir),
+	        cmocka_unit_test_setup(test_uidl_stable_and_snapshot,
+	                               empty_maildir),
+	        cmocka_unit_test_setup(test_in_use, empty_maildir),
+	        cmocka_unit_test_setup(test_auth_plain, empty_maildir),
+	        cmocka_unit_test_setup(test_limits, empty_maildir),
+	        cmocka_unit_test_setup(test_login_delay, empty_maildir),
+	        cmocka_unit_test_setup(test_expire_zero, empty_maildir),
 	};
 	log_to_file("/dev/null");
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
