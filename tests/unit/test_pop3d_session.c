@@ -202,6 +202,9 @@ static void expect(const char *script, const char *const *want)
 }
 
 #define GREETING "+OK Posthorn ready."
+/* The capabilities every CAPA lists, in order. */
+#define CAPA_COMMON                                                            \
+	"CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"
 #define LOGGED_IN(n, o) "+OK Logged in, " #n " messages (" #o " octets)."
 
 /* ---- parser and table ---------------------------------------------------- */
@@ -312,12 +315,7 @@ static void test_capa(void **state)
 	static const char *const want[] = {
 	        GREETING,
 	        "+OK Capability list follows.",
-	        "CAPA",
-	        "TOP",
-	        "UIDL",
-	        "RESP-CODES",
-	        "AUTH-RESP-CODE",
-	        "PIPELINING",
+	        CAPA_COMMON,
 	        "USER",
 	        "SASL PLAIN",
 	        "EXPIRE NEVER",
@@ -327,12 +325,7 @@ static void test_capa(void **state)
 	        "+OK Send your password.",
 	        LOGGED_IN(0, 0),
 	        "+OK Capability list follows.",
-	        "CAPA",
-	        "TOP",
-	        "UIDL",
-	        "RESP-CODES",
-	        "AUTH-RESP-CODE",
-	        "PIPELINING",
+	        CAPA_COMMON,
 	        "EXPIRE NEVER",
 	        "LOGIN-DELAY 900",
 	        "IMPLEMENTATION Posthorn",
@@ -354,12 +347,7 @@ static void test_tls_auth_only(void **state)
 	static const char *const want[] = {
 	        GREETING,
 	        "+OK Capability list follows.",
-	        "CAPA",
-	        "TOP",
-	        "UIDL",
-	        "RESP-CODES",
-	        "AUTH-RESP-CODE",
-	        "PIPELINING",
+	        CAPA_COMMON,
 	        "IMPLEMENTATION Posthorn",
 	        ".",
 	        "-ERR [AUTH] Plaintext authentication disallowed on non-secure "
