@@ -458,6 +458,32 @@ def test_dropped_connection_changes_nothing(pop_instance):
     inst.wait_log(r"logout: .* del=0, msgs=3, .*reason=lost connection")
 
 
+def test_message_removed_by_another_client(pop_instance):
+    """Another client (an IMAP expunge, a maildir tool) removes a message
+    during the session: RETR says so, the rest of the session goes on."""
+    inst = pop_instance
+    put(inst, msg(1))
+    put(inst, msg(2))
+    p = login(inst)
+    files(inst)[0].unlink()
+    assert err(p.retr, 1) == b"-ERR Message was removed by another client."
+    assert p.retr(2)[0].startswith(b"+OK")
+    p.dele(1)
+    assert p.quit() == b"+OK Logging out (1 messages left)."
+
+
+def test_stop_ends_sessions_without_update(pop_instance):
+    """posthorn stop: a session waiting for a command is told and closed,
+    and its marks are not applied (no QUIT, no UPDATE state)."""
+    inst = pop_instance
+    put(inst, msg(1))
+    p = login(inst)
+    p.dele(1)
+    inst.stop()
+    assert p._getline()[0] == b"-ERR [SYS/TEMP] Server shutting down."
+    assert len(files(inst)) == 1
+
+
 def test_pipelining(pop_instance):
     inst = pop_instance
     for i in range(3):
