@@ -55,7 +55,8 @@
 	"# wakeup 0, maxproc default_process_limit.\n"                        \
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
-	"# ========================================================\n"
+	"# ========================================================\n"  \
+	"smtp      unix  -       -       n       -       -       smtp\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
