@@ -27,6 +27,18 @@
  * multipart whose boundary never occurs is served as text/plain, a part
  * cut short ends at its parent's end). Work and memory are bounded by
  * MIME_MAX_DEPTH, MIME_MAX_PARTS and MIME_MAX_FIELD whatever the input.
+ *
+ * Typical use (imapd, FETCH n BODY[2.1]<0.100>; data = the mapped file):
+ *
+ *	struct mime_msg *m = mime_parse(data, len);
+ *	struct mime_section sec;
+ *	size_t used, off, n;
+ *	if (mime_section_parse("2.1", 3, &sec, &used) == 0 &&
+ *	    mime_section_find(m, &sec, &off, &n, NULL) == 1) {
+ *		size_t size = mime_crlf_size(data + off, n);  // literal length
+ *		mime_crlf_append(out, data + off, n, 0, 100, MIME_CRLF_NUL);
+ *	}
+ *	mime_free(&m);
  */
 
 #define MIME_MAX_DEPTH 32     /* nesting of multiparts and messages */

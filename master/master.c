@@ -220,6 +220,9 @@ int main(int argc, char **argv)
 	int opt;
 
 	log_set_ident("posthorn", "master");
+	/* Descriptors inherited from whoever started us would leak into
+	 * every service. */
+	close_range(3, ~0U, 0);
 	strv_init(&overrides);
 	opts.config_dir = POSTHORN_CONFIG_DIR;
 	while ((opt = getopt(argc, argv, "c:fvo:")) != -1) {
@@ -259,21 +262,22 @@ int main(int argc, char **argv)
 	if (pid_fd < 0)
 		startup_fail(e.msg);
 
-	/* Signals arrive through the loop; block them before any child
-	 * exists so no SIGCHLD is lost. */
-	loop = event_loop_new();
-	(void)event_add_signal(loop, SIGCHLD, on_signal, NULL);
-	(void)event_add_signal(loop, SIGHUP, on_signal, NULL);
-	(void)event_add_signal(loop, SIGTERM, on_signal, NULL);
-	(void)event_add_signal(loop, SIGINT, on_signal, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (!privs_is_root())
 		log_warn("not running as root: every service runs as uid %ld "
 			 "and privileges are not separated",
 			 (long)getuid());
 
 	int ready_fd = foreground ? -1 : detach_begin();
+	/* Signals arrive through the loop; block them before any child
+	 * exists so no SIGCHLD is lost. The loop is made after detaching:
+	 * an epoll set watching a signalfd wakes only the process that
+	 * registered it, not a forked child. */
+	loop = event_loop_new();
+	(void)event_add_signal(loop, SIGCHLD, on_signal, NULL);
+	(void)event_add_signal(loop, SIGHUP, on_signal, NULL);
+	(void)event_add_signal(loop, SIGTERM, on_signal, NULL);
+	(void)event_add_signal(loop, SIGINT, on_signal, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	master_svc_setup(loop, &opts);
 	if (master_svc_apply(&cf, &e) < 0) {
 		pidfile_release(pid_path, pid_fd);

@@ -56,6 +56,8 @@
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
 	"# ========================================================\n"  \
+	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
+	"pickup    unix  n       -       n       -       -       pickup\n" \
 	"smtp      unix  -       -       n       -       -       smtp\n"
 
 #define INIT_ALIASES                                                          \
