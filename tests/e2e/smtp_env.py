@@ -105,7 +105,9 @@ class SmtpEnv:
                ("queue_file", "queue/" + qid), ("sender", sender),
                ("arrival", int(time.time())), ("size", len(body)),
                ("nexthop", nexthop), ("transport", "smtp")]
-        req += list(extra.items())
+        # body_type is the request's "body" attribute (7BIT, 8BITMIME).
+        req += [("body" if k == "body_type" else k, v)
+                for k, v in extra.items()]
         req.append(("nrcpt", len(rcpts)))
         for i, r in enumerate(rcpts):
             if isinstance(r, str):
