@@ -143,7 +143,7 @@ bool dns_valid_hostname(const char *s, size_t len)
 		if (!ok || ++label > 63)
 			return false;
 	}
-	return s[len - 1] != '-';
+	return label > 0 && s[len - 1] != '-';
 }
 
 bool dns_parse_addr(const char *s, struct dns_addr *out)

@@ -26,8 +26,6 @@
 
 #include "smtp.h"
 
-struct smtp_state smtp_state;
-
 static enum dns_status resolve_mx(void *ctx, const char *domain,
 				  struct dns_result *res)
 {

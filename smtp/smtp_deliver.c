@@ -41,6 +41,10 @@
 #define ADDR_MAX 1000
 #define PARAM_MAX 1000
 
+/* Set up by smtp.c at start (declared in smtp.h); here so that the
+ * library the tests link holds it. */
+struct smtp_state smtp_state;
+
 static struct smtp_session *cached;
 
 /* ---- results ------------------------------------------------------------ */

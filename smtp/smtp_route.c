@@ -135,8 +135,16 @@ static enum smtp_route_status route_host(const struct smtp_route_config *cfg,
 {
 	struct dns_result res;
 	dns_result_init(&res);
-	enum dns_status st = cfg->resolver->addr(cfg->resolver->ctx, nh->host,
-						 &res);
+	enum dns_status st;
+	struct dns_addr a;
+	if (nh->is_addr && dns_parse_addr(nh->host, &a)) {
+		res.addr = &a; /* an address needs no lookup */
+		res.naddr = 1;
+		add_addrs(cfg, out, nh->host, port, 0, &res, a.family);
+		out->status = SMTP_ROUTE_OK;
+		return out->status;
+	}
+	st = cfg->resolver->addr(cfg->resolver->ctx, nh->host, &res);
 	enum smtp_route_status rs = SMTP_ROUTE_OK;
 	if (st == DNS_OK) {
 		add_addrs(cfg, out, nh->host, port, 0, &res,
