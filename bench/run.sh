@@ -41,4 +41,9 @@ for method in ${BENCH_SYNC_METHODS:-syncfs fdatasync auto}; do
 	done
 	"$B/sbin/posthorn" -c "$inst" stop >/dev/null
 done
+
+echo "== smtp relay (bench/relay.py): qmgr requests -> smtp -> sink"
+mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
+${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
+	echo "bench: relay failed"
 exit 0

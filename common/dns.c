@@ -138,8 +138,8 @@ bool dns_valid_hostname(const char *s, size_t len)
 			continue;
 		}
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '_' ||
-			  (c == '-' && label > 0);
+		          (c >= '0' && c <= '9') || c == '_' ||
+		          (c == '-' && label > 0);
 		if (!ok || ++label > 63)
 			return false;
 	}
@@ -183,13 +183,13 @@ static void reverse_name(const struct dns_addr *a, char *out, size_t outsz)
 	if (a->family == AF_INET) {
 		const unsigned char *p = (const unsigned char *)&a->a.v4;
 		(void)buf_printf(&b, "%u.%u.%u.%u.in-addr.arpa", p[3], p[2],
-				 p[1], p[0]);
+		                 p[1], p[0]);
 	} else {
 		const unsigned char *p = a->a.v6.s6_addr;
 		static const char hex[] = "0123456789abcdef";
 		for (int i = 15; i >= 0; i--)
 			(void)buf_printf(&b, "%c.%c.", hex[p[i] & 0xf],
-					 hex[p[i] >> 4]);
+			                 hex[p[i] >> 4]);
 		(void)buf_append_str(&b, "ip6.arpa");
 	}
 	snprintf(out, outsz, "%s", buf_cstr(&b));
@@ -205,7 +205,7 @@ static uint32_t default_rnd(void *ctx)
 }
 
 void dns_mx_sort(struct dns_mx *mx, size_t n, uint32_t (*rnd)(void *),
-		 void *rnd_ctx)
+                 void *rnd_ctx)
 {
 	if (!rnd)
 		rnd = default_rnd;
@@ -238,15 +238,14 @@ void dns_mx_sort(struct dns_mx *mx, size_t n, uint32_t (*rnd)(void *),
 /* ---- status mapping --------------------------------------------------- */
 
 static void set_status(struct dns_result *res, enum dns_status st,
-		       const char *why)
+                       const char *why)
 {
 	res->status = st;
 	snprintf(res->why, sizeof(res->why), "%s", why);
 }
 
 /* Maps a failed c-ares status; nodata_why is the text for ENODATA. */
-static void map_failure(struct dns_query *q, int status,
-			const char *nodata_why)
+static void map_failure(struct dns_query *q, int status, const char *nodata_why)
 {
 	struct dns_result *res = &q->res;
 	switch (status) {
@@ -262,17 +261,17 @@ static void map_failure(struct dns_query *q, int status,
 	case ARES_EFORMERR:
 	case ARES_EBADRESP:
 		set_status(res, DNS_TEMPFAIL,
-			   "Malformed or unexpected name server reply");
+		           "Malformed or unexpected name server reply");
 		break;
 	case ARES_ETIMEOUT:
 		set_status(res, DNS_TEMPFAIL,
-			   "Host not found, try again (timeout)");
+		           "Host not found, try again (timeout)");
 		break;
 	case ARES_ECANCELLED:
 		set_status(res, DNS_TEMPFAIL,
-			   q->timed_out ? "Host not found, try again (timeout)"
-					: "Host not found, try again "
-					  "(cancelled)");
+		           q->timed_out ? "Host not found, try again (timeout)"
+		                        : "Host not found, try again "
+		                          "(cancelled)");
 		break;
 	default:
 		set_status(res, DNS_TEMPFAIL, "Host not found, try again");
@@ -322,8 +321,8 @@ static void on_finish(struct event *ev, unsigned what, void *ctx)
 
 /* ---- answers ---------------------------------------------------------- */
 
-static void mx_answer(void *arg, int status, int timeouts,
-		      unsigned char *abuf, int alen)
+static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+                      int alen)
 {
 	(void)timeouts;
 	struct dns_query *q = arg;
@@ -370,14 +369,14 @@ static void mx_answer(void *arg, int status, int timeouts,
 	q->res.nmx = n;
 	if (null_mx && total == 1)
 		set_status(&q->res, DNS_NULLMX,
-			   "Domain does not accept mail (null MX)");
+		           "Domain does not accept mail (null MX)");
 	else if (n == 0)
 		set_status(&q->res, DNS_TEMPFAIL,
-			   "Malformed or unexpected name server reply");
+		           "Malformed or unexpected name server reply");
 	else {
 		if (bad)
 			log_warn("%s: ignoring %zu malformed MX host name(s)",
-				 q->name, bad);
+			         q->name, bad);
 		dns_mx_sort(q->res.mx, n, NULL, NULL);
 		set_status(&q->res, DNS_OK, "");
 	}
@@ -395,14 +394,14 @@ static void addr_finish(struct dns_query *q)
 		set_status(res, DNS_TEMPFAIL, q->temp_why);
 	else if (q->nodata_seen)
 		set_status(res, DNS_NODATA,
-			   "No address associated with hostname");
+		           "No address associated with hostname");
 	else
 		set_status(res, DNS_NXDOMAIN, "Host not found");
 	complete(q);
 }
 
 static void addr_answer(void *arg, int status, int timeouts,
-			struct ares_addrinfo *ai)
+                        struct ares_addrinfo *ai)
 {
 	(void)timeouts;
 	struct dns_query *q = arg;
@@ -422,16 +421,16 @@ static void addr_answer(void *arg, int status, int timeouts,
 			a->family = n->ai_family;
 			if (n->ai_family == AF_INET)
 				a->a.v4 = ((struct sockaddr_in *)(void *)
-						   n->ai_addr)
-						  ->sin_addr;
+				                   n->ai_addr)
+				                  ->sin_addr;
 			else if (n->ai_family == AF_INET6)
 				a->a.v6 = ((struct sockaddr_in6 *)(void *)
-						   n->ai_addr)
-						  ->sin6_addr;
+				                   n->ai_addr)
+				                  ->sin6_addr;
 			else
 				continue;
 			(void)inet_ntop(a->family, &a->a, a->text,
-					sizeof(a->text));
+			                sizeof(a->text));
 			q->res.naddr++;
 		}
 	} else {
@@ -442,7 +441,7 @@ static void addr_answer(void *arg, int status, int timeouts,
 		} else if (q->res.status != DNS_NXDOMAIN) {
 			q->temp_seen = true;
 			snprintf(q->temp_why, sizeof(q->temp_why), "%s",
-				 q->res.why);
+			         q->res.why);
 		}
 	}
 	if (ai)
@@ -453,8 +452,8 @@ static void addr_answer(void *arg, int status, int timeouts,
 		addr_finish(q);
 }
 
-static void ptr_answer(void *arg, int status, int timeouts,
-		       unsigned char *abuf, int alen)
+static void ptr_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+                       int alen)
 {
 	(void)timeouts;
 	struct dns_query *q = arg;
@@ -469,9 +468,9 @@ static void ptr_answer(void *arg, int status, int timeouts,
 	}
 	struct hostent *he = NULL;
 	const struct dns_addr *a = &q->ptr_addr;
-	int pst = ares_parse_ptr_reply(
-		abuf, alen, &a->a, a->family == AF_INET ? 4 : 16, a->family,
-		&he);
+	int pst = ares_parse_ptr_reply(abuf, alen, &a->a,
+	                               a->family == AF_INET ? 4 : 16, a->family,
+	                               &he);
 	if (pst != ARES_SUCCESS || !he) {
 		map_failure(q, pst, "No PTR record");
 		complete(q);
@@ -505,7 +504,7 @@ static void ptr_answer(void *arg, int status, int timeouts,
 		set_status(&q->res, DNS_OK, "");
 	else
 		set_status(&q->res, DNS_TEMPFAIL,
-			   "Malformed or unexpected name server reply");
+		           "Malformed or unexpected name server reply");
 	complete(q);
 }
 
@@ -535,9 +534,8 @@ static void addr_start_next(struct dns_query *q)
 	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, addr_answer, q);
 }
 
-static struct dns_query *query_new(struct dns_resolver *r,
-				   enum query_kind kind, dns_done_fn done,
-				   void *ctx)
+static struct dns_query *query_new(struct dns_resolver *r, enum query_kind kind,
+                                   dns_done_fn done, void *ctx)
 {
 	struct dns_query *q = xcalloc(1, sizeof(*q));
 	q->r = r;
@@ -549,16 +547,15 @@ static struct dns_query *query_new(struct dns_resolver *r,
 }
 
 /* Finishes a lookup that needs no query (bad input, numeric host). */
-static void finish_now(struct dns_query *q, enum dns_status st,
-		       const char *why)
+static void finish_now(struct dns_query *q, enum dns_status st, const char *why)
 {
 	set_status(&q->res, st, why);
 	complete(q);
 }
 
 static struct dns_query *start(struct dns_resolver *r, enum query_kind kind,
-			       const char *name, unsigned families,
-			       dns_done_fn done, void *ctx)
+                               const char *name, unsigned families,
+                               dns_done_fn done, void *ctx)
 {
 	struct dns_query *q = query_new(r, kind, done, ctx);
 	switch (kind) {
@@ -568,21 +565,21 @@ static struct dns_query *start(struct dns_resolver *r, enum query_kind kind,
 			break;
 		}
 		arm_deadline(q);
-		ares_query(r->ch, q->name, DNS_CLASS_IN, DNS_TYPE_MX,
-			   mx_answer, q);
+		ares_query(r->ch, q->name, DNS_CLASS_IN, DNS_TYPE_MX, mx_answer,
+		           q);
 		break;
 	case Q_ADDR: {
 		struct dns_addr a;
 		q->res.addr = xcalloc(DNS_ADDR_MAX, sizeof(*q->res.addr));
 		if (dns_parse_addr(name, &a)) {
 			bool want = (a.family == AF_INET &&
-				     (families & DNS_FAMILY_V4)) ||
-				    (a.family == AF_INET6 &&
-				     (families & DNS_FAMILY_V6));
+			             (families & DNS_FAMILY_V4)) ||
+			            (a.family == AF_INET6 &&
+			             (families & DNS_FAMILY_V6));
 			if (want)
 				q->res.addr[q->res.naddr++] = a;
 			finish_now(q, want ? DNS_OK : DNS_NODATA,
-				   want ? "" : "address of another family");
+			           want ? "" : "address of another family");
 			break;
 		}
 		if (!set_name(q, name) || !(families & DNS_FAMILY_ANY)) {
@@ -603,7 +600,7 @@ static struct dns_query *start(struct dns_resolver *r, enum query_kind kind,
 		snprintf(q->name, sizeof(q->name), "%s", rev);
 		arm_deadline(q);
 		ares_query(r->ch, q->name, DNS_CLASS_IN, DNS_TYPE_PTR,
-			   ptr_answer, q);
+		           ptr_answer, q);
 		break;
 	}
 	}
@@ -618,8 +615,8 @@ static void on_sock(struct event *ev, unsigned what, void *ctx)
 {
 	struct dns_resolver *r = ctx;
 	int fd = event_fd(ev);
-	ares_socket_t rfd = (what & (EVENT_READ | EVENT_ERROR)) ? fd
-							       : ARES_SOCKET_BAD;
+	ares_socket_t rfd =
+	        (what & (EVENT_READ | EVENT_ERROR)) ? fd : ARES_SOCKET_BAD;
 	ares_socket_t wfd = (what & EVENT_WRITE) ? fd : ARES_SOCKET_BAD;
 	ares_process_fd(r->ch, rfd, wfd);
 	rearm_timer(r);
@@ -647,8 +644,7 @@ static void rearm_timer(struct dns_resolver *r)
 	event_timer_set(r->timer, ms);
 }
 
-static void sock_state(void *data, ares_socket_t fd, int readable,
-		       int writable)
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct dns_resolver *r = data;
 	size_t i;
@@ -675,8 +671,8 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
 	struct dns_sock *s = &r->socks[i];
 	s->readable = readable;
 	s->writable = writable;
-	unsigned what = (readable ? EVENT_READ : 0u) |
-			(writable ? EVENT_WRITE : 0u);
+	unsigned what =
+	        (readable ? EVENT_READ : 0u) | (writable ? EVENT_WRITE : 0u);
 	if (!r->loop)
 		return;
 	if (s->ev)
@@ -707,8 +703,8 @@ static void run_sync(struct dns_resolver *r, struct dns_query *q)
 		for (size_t i = 0; i < r->nsocks; i++) {
 			pfd[n].fd = r->socks[i].fd;
 			pfd[n].events =
-				(short)((r->socks[i].readable ? POLLIN : 0) |
-					(r->socks[i].writable ? POLLOUT : 0));
+			        (short)((r->socks[i].readable ? POLLIN : 0) |
+			                (r->socks[i].writable ? POLLOUT : 0));
 			pfd[n].revents = 0;
 			n++;
 		}
@@ -721,7 +717,7 @@ static void run_sync(struct dns_resolver *r, struct dns_query *q)
 		}
 		if (rc <= 0) {
 			ares_process_fd(r->ch, ARES_SOCKET_BAD,
-					ARES_SOCKET_BAD);
+			                ARES_SOCKET_BAD);
 			continue;
 		}
 		/* ares_process_fd may close sockets and so change socks[];
@@ -730,20 +726,20 @@ static void run_sync(struct dns_resolver *r, struct dns_query *q)
 			if (!pfd[i].revents)
 				continue;
 			ares_socket_t rfd =
-				(pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-					? pfd[i].fd
-					: ARES_SOCKET_BAD;
+			        (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
+			                ? pfd[i].fd
+			                : ARES_SOCKET_BAD;
 			ares_socket_t wfd = (pfd[i].revents & POLLOUT)
-						    ? pfd[i].fd
-						    : ARES_SOCKET_BAD;
+			                            ? pfd[i].fd
+			                            : ARES_SOCKET_BAD;
 			ares_process_fd(r->ch, rfd, wfd);
 		}
 	}
 }
 
-static enum dns_status lookup_sync(struct dns_resolver *r,
-				   enum query_kind kind, const char *name,
-				   unsigned families, struct dns_result *res)
+static enum dns_status lookup_sync(struct dns_resolver *r, enum query_kind kind,
+                                   const char *name, unsigned families,
+                                   struct dns_result *res)
 {
 	ASSERT(!r->loop);
 	struct dns_query *q = start(r, kind, name, families, NULL, NULL);
@@ -755,26 +751,26 @@ static enum dns_status lookup_sync(struct dns_resolver *r,
 }
 
 enum dns_status dns_lookup_mx(struct dns_resolver *r, const char *domain,
-			      struct dns_result *res)
+                              struct dns_result *res)
 {
 	return lookup_sync(r, Q_MX, domain, 0, res);
 }
 
 enum dns_status dns_lookup_addr(struct dns_resolver *r, const char *host,
-				unsigned families, struct dns_result *res)
+                                unsigned families, struct dns_result *res)
 {
 	return lookup_sync(r, Q_ADDR, host, families, res);
 }
 
 enum dns_status dns_lookup_ptr(struct dns_resolver *r, const char *addr,
-			       struct dns_result *res)
+                               struct dns_result *res)
 {
 	return lookup_sync(r, Q_PTR, addr, 0, res);
 }
 
 static int start_async(struct dns_resolver *r, enum query_kind kind,
-		       const char *name, unsigned families, dns_done_fn done,
-		       void *ctx)
+                       const char *name, unsigned families, dns_done_fn done,
+                       void *ctx)
 {
 	if (!r->loop || !done)
 		return -1;
@@ -784,19 +780,19 @@ static int start_async(struct dns_resolver *r, enum query_kind kind,
 }
 
 int dns_start_mx(struct dns_resolver *r, const char *domain, dns_done_fn done,
-		 void *ctx)
+                 void *ctx)
 {
 	return start_async(r, Q_MX, domain, 0, done, ctx);
 }
 
-int dns_start_addr(struct dns_resolver *r, const char *host,
-		   unsigned families, dns_done_fn done, void *ctx)
+int dns_start_addr(struct dns_resolver *r, const char *host, unsigned families,
+                   dns_done_fn done, void *ctx)
 {
 	return start_async(r, Q_ADDR, host, families, done, ctx);
 }
 
 int dns_start_ptr(struct dns_resolver *r, const char *addr, dns_done_fn done,
-		  void *ctx)
+                  void *ctx)
 {
 	return start_async(r, Q_PTR, addr, 0, done, ctx);
 }
@@ -806,11 +802,11 @@ int dns_start_ptr(struct dns_resolver *r, const char *addr, dns_done_fn done,
 /* dns_servers -> the CSV c-ares parses, checking each element first so
  * the error names the bad one. */
 static int servers_csv(const struct strv *servers, struct buf *csv,
-		       struct err *e)
+                       struct err *e)
 {
 	if (servers->n > DNS_SERVERS_MAX) {
 		err_set(e, "dns_servers: more than %d servers",
-			DNS_SERVERS_MAX);
+		        DNS_SERVERS_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < servers->n; i++) {
@@ -850,7 +846,7 @@ static int servers_csv(const struct strv *servers, struct buf *csv,
 		struct dns_addr a;
 		if (!dns_parse_addr(host, &a)) {
 			err_set(e, "dns_servers: %s is not a numeric address",
-				host);
+			        host);
 			return -1;
 		}
 		if (i)
@@ -865,7 +861,7 @@ static int servers_csv(const struct strv *servers, struct buf *csv,
 }
 
 struct dns_resolver *dns_resolver_new(const struct dns_config *cfg,
-				      struct event_loop *loop, struct err *e)
+                                      struct event_loop *loop, struct err *e)
 {
 	if (!library_ready) {
 		int st = ares_library_init(ARES_LIB_INIT_ALL);
@@ -882,8 +878,7 @@ struct dns_resolver *dns_resolver_new(const struct dns_config *cfg,
 	struct ares_options o;
 	memset(&o, 0, sizeof(o));
 	int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-		   ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS |
-		   ARES_OPT_SOCK_STATE_CB;
+	           ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB;
 	/* No search list: mail routing names are absolute (RFC 5321 5.1
 	 * forbids partial names); DNS only, never /etc/hosts. */
 	o.flags = ARES_FLAG_NOSEARCH;
@@ -907,10 +902,10 @@ struct dns_resolver *dns_resolver_new(const struct dns_config *cfg,
 		buf_init(&csv, 4096);
 		if (servers_csv(cfg->servers, &csv, e) < 0 ||
 		    (st = ares_set_servers_ports_csv(r->ch, buf_cstr(&csv))) !=
-			    ARES_SUCCESS) {
+		            ARES_SUCCESS) {
 			if (st != ARES_SUCCESS)
 				err_set(e, "dns_servers: %s",
-					ares_strerror(st));
+				        ares_strerror(st));
 			buf_deinit(&csv);
 			ares_destroy(r->ch);
 			free(r);

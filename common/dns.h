@@ -41,7 +41,7 @@ enum dns_status {
 	DNS_NODATA,   /* the name exists without records of that type */
 	DNS_NULLMX,   /* RFC 7505: the domain accepts no mail */
 	DNS_TEMPFAIL, /* SERVFAIL, REFUSED, timeout, malformed reply, no
-			 server: try again later */
+	                 server: try again later */
 	DNS_BADNAME,  /* the name is not a valid domain name: permanent */
 };
 
@@ -107,7 +107,7 @@ struct dns_resolver;
  * pending lookups without calling their callbacks.
  */
 struct dns_resolver *dns_resolver_new(const struct dns_config *cfg,
-				      struct event_loop *loop, struct err *e);
+                                      struct event_loop *loop, struct err *e);
 void dns_resolver_free(struct dns_resolver **rp);
 
 /*
@@ -130,11 +130,11 @@ void dns_resolver_free(struct dns_resolver **rp);
  * DNS_BADNAME for text that is not an address.
  */
 enum dns_status dns_lookup_mx(struct dns_resolver *r, const char *domain,
-			      struct dns_result *res);
+                              struct dns_result *res);
 enum dns_status dns_lookup_addr(struct dns_resolver *r, const char *host,
-				unsigned families, struct dns_result *res);
+                                unsigned families, struct dns_result *res);
 enum dns_status dns_lookup_ptr(struct dns_resolver *r, const char *addr,
-			       struct dns_result *res);
+                               struct dns_result *res);
 
 /*
  * Asynchronous forms (resolver made with a loop). done is called once,
@@ -145,11 +145,11 @@ enum dns_status dns_lookup_ptr(struct dns_resolver *r, const char *addr,
  */
 typedef void (*dns_done_fn)(const struct dns_result *res, void *ctx);
 int dns_start_mx(struct dns_resolver *r, const char *domain, dns_done_fn done,
-		 void *ctx);
-int dns_start_addr(struct dns_resolver *r, const char *host,
-		   unsigned families, dns_done_fn done, void *ctx);
+                 void *ctx);
+int dns_start_addr(struct dns_resolver *r, const char *host, unsigned families,
+                   dns_done_fn done, void *ctx);
 int dns_start_ptr(struct dns_resolver *r, const char *addr, dns_done_fn done,
-		  void *ctx);
+                  void *ctx);
 
 /*
  * Orders MX records by preference, lowest first, and shuffles records of
@@ -157,7 +157,7 @@ int dns_start_ptr(struct dns_resolver *r, const char *addr, dns_done_fn done,
  * (NULL: arc4random). Exposed for tests.
  */
 void dns_mx_sort(struct dns_mx *mx, size_t n, uint32_t (*rnd)(void *),
-		 void *rnd_ctx);
+                 void *rnd_ctx);
 
 /* True when s[0..len) is a valid host name for mail routing: labels of
  * letters, digits, '-' and '_' (not at a label's ends for '-'), 1..63

@@ -19,8 +19,8 @@ static const struct {
 	const char *name;
 	unsigned port;
 } port_names[] = {
-	{"smtp", 25},        {"submission", 587}, {"submissions", 465},
-	{"smtps", 465},      {"lmtp", 24},
+        {"smtp", 25},   {"submission", 587}, {"submissions", 465},
+        {"smtps", 465}, {"lmtp", 24},
 };
 
 static int parse_port(const char *s, size_t len, unsigned *out)
@@ -42,7 +42,7 @@ static int parse_port(const char *s, size_t len, unsigned *out)
 
 /* Copies and checks the host part h[0..hlen). */
 static int set_host(struct nexthop *out, const char *h, size_t hlen,
-		    bool bracketed, const char *s, size_t len, struct err *e)
+                    bool bracketed, const char *s, size_t len, struct err *e)
 {
 	if (bracketed && hlen > 5 && strn_eq_nocase(h, 5, "ipv6:")) {
 		h += 5;
@@ -52,7 +52,7 @@ static int set_host(struct nexthop *out, const char *h, size_t hlen,
 		hlen--;
 	if (hlen == 0 || hlen > NEXTHOP_HOST_MAX) {
 		err_set(e, "malformed host name in next hop \"%.*s\"",
-			(int)(len > 200 ? 200 : len), s);
+		        (int)(len > 200 ? 200 : len), s);
 		return -1;
 	}
 	memcpy(out->host, h, hlen);
@@ -61,9 +61,10 @@ static int set_host(struct nexthop *out, const char *h, size_t hlen,
 	struct dns_addr a;
 	if (dns_parse_addr(out->host, &a)) {
 		if (a.family == AF_INET6 && !bracketed) {
-			err_set(e, "IPv6 address without brackets in next hop "
-				   "\"%.*s\"",
-				(int)(len > 200 ? 200 : len), s);
+			err_set(e,
+			        "IPv6 address without brackets in next hop "
+			        "\"%.*s\"",
+			        (int)(len > 200 ? 200 : len), s);
 			return -1;
 		}
 		/* The canonical spelling, so equal addresses compare equal. */
@@ -74,14 +75,13 @@ static int set_host(struct nexthop *out, const char *h, size_t hlen,
 	}
 	if (!dns_valid_hostname(out->host, strlen(out->host))) {
 		err_set(e, "malformed host name in next hop \"%.*s\"",
-			(int)(len > 200 ? 200 : len), s);
+		        (int)(len > 200 ? 200 : len), s);
 		return -1;
 	}
 	return 0;
 }
 
-int nexthop_parse(const char *s, size_t len, struct nexthop *out,
-		  struct err *e)
+int nexthop_parse(const char *s, size_t len, struct nexthop *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	const char *h = s, *rest;
@@ -91,7 +91,7 @@ int nexthop_parse(const char *s, size_t len, struct nexthop *out,
 		const char *close = memchr(s, ']', len);
 		if (!close) {
 			err_set(e, "missing \"]\" in next hop \"%.*s\"",
-				(int)(len > 200 ? 200 : len), s);
+			        (int)(len > 200 ? 200 : len), s);
 			return -1;
 		}
 		h = s + 1;
@@ -102,8 +102,8 @@ int nexthop_parse(const char *s, size_t len, struct nexthop *out,
 		/* host:port; more than one colon is a bare IPv6 address,
 		 * which set_host() refuses with a clear message. */
 		const char *colon = memchr(s, ':', len);
-		if (colon && memchr(colon + 1, ':', len - (size_t)(colon + 1 -
-								    s)))
+		if (colon &&
+		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)))
 			colon = NULL;
 		hlen = colon ? (size_t)(colon - s) : len;
 		rest = s + hlen;
@@ -115,7 +115,7 @@ int nexthop_parse(const char *s, size_t len, struct nexthop *out,
 		return 0;
 	if (rest[0] != ':' || parse_port(rest + 1, rlen - 1, &out->port) < 0) {
 		err_set(e, "bad port in next hop \"%.*s\"",
-			(int)(len > 200 ? 200 : len), s);
+		        (int)(len > 200 ? 200 : len), s);
 		return -1;
 	}
 	return 0;
@@ -127,16 +127,16 @@ const char *nexthop_format(const struct nexthop *nh, char *out, size_t outsz)
 	 * "[192.0.2.1]" and "192.0.2.1" one destination. */
 	bool brackets = nh->no_mx;
 	if (nh->port)
-		snprintf(out, outsz, "%s%s%s:%u", brackets ? "[" : "",
-			 nh->host, brackets ? "]" : "", nh->port);
+		snprintf(out, outsz, "%s%s%s:%u", brackets ? "[" : "", nh->host,
+		         brackets ? "]" : "", nh->port);
 	else
 		snprintf(out, outsz, "%s%s%s", brackets ? "[" : "", nh->host,
-			 brackets ? "]" : "");
+		         brackets ? "]" : "");
 	return out;
 }
 
 void nexthop_transport_split(const char *s, size_t len,
-			     struct nexthop_transport *out)
+                             struct nexthop_transport *out)
 {
 	const char *colon = memchr(s, ':', len);
 	out->transport = s;
@@ -157,9 +157,9 @@ static void trim(const char **p, size_t *len)
 }
 
 int nexthop_route(const char *default_transport, const char *relayhost,
-		  const char *map_value, const char *rcpt_domain,
-		  struct buf *transport_out, struct buf *nexthop_out,
-		  struct err *e)
+                  const char *map_value, const char *rcpt_domain,
+                  struct buf *transport_out, struct buf *nexthop_out,
+                  struct err *e)
 {
 	struct nexthop_transport d;
 	const char *dt = default_transport ? default_transport : "";
@@ -187,7 +187,7 @@ int nexthop_route(const char *default_transport, const char *relayhost,
 			tlen = m.transport_len;
 			np = m.nexthop_len ? m.nexthop : rcpt_domain;
 			nlen = m.nexthop_len ? m.nexthop_len
-					     : strlen(rcpt_domain);
+			                     : strlen(rcpt_domain);
 		} else if (m.nexthop_len) {
 			np = m.nexthop;
 			nlen = m.nexthop_len;

@@ -28,7 +28,7 @@
 
 struct nexthop {
 	char host[NEXTHOP_HOST_MAX + 1]; /* lower case, no brackets, no
-					    trailing dot, no "ipv6:" */
+	                                    trailing dot, no "ipv6:" */
 	unsigned port;                   /* 0 when not given */
 	bool no_mx;                      /* bracketed, or an address */
 	bool is_addr;                    /* host is a numeric address */
@@ -37,7 +37,7 @@ struct nexthop {
 /* Parses s[0..len). 0 and *out filled, or -1 with e set ("bad port in
  * ...", "malformed host name in ..."). */
 int nexthop_parse(const char *s, size_t len, struct nexthop *out,
-		  struct err *e);
+                  struct err *e);
 
 /* The canonical text of nh: "example.com", "example.com:2525",
  * "[mail.example.com]:587", "[2001:db8::1]". Writes into out (truncated
@@ -56,7 +56,7 @@ struct nexthop_transport {
 	size_t nexthop_len;
 };
 void nexthop_transport_split(const char *s, size_t len,
-			     struct nexthop_transport *out);
+                             struct nexthop_transport *out);
 
 /*
  * Where a recipient of a remote domain goes, by Postfix's rules:
@@ -73,8 +73,8 @@ void nexthop_transport_split(const char *s, size_t len,
  * "error:" transport carries text in it); call nexthop_parse() for smtp.
  */
 int nexthop_route(const char *default_transport, const char *relayhost,
-		  const char *map_value, const char *rcpt_domain,
-		  struct buf *transport_out, struct buf *nexthop_out,
-		  struct err *e);
+                  const char *map_value, const char *rcpt_domain,
+                  struct buf *transport_out, struct buf *nexthop_out,
+                  struct err *e);
 
 #endif

@@ -27,13 +27,13 @@
 #include "smtp.h"
 
 static enum dns_status resolve_mx(void *ctx, const char *domain,
-				  struct dns_result *res)
+                                  struct dns_result *res)
 {
 	return dns_lookup_mx(ctx, domain, res);
 }
 
 static enum dns_status resolve_addr(void *ctx, const char *host,
-				    struct dns_result *res)
+                                    struct dns_result *res)
 {
 	return dns_lookup_addr(ctx, host, DNS_FAMILY_ANY, res);
 }
@@ -60,8 +60,9 @@ static void add_mine(const struct dns_addr *a)
 {
 	if (is_mine(NULL, a))
 		return;
-	smtp_state.mine = xrealloc(smtp_state.mine, (smtp_state.nmine + 1) *
-							    sizeof(struct dns_addr));
+	smtp_state.mine =
+	        xrealloc(smtp_state.mine,
+	                 (smtp_state.nmine + 1) * sizeof(struct dns_addr));
 	smtp_state.mine[smtp_state.nmine++] = *a;
 }
 
@@ -89,12 +90,13 @@ static void learn_my_addresses(void)
 				a.family = fam;
 				if (fam == AF_INET)
 					a.a.v4 = ((struct sockaddr_in *)(void *)
-							  ifa->ifa_addr)
-							 ->sin_addr;
+					                  ifa->ifa_addr)
+					                 ->sin_addr;
 				else
-					a.a.v6 = ((struct sockaddr_in6 *)(void *)
-							  ifa->ifa_addr)
-							 ->sin6_addr;
+					a.a.v6 =
+					        ((struct sockaddr_in6 *)(void *)
+					                 ifa->ifa_addr)
+					                ->sin6_addr;
 				inet_ntop(fam, &a.a, a.text, sizeof(a.text));
 				add_mine(&a);
 			}
@@ -116,9 +118,10 @@ static void learn_my_addresses(void)
 			if (dns_parse_addr(v, &a))
 				add_mine(&a);
 			else
-				log_warn("inet_interfaces: %s is not an address; "
-					 "not used for mail loop detection",
-					 v);
+				log_warn("inet_interfaces: %s is not an "
+				         "address; "
+				         "not used for mail loop detection",
+				         v);
 		}
 	}
 }
@@ -129,13 +132,13 @@ static void smtp_init_privileged(void)
 	enum tls_level level;
 	if (tls_level_parse(params->smtp_tls_security_level, &level) < 0)
 		log_fatal("bad smtp_tls_security_level: %s",
-			  params->smtp_tls_security_level);
+		          params->smtp_tls_security_level);
 	smtp_state.tls_level = (int)level;
 	if (level != TLS_LEVEL_NONE) {
 		struct tls_client_config cfg = {
-			.level = level,
-			.ca_file = params->smtp_tls_CAfile,
-			.protocols = params->smtp_tls_protocols,
+		        .level = level,
+		        .ca_file = params->smtp_tls_CAfile,
+		        .protocols = params->smtp_tls_protocols,
 		};
 		smtp_state.tls = tls_client_ctx_new(&cfg, &e);
 		if (!smtp_state.tls)
@@ -145,7 +148,7 @@ static void smtp_init_privileged(void)
 	if (params->smtp_sasl_auth_enable &&
 	    params->smtp_sasl_password_maps.n > 0) {
 		smtp_state.sasl_passwords =
-			maplist_open(&params->smtp_sasl_password_maps, &e);
+		        maplist_open(&params->smtp_sasl_password_maps, &e);
 		if (!smtp_state.sasl_passwords)
 			log_fatal("smtp_sasl_password_maps: %s", e.msg);
 	}
@@ -156,24 +159,24 @@ static void smtp_init(struct event_loop *loop)
 	(void)loop;
 	struct err e;
 	struct dns_config dc = {.servers = &params->dns_servers,
-				.timeout_ms = params->smtp_dns_timeout * 1000};
+	                        .timeout_ms = params->smtp_dns_timeout * 1000};
 	smtp_state.dns = dns_resolver_new(&dc, NULL, &e);
 	if (!smtp_state.dns)
 		log_fatal("%s", e.msg);
 	smtp_state.resolver = (struct smtp_resolver){
-		.mx = resolve_mx, .addr = resolve_addr, .ctx = smtp_state.dns};
+	        .mx = resolve_mx, .addr = resolve_addr, .ctx = smtp_state.dns};
 	enum smtp_addr_pref pref;
 	if (smtp_route_parse_pref(params->smtp_address_preference, &pref) < 0)
 		log_fatal("bad smtp_address_preference: %s",
-			  params->smtp_address_preference);
+		          params->smtp_address_preference);
 	learn_my_addresses();
 	smtp_state.route = (struct smtp_route_config){
-		.resolver = &smtp_state.resolver,
-		.default_port = (unsigned)params->smtp_tcp_port,
-		.addr_limit = (size_t)params->smtp_mx_address_limit,
-		.pref = pref,
-		.myhostname = params->myhostname,
-		.is_mine = is_mine,
+	        .resolver = &smtp_state.resolver,
+	        .default_port = (unsigned)params->smtp_tcp_port,
+	        .addr_limit = (size_t)params->smtp_mx_address_limit,
+	        .pref = pref,
+	        .myhostname = params->myhostname,
+	        .is_mine = is_mine,
 	};
 }
 
@@ -193,12 +196,12 @@ static void smtp_exit(void)
 }
 
 static const struct service_def smtp_def = {
-	.name = "smtp",
-	.mode = SERVICE_ONE_CLIENT,
-	.init_privileged = smtp_init_privileged,
-	.init = smtp_init,
-	.accept = smtp_accept,
-	.exit_hook = smtp_exit,
+        .name = "smtp",
+        .mode = SERVICE_ONE_CLIENT,
+        .init_privileged = smtp_init_privileged,
+        .init = smtp_init,
+        .accept = smtp_accept,
+        .exit_hook = smtp_exit,
 };
 
 int main(int argc, char **argv)

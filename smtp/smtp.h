@@ -57,8 +57,8 @@ struct smtp_request {
 	uint64_t size;
 	enum smtp_body_type body;
 	bool smtputf8;
-	const char *envid; /* NULL when absent */
-	const char *ret;   /* NULL, "FULL" or "HDRS" */
+	const char *envid;        /* NULL when absent */
+	const char *ret;          /* NULL, "FULL" or "HDRS" */
 	const char *nexthop_text; /* as qmgr sent it */
 	struct nexthop nexthop;
 	char nexthop_key[NEXTHOP_HOST_MAX + 16]; /* nexthop_format() */
@@ -76,14 +76,14 @@ struct smtp_request {
  * request arena (cut at DELIVER_REASON_MAX).
  */
 void smtp_rcpt_set(struct smtp_request *req, struct smtp_rcpt *r,
-		   enum smtp_result res, bool final, const char *dsn,
-		   const char *relay, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
+                   enum smtp_result res, bool final, const char *dsn,
+                   const char *relay, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 /* The same for every recipient without a final result. */
 void smtp_rcpt_set_all(struct smtp_request *req, enum smtp_result res,
-		       bool final, const char *dsn, const char *relay,
-		       const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                       bool final, const char *dsn, const char *relay,
+                       const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
 /* Recipients without a final result. */
 size_t smtp_rcpt_pending(const struct smtp_request *req);
 
@@ -102,9 +102,9 @@ struct smtp_target {
 /* The lookups smtp_route needs, so tests can answer them. */
 struct smtp_resolver {
 	enum dns_status (*mx)(void *ctx, const char *domain,
-			      struct dns_result *res);
+	                      struct dns_result *res);
 	enum dns_status (*addr)(void *ctx, const char *host,
-				struct dns_result *res);
+	                        struct dns_result *res);
 	void *ctx;
 };
 
@@ -153,8 +153,8 @@ struct smtp_route {
  * exist 5.4.4; temporary DNS failures defer 4.4.3. Returns out->status.
  */
 enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
-					const struct nexthop *nh,
-					struct smtp_route *out);
+                                        const struct nexthop *nh,
+                                        struct smtp_route *out);
 void smtp_route_deinit(struct smtp_route *r);
 /* Parses smtp_address_preference; -1 when invalid. */
 int smtp_route_parse_pref(const char *s, enum smtp_addr_pref *out);
@@ -168,10 +168,10 @@ struct smtp_state {
 	struct dns_resolver *dns;
 	struct smtp_resolver resolver;
 	struct smtp_route_config route;
-	struct tls_ctx *tls; /* NULL at level none */
-	int tls_level;       /* enum tls_level */
+	struct tls_ctx *tls;            /* NULL at level none */
+	int tls_level;                  /* enum tls_level */
 	struct maplist *sasl_passwords; /* NULL unless auth is enabled */
-	struct dns_addr *mine; /* addresses we receive mail on */
+	struct dns_addr *mine;          /* addresses we receive mail on */
 	size_t nmine;
 };
 

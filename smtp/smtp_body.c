@@ -60,9 +60,8 @@ uint64_t smtp_body_wire_size(const char *data, size_t len)
 
 static bool enc_is(const struct mime_part *p, const char *name)
 {
-	return p->encoding.p &&
-	       rfc822_eq_nocase(p->encoding.p, p->encoding.len, name,
-				strlen(name));
+	return p->encoding.p && rfc822_eq_nocase(p->encoding.p, p->encoding.len,
+	                                         name, strlen(name));
 }
 
 /* True for an absent, 7bit or 8bit Content-Transfer-Encoding: the ones a
@@ -90,7 +89,7 @@ static bool starts_field(const char *h, size_t n, const char *name)
  * line that ends it (or at its end when there is none).
  */
 static int rewrite_header(const char *h, size_t n, const char *const *add,
-			  struct buf *out)
+                          struct buf *out)
 {
 	size_t pos = 0;
 	bool skipping = false;
@@ -107,7 +106,7 @@ static int rewrite_header(const char *h, size_t n, const char *const *add,
 				return -1;
 		} else {
 			skipping = starts_field(line, llen,
-						"Content-Transfer-Encoding");
+			                        "Content-Transfer-Encoding");
 			if (!skipping && buf_append(out, line, llen) < 0)
 				return -1;
 			if (!skipping && line[llen - 1] != '\n' &&
@@ -127,19 +126,20 @@ static int rewrite_header(const char *h, size_t n, const char *const *add,
 }
 
 static int convert_part(const struct mime_msg *m, const struct mime_part *p,
-			struct buf *out, struct err *e);
+                        struct buf *out, struct err *e);
 
 /* A leaf with 8-bit bytes in its body: quoted-printable. */
 static int convert_leaf(const struct mime_msg *m, const struct mime_part *p,
-			struct buf *out, struct err *e)
+                        struct buf *out, struct err *e)
 {
 	const char *hdr = m->data + p->off;
 	const char *body = m->data + p->body_off;
 	if (!enc_plain(p)) {
-		err_set(e, "8-bit data in a part with Content-Transfer-"
-			   "Encoding %.*s",
-			(int)(p->encoding.len > 40 ? 40 : p->encoding.len),
-			p->encoding.p);
+		err_set(e,
+		        "8-bit data in a part with Content-Transfer-"
+		        "Encoding %.*s",
+		        (int)(p->encoding.len > 40 ? 40 : p->encoding.len),
+		        p->encoding.p);
 		return -1;
 	}
 	/* Composite types may not be encoded (RFC 2045 6.4); one that
@@ -148,7 +148,7 @@ static int convert_leaf(const struct mime_msg *m, const struct mime_part *p,
 	    mime_part_is(p, "message", NULL) ||
 	    mime_part_is(p, "multipart", NULL)) {
 		err_set(e, "8-bit data in a malformed %.*s part",
-			(int)(p->type.len > 40 ? 40 : p->type.len), p->type.p);
+		        (int)(p->type.len > 40 ? 40 : p->type.len), p->type.p);
 		return -1;
 	}
 	const char *add[4] = {NULL, NULL, NULL, NULL};
@@ -160,7 +160,7 @@ static int convert_leaf(const struct mime_msg *m, const struct mime_part *p,
 			add[k++] = "MIME-Version: 1.0";
 		if (p->flags & MIME_PF_DEFAULT_TYPE)
 			add[k++] = "Content-Type: text/plain; "
-				   "charset=unknown-8bit";
+			           "charset=unknown-8bit";
 	}
 	add[k] = "Content-Transfer-Encoding: quoted-printable";
 	if (rewrite_header(hdr, p->hdr_len, add, out) < 0 ||
@@ -188,21 +188,22 @@ static int copy_7bit(const char *p, size_t n, struct buf *out, struct err *e)
 /* A multipart or message/rfc822: its header (8bit becomes 7bit), then
  * each child converted, with the delimiters between them as they were. */
 static int convert_container(const struct mime_msg *m,
-			     const struct mime_part *p, struct buf *out,
-			     struct err *e)
+                             const struct mime_part *p, struct buf *out,
+                             struct err *e)
 {
 	const char *hdr = m->data + p->off;
 	if (p->kind == MIME_MESSAGE && !mime_part_is(p, "message", "rfc822")) {
 		err_set(e, "8-bit data in a message/%.*s part",
-			(int)(p->subtype.len > 40 ? 40 : p->subtype.len),
-			p->subtype.p);
+		        (int)(p->subtype.len > 40 ? 40 : p->subtype.len),
+		        p->subtype.p);
 		return -1;
 	}
 	if (!enc_plain(p)) {
-		err_set(e, "8-bit data in a composite part with "
-			   "Content-Transfer-Encoding %.*s",
-			(int)(p->encoding.len > 40 ? 40 : p->encoding.len),
-			p->encoding.p);
+		err_set(e,
+		        "8-bit data in a composite part with "
+		        "Content-Transfer-Encoding %.*s",
+		        (int)(p->encoding.len > 40 ? 40 : p->encoding.len),
+		        p->encoding.p);
 		return -1;
 	}
 	int rc;
@@ -227,7 +228,7 @@ static int convert_container(const struct mime_msg *m,
 }
 
 static int convert_part(const struct mime_msg *m, const struct mime_part *p,
-			struct buf *out, struct err *e)
+                        struct buf *out, struct err *e)
 {
 	const char *hdr = m->data + p->off;
 	size_t whole = p->hdr_len + p->body_len;
@@ -248,7 +249,7 @@ static int convert_part(const struct mime_msg *m, const struct mime_part *p,
 }
 
 int smtp_body_downgrade(const char *data, size_t len, struct buf *out,
-			struct err *e)
+                        struct err *e)
 {
 	struct mime_msg *m = mime_parse(data, len);
 	int rc = 0;

@@ -49,6 +49,6 @@ uint64_t smtp_body_wire_size(const char *data, size_t len);
  * is reached.
  */
 int smtp_body_downgrade(const char *data, size_t len, struct buf *out,
-			struct err *e);
+                        struct err *e);
 
 #endif

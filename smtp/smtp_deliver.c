@@ -50,13 +50,13 @@ static struct smtp_session *cached;
 /* ---- results ------------------------------------------------------------ */
 
 static void vset(struct smtp_request *req, struct smtp_rcpt *r,
-		 enum smtp_result res, bool final, const char *dsn,
-		 const char *relay, const char *fmt, va_list ap)
-	__attribute__((format(printf, 7, 0)));
+                 enum smtp_result res, bool final, const char *dsn,
+                 const char *relay, const char *fmt, va_list ap)
+        __attribute__((format(printf, 7, 0)));
 
 static void vset(struct smtp_request *req, struct smtp_rcpt *r,
-		 enum smtp_result res, bool final, const char *dsn,
-		 const char *relay, const char *fmt, va_list ap)
+                 enum smtp_result res, bool final, const char *dsn,
+                 const char *relay, const char *fmt, va_list ap)
 {
 	if (r->final)
 		return;
@@ -70,8 +70,8 @@ static void vset(struct smtp_request *req, struct smtp_rcpt *r,
 }
 
 void smtp_rcpt_set(struct smtp_request *req, struct smtp_rcpt *r,
-		   enum smtp_result res, bool final, const char *dsn,
-		   const char *relay, const char *fmt, ...)
+                   enum smtp_result res, bool final, const char *dsn,
+                   const char *relay, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -80,8 +80,8 @@ void smtp_rcpt_set(struct smtp_request *req, struct smtp_rcpt *r,
 }
 
 void smtp_rcpt_set_all(struct smtp_request *req, enum smtp_result res,
-		       bool final, const char *dsn, const char *relay,
-		       const char *fmt, ...)
+                       bool final, const char *dsn, const char *relay,
+                       const char *fmt, ...)
 {
 	for (size_t i = 0; i < req->nrcpt; i++) {
 		va_list ap;
@@ -134,7 +134,7 @@ static bool queue_path_ok(const char *p)
 }
 
 static int get_opt_str(const struct ipc_msg *m, const char *name,
-		       const char **out, struct err *e)
+                       const char **out, struct err *e)
 {
 	int rc = ipc_get_str(m, name, out);
 	if (rc < 0) {
@@ -146,8 +146,8 @@ static int get_opt_str(const struct ipc_msg *m, const char *name,
 	return 0;
 }
 
-static int get_str(const struct ipc_msg *m, const char *name,
-		   const char **out, struct err *e)
+static int get_str(const struct ipc_msg *m, const char *name, const char **out,
+                   struct err *e)
 {
 	if (get_opt_str(m, name, out, e) < 0)
 		return -1;
@@ -159,7 +159,7 @@ static int get_str(const struct ipc_msg *m, const char *name,
 }
 
 static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
-			struct err *e)
+                        struct err *e)
 {
 	uint64_t n;
 	if (ipc_get_u64(m, DELIVER_ATTR_NRCPT, 1, DELIVER_RCPT_MAX, &n) != 1) {
@@ -167,13 +167,13 @@ static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
 		return -1;
 	}
 	static const char *const names[] = {
-		DELIVER_ATTR_RCPT_ID, DELIVER_ATTR_RCPT, DELIVER_ATTR_ORCPT,
-		DELIVER_ATTR_NOTIFY};
+	        DELIVER_ATTR_RCPT_ID, DELIVER_ATTR_RCPT, DELIVER_ATTR_ORCPT,
+	        DELIVER_ATTR_NOTIFY};
 	for (size_t k = 0; k < 4; k++) {
 		if (ipc_count(m, names[k]) != n) {
 			err_set(e, "%s given %zu times for %llu recipients",
-				names[k], ipc_count(m, names[k]),
-				(unsigned long long)n);
+			        names[k], ipc_count(m, names[k]),
+			        (unsigned long long)n);
 			return -1;
 		}
 	}
@@ -204,7 +204,7 @@ static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
 }
 
 static int decode(const struct ipc_msg *m, struct smtp_request *req,
-		  struct err *e)
+                  struct err *e)
 {
 	const char *body, *utf8;
 	if (strcmp(ipc_type(m), DELIVER_REQ_DELIVER) != 0) {
@@ -221,9 +221,8 @@ static int decode(const struct ipc_msg *m, struct smtp_request *req,
 	    get_opt_str(m, DELIVER_ATTR_RET, &req->ret, e) < 0)
 		return -1;
 	if (ipc_get_u64(m, DELIVER_ATTR_ARRIVAL, 0, UINT64_MAX,
-			&req->arrival) != 1 ||
-	    ipc_get_u64(m, DELIVER_ATTR_SIZE, 0, UINT64_MAX, &req->size) !=
-		    1) {
+	                &req->arrival) != 1 ||
+	    ipc_get_u64(m, DELIVER_ATTR_SIZE, 0, UINT64_MAX, &req->size) != 1) {
 		err_set(e, "missing or bad arrival or size");
 		return -1;
 	}
@@ -247,10 +246,10 @@ static int decode(const struct ipc_msg *m, struct smtp_request *req,
 	}
 	req->smtputf8 = utf8 && !strcmp(utf8, "1");
 	if (nexthop_parse(req->nexthop_text, strlen(req->nexthop_text),
-			  &req->nexthop, e) < 0)
+	                  &req->nexthop, e) < 0)
 		return -1;
 	nexthop_format(&req->nexthop, req->nexthop_key,
-		       sizeof(req->nexthop_key));
+	               sizeof(req->nexthop_key));
 	req->has_8bit = -1;
 	return decode_rcpts(m, req, e);
 }
@@ -258,10 +257,10 @@ static int decode(const struct ipc_msg *m, struct smtp_request *req,
 /* ---- the queue file ----------------------------------------------------- */
 
 static void *map_queue_file(struct smtp_request *req, size_t *maplen,
-			    struct err *e)
+                            struct err *e)
 {
-	char *path = arena_printf(req->arena, "%s/%s",
-				  params->queue_directory, req->queue_file);
+	char *path = arena_printf(req->arena, "%s/%s", params->queue_directory,
+	                          req->queue_file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		err_set(e, "open %s: %s", path, strerror(errno));
@@ -286,8 +285,8 @@ static void *map_queue_file(struct smtp_request *req, size_t *maplen,
 	close(fd);
 	if ((uint64_t)st.st_size != req->size)
 		log_warn("%s: queue file has %lld bytes, request says %llu",
-			 req->queue_id, (long long)st.st_size,
-			 (unsigned long long)req->size);
+		         req->queue_id, (long long)st.st_size,
+		         (unsigned long long)req->size);
 	req->data = p;
 	req->len = *maplen;
 	return p;
@@ -306,7 +305,7 @@ static bool cache_usable(const struct smtp_request *req)
 
 /* Keeps s for the next request to the same next hop, or closes it. */
 static void keep_or_close(struct smtp_session **sp,
-			  const struct smtp_request *req)
+                          const struct smtp_request *req)
 {
 	struct smtp_session *s = *sp;
 	if (smtp_session_reusable(s) && !smtp_rcpt_pending(req) &&
@@ -336,11 +335,12 @@ static void try_hosts(struct smtp_request *req, const struct smtp_route *rt)
 {
 	for (size_t i = 0; i < rt->n && smtp_rcpt_pending(req); i++) {
 		struct smtp_session *s = NULL;
-		enum smtp_open rc = smtp_session_open(req, &rt->t[i], false, &s);
+		enum smtp_open rc =
+		        smtp_session_open(req, &rt->t[i], false, &s);
 		if (rc == SMTP_OPEN_RETRY_PLAIN) {
 			log_info("%s: %s[%s]:%u: trying again without TLS",
-				 req->queue_id, rt->t[i].host,
-				 rt->t[i].addr.text, rt->t[i].port);
+			         req->queue_id, rt->t[i].host,
+			         rt->t[i].addr.text, rt->t[i].port);
 			rc = smtp_session_open(req, &rt->t[i], true, &s);
 		}
 		if (rc == SMTP_OPEN_OK) {
@@ -361,7 +361,7 @@ static void deliver(struct smtp_request *req)
 		cached = NULL;
 		if (smtp_session_reset(s) == 0) {
 			log_debug(1, "%s: reusing connection to %s",
-				  req->queue_id, s->relay);
+			          req->queue_id, s->relay);
 			smtp_proto_transaction(s, req);
 			keep_or_close(&s, req);
 		} else {
@@ -371,16 +371,15 @@ static void deliver(struct smtp_request *req)
 	if (smtp_rcpt_pending(req)) {
 		struct smtp_route rt;
 		enum smtp_route_status st =
-			smtp_route_build(&smtp_state.route, &req->nexthop, &rt);
+		        smtp_route_build(&smtp_state.route, &req->nexthop, &rt);
 		if (st == SMTP_ROUTE_OK)
 			try_hosts(req, &rt);
 		else
-			smtp_rcpt_set_all(req,
-					  st == SMTP_ROUTE_BOUNCE
-						  ? SMTP_RES_BOUNCE
-						  : SMTP_RES_DEFER,
-					  true, rt.dsn, "none", "%s",
-					  rt.reason);
+			smtp_rcpt_set_all(
+			        req,
+			        st == SMTP_ROUTE_BOUNCE ? SMTP_RES_BOUNCE
+			                                : SMTP_RES_DEFER,
+			        true, rt.dsn, "none", "%s", rt.reason);
 		smtp_route_deinit(&rt);
 	}
 	/* The last host's word stands for whatever is still open. */
@@ -388,7 +387,7 @@ static void deliver(struct smtp_request *req)
 		struct smtp_rcpt *r = &req->rcpt[i];
 		if (r->result == SMTP_RES_NONE)
 			smtp_rcpt_set(req, r, SMTP_RES_DEFER, true, "4.4.1",
-				      "none", "no host to deliver to");
+			              "none", "no host to deliver to");
 		r->final = true;
 	}
 }
@@ -412,15 +411,15 @@ static void log_results(const struct smtp_request *req)
 	struct timespec now;
 	(void)clock_gettime(CLOCK_REALTIME, &now);
 	double delay = (double)now.tv_sec + (double)now.tv_nsec / 1e9 -
-		       (double)req->arrival;
+	               (double)req->arrival;
 	if (delay < 0)
 		delay = 0;
 	for (size_t i = 0; i < req->nrcpt; i++) {
 		const struct smtp_rcpt *r = &req->rcpt[i];
 		log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, "
-			 "status=%s (%s)",
-			 req->queue_id, r->addr, r->relay, delay, r->dsn,
-			 result_word(r->result, true), r->reason);
+		         "status=%s (%s)",
+		         req->queue_id, r->addr, r->relay, delay, r->dsn,
+		         result_word(r->result, true), r->reason);
 	}
 }
 
@@ -431,7 +430,7 @@ static void build_reply(const struct smtp_request *req, struct ipc_msg *out)
 		const struct smtp_rcpt *r = &req->rcpt[i];
 		(void)ipc_put_str(out, DELIVER_ATTR_RCPT_ID, r->id);
 		(void)ipc_put_str(out, DELIVER_ATTR_RESULT,
-				  result_word(r->result, false));
+		                  result_word(r->result, false));
 		(void)ipc_put_str(out, DELIVER_ATTR_DSN, r->dsn);
 		(void)ipc_put_str(out, DELIVER_ATTR_REASON, r->reason);
 		(void)ipc_put_str(out, DELIVER_ATTR_RELAY, r->relay);
@@ -490,7 +489,7 @@ static int wait_request(int fd)
 		int ms = -1;
 		if (cached)
 			ms = (int)(params->smtp_connection_cache_time_limit *
-				   1000);
+			           1000);
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int rc = poll(&pfd, 1, ms);
 		if (rc < 0 && errno == EINTR)
@@ -528,9 +527,9 @@ void smtp_deliver_serve(int fd)
 	struct ipc_msg m;
 	ipc_msg_init(&m);
 	int rc = ipc_conn_greet(&c.conn, DELIVER_PROTO, DELIVER_PROTO_VERSION) <
-				 0
-			 ? -1
-			 : flush_greeting(&c);
+	                         0
+	                 ? -1
+	                 : flush_greeting(&c);
 	while (rc >= 0) {
 		if (c.conn.in.len == 0 && wait_request(fd) <= 0)
 			break;

@@ -92,11 +92,11 @@ static int prepare(struct txn *t, struct buf *converted)
 		if ((ext & (SMTP_EXT_BINARYMIME | SMTP_EXT_CHUNKING)) !=
 		    (SMTP_EXT_BINARYMIME | SMTP_EXT_CHUNKING)) {
 			smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, false, "5.6.3",
-					  s->relay,
-					  "message has binary content, but "
-					  "host %s does not announce "
-					  "BINARYMIME and CHUNKING support",
-					  s->hostaddr);
+			                  s->relay,
+			                  "message has binary content, but "
+			                  "host %s does not announce "
+			                  "BINARYMIME and CHUNKING support",
+			                  s->hostaddr);
 			return -1;
 		}
 		t->bdat = true;
@@ -106,10 +106,10 @@ static int prepare(struct txn *t, struct buf *converted)
 			t->utf8 = true;
 		} else if (needs_smtputf8(req)) {
 			smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, false, "5.6.7",
-					  s->relay,
-					  "SMTPUTF8 is required, but was not "
-					  "offered by host %s",
-					  s->hostaddr);
+			                  s->relay,
+			                  "SMTPUTF8 is required, but was not "
+			                  "offered by host %s",
+			                  s->hostaddr);
 			return -1;
 		}
 	}
@@ -127,15 +127,15 @@ static int prepare(struct txn *t, struct buf *converted)
 	struct err e;
 	if (smtp_body_downgrade(req->data, req->len, converted, &e) < 0) {
 		smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, false, "5.6.3",
-				  s->relay,
-				  "message has 8-bit content, but host %s "
-				  "does not announce 8BITMIME support, and "
-				  "conversion to 7 bits failed: %s",
-				  s->hostaddr, e.msg);
+		                  s->relay,
+		                  "message has 8-bit content, but host %s "
+		                  "does not announce 8BITMIME support, and "
+		                  "conversion to 7 bits failed: %s",
+		                  s->hostaddr, e.msg);
 		return -1;
 	}
 	log_debug(1, "%s: converted 8-bit content to quoted-printable for %s",
-		  req->queue_id, s->relay);
+	          req->queue_id, s->relay);
 	t->data = converted->data;
 	t->len = converted->len;
 	return 0;
@@ -180,10 +180,10 @@ static int send_cmd(struct txn *t, const struct cmd *c)
 	switch (c->kind) {
 	case CMD_MAIL:
 		if (s->ehlo.ext & SMTP_EXT_SIZE)
-			(void)buf_printf(&p, " SIZE=%llu",
-					 (unsigned long long)
-						 smtp_body_wire_size(t->data,
-								     t->len));
+			(void)buf_printf(
+			        &p, " SIZE=%llu",
+			        (unsigned long long)smtp_body_wire_size(
+			                t->data, t->len));
 		if (t->body8)
 			(void)buf_append_str(&p, " BODY=8BITMIME");
 		if (t->bdat)
@@ -197,7 +197,7 @@ static int send_cmd(struct txn *t, const struct cmd *c)
 			(void)smtp_xtext(req->envid, strlen(req->envid), &p);
 		}
 		rc = smtp_session_cmd(s, "MAIL FROM", "MAIL FROM:<%s>%s",
-				      req->sender, buf_cstr(&p));
+		                      req->sender, buf_cstr(&p));
 		break;
 	case CMD_RCPT:
 		if (dsn && notify_ok(c->rcpt->notify))
@@ -205,7 +205,7 @@ static int send_cmd(struct txn *t, const struct cmd *c)
 		if (dsn && c->rcpt->orcpt[0])
 			orcpt_param(c->rcpt->orcpt, &p);
 		rc = smtp_session_cmd(s, "RCPT TO", "RCPT TO:<%s>%s",
-				      c->rcpt->addr, buf_cstr(&p));
+		                      c->rcpt->addr, buf_cstr(&p));
 		break;
 	case CMD_DATA:
 	default:
@@ -225,24 +225,25 @@ static void reject(struct txn *t, struct smtp_rcpt *r, const char *cmd)
 	char dsn[12];
 	bool perm = s->reply.code / 100 == 5;
 	smtp_reply_status(&s->reply, perm ? "5.0.0" : "4.0.0", dsn,
-			  sizeof(dsn));
+	                  sizeof(dsn));
 	const char *text = buf_cstr(&s->reply.text);
 	if (r) {
-		smtp_rcpt_set(t->req, r, perm ? SMTP_RES_BOUNCE : SMTP_RES_DEFER,
-			      perm, dsn, s->relay,
-			      "host %s said: %s (in reply to %s command)",
-			      s->hostaddr, text, cmd);
+		smtp_rcpt_set(t->req, r,
+		              perm ? SMTP_RES_BOUNCE : SMTP_RES_DEFER, perm,
+		              dsn, s->relay,
+		              "host %s said: %s (in reply to %s command)",
+		              s->hostaddr, text, cmd);
 		return;
 	}
 	for (size_t i = 0; i < t->req->nrcpt; i++) {
 		struct smtp_rcpt *x = &t->req->rcpt[i];
 		if (!x->final && (x->accepted || !strcmp(cmd, "MAIL FROM")))
 			smtp_rcpt_set(t->req, x,
-				      perm ? SMTP_RES_BOUNCE : SMTP_RES_DEFER,
-				      perm, dsn, s->relay,
-				      "host %s said: %s (in reply to %s "
-				      "command)",
-				      s->hostaddr, text, cmd);
+			              perm ? SMTP_RES_BOUNCE : SMTP_RES_DEFER,
+			              perm, dsn, s->relay,
+			              "host %s said: %s (in reply to %s "
+			              "command)",
+			              s->hostaddr, text, cmd);
 	}
 }
 
@@ -260,7 +261,7 @@ static void content_reply(struct txn *t, const char *cmd)
 		struct smtp_rcpt *r = &t->req->rcpt[i];
 		if (!r->final && r->accepted)
 			smtp_rcpt_set(t->req, r, SMTP_RES_SENT, true, dsn,
-				      s->relay, "%s", buf_cstr(&s->reply.text));
+			              s->relay, "%s", buf_cstr(&s->reply.text));
 	}
 }
 
@@ -279,8 +280,8 @@ static int send_content(struct txn *t)
 		return -1;
 	}
 	if (smtp_session_read(s, params->smtp_data_done_timeout,
-			      "sending end of data -- message may be sent "
-			      "more than once") < 0)
+	                      "sending end of data -- message may be sent "
+	                      "more than once") < 0)
 		return -1;
 	content_reply(t, "end of DATA");
 	return 0;
@@ -298,8 +299,8 @@ static int send_bdat(struct txn *t)
 		return -1;
 	}
 	if (smtp_session_read(s, params->smtp_data_done_timeout,
-			      "sending end of data -- message may be sent "
-			      "more than once") < 0)
+	                      "sending end of data -- message may be sent "
+	                      "more than once") < 0)
 		return -1;
 	content_reply(t, "BDAT");
 	return 0;
@@ -339,7 +340,7 @@ static int handle_reply(struct txn *t, const struct cmd *c)
 		 * broken server); end it with an empty message. */
 		if (smtp_session_cmd(s, "end of DATA", ".") < 0 ||
 		    smtp_session_read(s, params->smtp_data_done_timeout,
-				      "sending end of data") < 0)
+		                      "sending end of data") < 0)
 			return -1;
 		return 0;
 	}
@@ -381,14 +382,14 @@ static int run(struct txn *t, struct cmd *cmds, size_t n)
 	for (size_t i = 0; i < n; i += group) {
 		size_t end = i + group < n ? i + group : n;
 		if (group == 1 && (t->mail_failed ||
-				   (cmds[i].kind == CMD_DATA && !t->naccepted)))
+		                   (cmds[i].kind == CMD_DATA && !t->naccepted)))
 			return 0;
 		for (size_t k = i; k < end; k++)
 			if (send_cmd(t, &cmds[k]) < 0)
 				return -1;
 		for (size_t k = i; k < end; k++) {
 			if (smtp_session_read(s, timeout_of(&cmds[k]),
-					      waiting_for(&cmds[k])) < 0 ||
+			                      waiting_for(&cmds[k])) < 0 ||
 			    handle_reply(t, &cmds[k]) < 0)
 				return -1;
 		}
@@ -418,18 +419,17 @@ void smtp_proto_transaction(struct smtp_session *s, struct smtp_request *req)
 	if (s->ehlo.size && smtp_body_wire_size(t.data, t.len) > s->ehlo.size) {
 		/* RFC 1870 6: do not send what the server said it would
 		 * refuse. */
-		smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, false, "5.3.4",
-				  s->relay,
-				  "message size %llu exceeds size limit %lu "
-				  "of server %s",
-				  (unsigned long long)smtp_body_wire_size(
-					  t.data, t.len),
-				  s->ehlo.size, s->hostaddr);
+		smtp_rcpt_set_all(
+		        req, SMTP_RES_BOUNCE, false, "5.3.4", s->relay,
+		        "message size %llu exceeds size limit %lu "
+		        "of server %s",
+		        (unsigned long long)smtp_body_wire_size(t.data, t.len),
+		        s->ehlo.size, s->hostaddr);
 		buf_deinit(&converted);
 		return;
 	}
-	struct cmd *cmds = arena_calloc(req->arena, req->nrcpt + 2,
-					sizeof(*cmds));
+	struct cmd *cmds =
+	        arena_calloc(req->arena, req->nrcpt + 2, sizeof(*cmds));
 	size_t n = 0;
 	cmds[n++].kind = CMD_MAIL;
 	for (size_t i = 0; i < req->nrcpt; i++) {
@@ -442,8 +442,8 @@ void smtp_proto_transaction(struct smtp_session *s, struct smtp_request *req)
 		cmds[n++].kind = CMD_DATA;
 	if (run(&t, cmds, n) < 0) {
 		/* Whatever was not settled waits for the next host. */
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.4.2",
-				  s->relay, "%s", s->io_why);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.4.2", s->relay,
+		                  "%s", s->io_why);
 	}
 	buf_deinit(&converted);
 }

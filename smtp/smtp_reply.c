@@ -85,7 +85,7 @@ static void text_add(struct smtp_reply *r, const char *p, size_t n)
 }
 
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
-		    struct err *e)
+                    struct err *e)
 {
 	if (r->complete)
 		smtp_reply_reset(r);
@@ -95,11 +95,11 @@ int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
 		err_set(e, "malformed reply line");
 		return -1;
 	}
-	int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-		   (line[2] - '0');
+	int code =
+	        (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (r->nlines > 0 && code != r->code) {
 		err_set(e, "reply code changed from %d to %d inside a reply",
-			r->code, code);
+		        r->code, code);
 		return -1;
 	}
 	if (r->nlines >= SMTP_REPLY_LINES_MAX) {
@@ -146,7 +146,7 @@ const char *smtp_reply_line(const struct smtp_reply *r, size_t i)
 }
 
 const char *smtp_reply_status(const struct smtp_reply *r, const char *def,
-			      char *out, size_t outsz)
+                              char *out, size_t outsz)
 {
 	if (r->dsn[0])
 		snprintf(out, outsz, "%s", r->dsn);
@@ -198,7 +198,7 @@ void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *out)
 		if (i == 0) {
 			/* The greeting line names the server, then text. */
 			snprintf(out->name, sizeof(out->name), "%.*s",
-				 (int)(n < 255 ? n : 255), kw);
+			         (int)(n < 255 ? n : 255), kw);
 			continue;
 		}
 		if (word_is(kw, n, "PIPELINING"))
@@ -225,8 +225,8 @@ void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *out)
 			uint64_t v;
 			size_t alen = strcspn(arg, " \t");
 			out->ext |= SMTP_EXT_SIZE;
-			if (alen && parse_uintn(arg, alen, 0, UINT32_MAX * 1024ull,
-						&v) == 0)
+			if (alen && parse_uintn(arg, alen, 0,
+			                        UINT32_MAX * 1024ull, &v) == 0)
 				out->size = (unsigned long)v;
 		}
 	}

@@ -20,7 +20,7 @@
 struct smtp_reply {
 	int code;     /* 200..599 once complete */
 	char dsn[12]; /* RFC 3463 code from the first line, "" if none or
-			 of another class than the reply */
+	                 of another class than the reply */
 	/* The lines as received, without line ends, joined by one space
 	 * (how Postfix quotes a reply in a bounce); cut at
 	 * SMTP_REPLY_TEXT_MAX with "..." */
@@ -47,7 +47,7 @@ void smtp_reply_reset(struct smtp_reply *r);
  * starts a new one.
  */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
-		    struct err *e);
+                    struct err *e);
 
 /* The i-th line's text after the code and separator (i < nlines), NUL
  * terminated; NULL past the last kept line. */
@@ -57,7 +57,7 @@ const char *smtp_reply_line(const struct smtp_reply *r, size_t i);
  * reply class 2/4/5 def's class is replaced by the reply's. Writes into
  * out (>= 12 bytes) and returns it. */
 const char *smtp_reply_status(const struct smtp_reply *r, const char *def,
-			      char *out, size_t outsz);
+                              char *out, size_t outsz);
 
 /*
  * Recognises an RFC 3463 status code "c.sss.ddd" at s[0..len) followed by
@@ -84,10 +84,10 @@ size_t smtp_dsn_parse(const char *s, size_t len, char *out);
 #define SMTP_AUTH_LOGIN 0x2u
 
 struct smtp_ehlo {
-	unsigned ext;        /* SMTP_EXT_* */
-	unsigned auth;       /* SMTP_AUTH_* */
-	unsigned long size;  /* SIZE value; 0: none announced or no limit */
-	char name[256];      /* the first word of the first line */
+	unsigned ext;       /* SMTP_EXT_* */
+	unsigned auth;      /* SMTP_AUTH_* */
+	unsigned long size; /* SIZE value; 0: none announced or no limit */
+	char name[256];     /* the first word of the first line */
 };
 
 /* Reads the keywords of a complete EHLO reply into *out. Unknown keywords

@@ -43,13 +43,13 @@ void smtp_route_deinit(struct smtp_route *r)
 }
 
 static enum smtp_route_status fail(struct smtp_route *out,
-				   enum smtp_route_status st, const char *dsn,
-				   const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+                                   enum smtp_route_status st, const char *dsn,
+                                   const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 static enum smtp_route_status fail(struct smtp_route *out,
-				   enum smtp_route_status st, const char *dsn,
-				   const char *fmt, ...)
+                                   enum smtp_route_status st, const char *dsn,
+                                   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -90,14 +90,14 @@ static bool have_addr(const struct smtp_route *out, const struct dns_addr *a)
 
 /* Adds res's addresses for host, preferred family first. */
 static void add_addrs(const struct smtp_route_config *cfg,
-		      struct smtp_route *out, const char *host, unsigned port,
-		      unsigned pref, const struct dns_result *res, int first)
+                      struct smtp_route *out, const char *host, unsigned port,
+                      unsigned pref, const struct dns_result *res, int first)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < res->naddr; i++) {
 			const struct dns_addr *a = &res->addr[i];
 			bool want = pass == 0 ? a->family == first
-					      : a->family != first;
+			                      : a->family != first;
 			if (!want || out->n >= cfg->addr_limit ||
 			    have_addr(out, a))
 				continue;
@@ -110,14 +110,13 @@ static void add_addrs(const struct smtp_route_config *cfg,
 	}
 }
 
-static bool is_me_by_name(const struct smtp_route_config *cfg,
-			  const char *host)
+static bool is_me_by_name(const struct smtp_route_config *cfg, const char *host)
 {
 	return cfg->myhostname && str_eq_nocase(host, cfg->myhostname);
 }
 
 static bool any_mine(const struct smtp_route_config *cfg,
-		     const struct dns_result *res)
+                     const struct dns_result *res)
 {
 	if (!cfg->is_mine)
 		return false;
@@ -130,8 +129,8 @@ static bool any_mine(const struct smtp_route_config *cfg,
 /* A [host] or an address: no MX lookup, no loop check (the admin named
  * this host explicitly). */
 static enum smtp_route_status route_host(const struct smtp_route_config *cfg,
-					 const struct nexthop *nh,
-					 unsigned port, struct smtp_route *out)
+                                         const struct nexthop *nh,
+                                         unsigned port, struct smtp_route *out)
 {
 	struct dns_result res;
 	dns_result_init(&res);
@@ -147,19 +146,18 @@ static enum smtp_route_status route_host(const struct smtp_route_config *cfg,
 	st = cfg->resolver->addr(cfg->resolver->ctx, nh->host, &res);
 	enum smtp_route_status rs = SMTP_ROUTE_OK;
 	if (st == DNS_OK) {
-		add_addrs(cfg, out, nh->host, port, 0, &res,
-			  first_family(cfg));
+		add_addrs(cfg, out, nh->host, port, 0, &res, first_family(cfg));
 	} else if (st == DNS_TEMPFAIL) {
 		rs = fail(out, SMTP_ROUTE_DEFER, "4.4.3",
-			  "Host or domain name not found. Name service error "
-			  "for name=%s type=A: %s",
-			  nh->host, res.why);
+		          "Host or domain name not found. Name service error "
+		          "for name=%s type=A: %s",
+		          nh->host, res.why);
 	} else {
 		rs = fail(out, SMTP_ROUTE_BOUNCE,
-			  st == DNS_NODATA ? "5.4.4" : "5.1.2",
-			  "Host or domain name not found. Name service error "
-			  "for name=%s type=A: %s",
-			  nh->host, res.why);
+		          st == DNS_NODATA ? "5.4.4" : "5.1.2",
+		          "Host or domain name not found. Name service error "
+		          "for name=%s type=A: %s",
+		          nh->host, res.why);
 	}
 	dns_result_deinit(&res);
 	return rs;
@@ -168,8 +166,8 @@ static enum smtp_route_status route_host(const struct smtp_route_config *cfg,
 /* Looks up the MX set of domain into mx (an implicit MX when there is
  * none); returns OK or the failure already written to out. */
 static enum smtp_route_status get_mx(const struct smtp_route_config *cfg,
-				     const char *domain, struct dns_result *mx,
-				     struct smtp_route *out)
+                                     const char *domain, struct dns_result *mx,
+                                     struct smtp_route *out)
 {
 	enum dns_status st = cfg->resolver->mx(cfg->resolver->ctx, domain, mx);
 	switch (st) {
@@ -180,32 +178,31 @@ static enum smtp_route_status get_mx(const struct smtp_route_config *cfg,
 		 * the one host, at preference 0. */
 		free(mx->mx);
 		mx->mx = xcalloc(1, sizeof(*mx->mx));
-		snprintf(mx->mx[0].host, sizeof(mx->mx[0].host), "%s",
-			 domain);
+		snprintf(mx->mx[0].host, sizeof(mx->mx[0].host), "%s", domain);
 		mx->nmx = 1;
 		return SMTP_ROUTE_OK;
 	case DNS_NULLMX:
 		/* RFC 7505 3: bounce at once, 5.1.10. */
 		return fail(out, SMTP_ROUTE_BOUNCE, "5.1.10",
-			    "Domain %s does not accept mail (nullMX)", domain);
+		            "Domain %s does not accept mail (nullMX)", domain);
 	case DNS_TEMPFAIL:
 		return fail(out, SMTP_ROUTE_DEFER, "4.4.3",
-			    "Host or domain name not found. Name service "
-			    "error for name=%s type=MX: %s",
-			    domain, mx->why);
+		            "Host or domain name not found. Name service "
+		            "error for name=%s type=MX: %s",
+		            domain, mx->why);
 	case DNS_NXDOMAIN:
 	case DNS_BADNAME:
 	default:
 		return fail(out, SMTP_ROUTE_BOUNCE, "5.1.2",
-			    "Host or domain name not found. Name service "
-			    "error for name=%s type=MX: %s",
-			    domain, mx->why);
+		            "Host or domain name not found. Name service "
+		            "error for name=%s type=MX: %s",
+		            domain, mx->why);
 	}
 }
 
 enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
-					const struct nexthop *nh,
-					struct smtp_route *out)
+                                        const struct nexthop *nh,
+                                        struct smtp_route *out)
 {
 	memset(out, 0, sizeof(*out));
 	size_t limit = cfg->addr_limit ? cfg->addr_limit : 1;
@@ -232,7 +229,7 @@ enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
 			looped = true;
 		else
 			st = cfg->resolver->addr(cfg->resolver->ctx, m->host,
-						 &a);
+			                         &a);
 		if (looped || (st == DNS_OK && any_mine(cfg, &a))) {
 			/* We are an MX host at this preference: only more
 			 * preferred hosts may take the mail, including none
@@ -246,8 +243,8 @@ enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
 			if (st == DNS_TEMPFAIL)
 				temp = true;
 			snprintf(why, sizeof(why),
-				 "Name service error for name=%s type=A: %s",
-				 m->host, a.why);
+			         "Name service error for name=%s type=A: %s",
+			         m->host, a.why);
 		}
 		dns_result_deinit(&a);
 	}
@@ -260,10 +257,10 @@ enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
 	 * still take the mail: defer rather than call it a loop. */
 	if (temp)
 		return fail(out, SMTP_ROUTE_DEFER, "4.4.3",
-			    "Host or domain name not found. %s", why);
+		            "Host or domain name not found. %s", why);
 	if (looped)
 		return fail(out, SMTP_ROUTE_BOUNCE, "5.4.6",
-			    "mail for %s loops back to myself", nh->host);
+		            "mail for %s loops back to myself", nh->host);
 	return fail(out, SMTP_ROUTE_BOUNCE, "5.4.4",
-		    "Host or domain name not found. %s", why);
+	            "Host or domain name not found. %s", why);
 }

@@ -50,25 +50,24 @@ void smtp_session_fail(struct smtp_session *s, const char *what)
 	s->broken = true;
 	if (err == STREAM_ERR_TIMEOUT)
 		snprintf(s->io_why, sizeof(s->io_why),
-			 "conversation with %s timed out while %s",
-			 s->hostaddr, what);
+		         "conversation with %s timed out while %s", s->hostaddr,
+		         what);
 	else if (err == STREAM_ERR_EOF)
 		snprintf(s->io_why, sizeof(s->io_why),
-			 "lost connection with %s while %s", s->hostaddr,
-			 what);
+		         "lost connection with %s while %s", s->hostaddr, what);
 	else
 		snprintf(s->io_why, sizeof(s->io_why),
-			 "%s with %s while %s (%s)", stream_error_name(err),
-			 s->hostaddr, what, stream_errtext(s->st));
+		         "%s with %s while %s (%s)", stream_error_name(err),
+		         s->hostaddr, what, stream_errtext(s->st));
 }
 
 #define CMD_MAX 8192 /* callers bound what they put in a command */
 
 static int vcmd(struct smtp_session *s, const char *what, const char *fmt,
-		va_list ap) __attribute__((format(printf, 3, 0)));
+                va_list ap) __attribute__((format(printf, 3, 0)));
 
 static int vcmd(struct smtp_session *s, const char *what, const char *fmt,
-		va_list ap)
+                va_list ap)
 {
 	struct buf cmd;
 	buf_init(&cmd, CMD_MAX);
@@ -79,7 +78,7 @@ static int vcmd(struct smtp_session *s, const char *what, const char *fmt,
 		log_debug(1, "> %s: AUTH ...", s->relay);
 	else
 		log_debug(1, "> %s: %.*s", s->relay, (int)cmd.len - 2,
-			  cmd.data);
+		          cmd.data);
 	int rc = stream_write(s->st, cmd.data, cmd.len);
 	buf_deinit(&cmd);
 	if (rc < 0) {
@@ -91,8 +90,8 @@ static int vcmd(struct smtp_session *s, const char *what, const char *fmt,
 	return 0;
 }
 
-int smtp_session_cmd(struct smtp_session *s, const char *what,
-		     const char *fmt, ...)
+int smtp_session_cmd(struct smtp_session *s, const char *what, const char *fmt,
+                     ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -118,16 +117,17 @@ int smtp_session_read(struct smtp_session *s, long timeout, const char *what)
 		}
 		size_t n = s->line.len;
 		while (n > 0 && (s->line.data[n - 1] == '\n' ||
-				 s->line.data[n - 1] == '\r'))
+		                 s->line.data[n - 1] == '\r'))
 			n--;
 		int rc = smtp_reply_feed(&s->reply, s->line.data, n, &e);
 		if (rc < 0) {
 			char q[120];
 			s->broken = true;
 			snprintf(s->io_why, sizeof(s->io_why),
-				 "protocol error with %s while %.100s: %.100s: \"%s\"",
-				 s->hostaddr, what, e.msg,
-				 log_quote(q, sizeof(q), s->line.data, n));
+			         "protocol error with %s while %.100s: %.100s: "
+			         "\"%s\"",
+			         s->hostaddr, what, e.msg,
+			         log_quote(q, sizeof(q), s->line.data, n));
 			return -1;
 		}
 		if (rc == 1)
@@ -141,10 +141,10 @@ int smtp_session_read(struct smtp_session *s, long timeout, const char *what)
 
 /* Sends one command and reads its reply. */
 static int command(struct smtp_session *s, long timeout, const char *what,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int command(struct smtp_session *s, long timeout, const char *what,
-		   const char *fmt, ...)
+                   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -162,22 +162,22 @@ static int command(struct smtp_session *s, long timeout, const char *what,
 /* The server's reply as a reason: "host X said: 550 ... (in reply to
  * EHLO command)"; kept open for the next host. */
 static void fail_reply(struct smtp_request *req, struct smtp_session *s,
-		       const char *cmd)
+                       const char *cmd)
 {
 	char dsn[12];
 	int cls = s->reply.code / 100;
 	smtp_reply_status(&s->reply, cls == 5 ? "5.0.0" : "4.0.0", dsn,
-			  sizeof(dsn));
+	                  sizeof(dsn));
 	smtp_rcpt_set_all(req, cls == 5 ? SMTP_RES_BOUNCE : SMTP_RES_DEFER,
-			  false, dsn, s->relay,
-			  "host %s said: %s (in reply to %s command)",
-			  s->hostaddr, buf_cstr(&s->reply.text), cmd);
+	                  false, dsn, s->relay,
+	                  "host %s said: %s (in reply to %s command)",
+	                  s->hostaddr, buf_cstr(&s->reply.text), cmd);
 }
 
 static void fail_io(struct smtp_request *req, struct smtp_session *s)
 {
 	smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.4.2", s->relay, "%s",
-			  s->io_why);
+	                  s->io_why);
 }
 
 /* ---- connecting --------------------------------------------------------- */
@@ -202,7 +202,7 @@ static int tcp_connect(const struct smtp_target *t, long timeout)
 		len = sizeof(*sin6);
 	}
 	int fd = socket(t->addr.family,
-			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	                SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
@@ -252,17 +252,17 @@ static bool greets_as_me(const char *name, size_t n)
 static int fail_loop(struct smtp_request *req, struct smtp_session *s)
 {
 	log_warn("host %s greeted me with my own hostname %s", s->hostaddr,
-		 params->myhostname);
+	         params->myhostname);
 	smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, true, "5.4.6", s->relay,
-			  "mail for %s loops back to myself",
-			  req->nexthop.host);
+	                  "mail for %s loops back to myself",
+	                  req->nexthop.host);
 	return -1;
 }
 
 static int greeting(struct smtp_request *req, struct smtp_session *s)
 {
 	if (smtp_session_read(s, params->smtp_helo_timeout,
-			      "receiving the initial server greeting") < 0) {
+	                      "receiving the initial server greeting") < 0) {
 		fail_io(req, s);
 		return -1;
 	}
@@ -273,12 +273,11 @@ static int greeting(struct smtp_request *req, struct smtp_session *s)
 		char dsn[12];
 		int cls = s->reply.code / 100;
 		smtp_reply_status(&s->reply, cls == 5 ? "5.0.0" : "4.0.0", dsn,
-				  sizeof(dsn));
-		smtp_rcpt_set_all(req,
-				  cls == 5 ? SMTP_RES_BOUNCE : SMTP_RES_DEFER,
-				  false, dsn, s->relay,
-				  "host %s refused to talk to me: %s",
-				  s->hostaddr, buf_cstr(&s->reply.text));
+		                  sizeof(dsn));
+		smtp_rcpt_set_all(
+		        req, cls == 5 ? SMTP_RES_BOUNCE : SMTP_RES_DEFER, false,
+		        dsn, s->relay, "host %s refused to talk to me: %s",
+		        s->hostaddr, buf_cstr(&s->reply.text));
 		return -1;
 	}
 	const char *first = smtp_reply_line(&s->reply, 0);
@@ -306,7 +305,7 @@ static int helo(struct smtp_request *req, struct smtp_session *s)
 		memset(&s->ehlo, 0, sizeof(s->ehlo));
 		s->esmtp = false;
 		if (command(s, params->smtp_helo_timeout, "HELO", "HELO %s",
-			    name) < 0) {
+		            name) < 0) {
 			fail_io(req, s);
 			return -1;
 		}
@@ -316,8 +315,8 @@ static int helo(struct smtp_request *req, struct smtp_session *s)
 		}
 		const char *first = smtp_reply_line(&s->reply, 0);
 		snprintf(s->ehlo.name, sizeof(s->ehlo.name), "%.*s",
-			 first ? (int)strcspn(first, " \t") : 0,
-			 first ? first : "");
+		         first ? (int)strcspn(first, " \t") : 0,
+		         first ? first : "");
 	}
 	if (greets_as_me(s->ehlo.name, strlen(s->ehlo.name)))
 		return fail_loop(req, s);
@@ -335,24 +334,22 @@ static int starttls(struct smtp_request *req, struct smtp_session *s)
 	if (!(s->ehlo.ext & SMTP_EXT_STARTTLS)) {
 		if (!required)
 			return 0;
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.4",
-				  s->relay,
-				  "TLS is required, but was not offered by "
-				  "host %s",
-				  s->hostaddr);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.4", s->relay,
+		                  "TLS is required, but was not offered by "
+		                  "host %s",
+		                  s->hostaddr);
 		return -1;
 	}
-	if (command(s, params->smtp_helo_timeout, "STARTTLS", "STARTTLS") <
-	    0) {
+	if (command(s, params->smtp_helo_timeout, "STARTTLS", "STARTTLS") < 0) {
 		fail_io(req, s);
 		return -1;
 	}
 	if (s->reply.code / 100 != 2) {
 		if (!required && !s->broken) {
 			log_info("%s: host %s refused STARTTLS: %s; going on "
-				 "without TLS",
-				 req->queue_id, s->hostaddr,
-				 buf_cstr(&s->reply.text));
+			         "without TLS",
+			         req->queue_id, s->hostaddr,
+			         buf_cstr(&s->reply.text));
 			return 0;
 		}
 		fail_reply(req, s, "STARTTLS");
@@ -362,38 +359,38 @@ static int starttls(struct smtp_request *req, struct smtp_session *s)
 	 * came over TLS (CVE-2011-0411, the client side): drop it. */
 	if (stream_pending(s->st)) {
 		log_warn("%s: host %s sent data after its STARTTLS reply; "
-			 "discarded",
-			 req->queue_id, s->hostaddr);
+		         "discarded",
+		         req->queue_id, s->hostaddr);
 		(void)stream_discard_input(s->st);
 	}
 	struct tls_peer peer = {.host = s->t.host,
-				.nexthop = req->nexthop.host};
+	                        .nexthop = req->nexthop.host};
 	stream_set_timeout(s->st, (int)(params->smtp_helo_timeout * 1000));
 	if (stream_start_tls_client(s->st, smtp_state.tls, &peer) < 0) {
 		s->broken = true;
 		log_info("%s: TLS handshake with %s failed: %s", req->queue_id,
-			 s->relay, stream_errtext(s->st));
+		         s->relay, stream_errtext(s->st));
 		if (!required)
 			return 1;
 		struct tls_conn *tc = stream_tls(s->st);
 		const char *verr = tc ? tls_conn_verify_error(tc) : "";
 		if (verr && verr[0])
 			smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5",
-					  s->relay,
-					  "Server certificate not verified "
-					  "(%s)",
-					  verr);
+			                  s->relay,
+			                  "Server certificate not verified "
+			                  "(%s)",
+			                  verr);
 		else
 			smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5",
-					  s->relay,
-					  "Cannot start TLS: handshake "
-					  "failure with %s",
-					  s->hostaddr);
+			                  s->relay,
+			                  "Cannot start TLS: handshake "
+			                  "failure with %s",
+			                  s->hostaddr);
 		return -1;
 	}
 	char line[512];
 	log_info("%s", tls_conn_describe(stream_tls(s->st), s->relay, line,
-					 sizeof(line)));
+	                                 sizeof(line)));
 	s->tls = true;
 	/* RFC 3207 4.2: forget what was said before; ask again. */
 	return helo(req, s) < 0 ? -1 : 0;
@@ -411,12 +408,12 @@ static bool is_loopback(const struct dns_addr *a)
 /* Finds user:password for this next hop: the next hop as qmgr named it,
  * in canonical form, then the server's host name (Postfix's order). */
 static int find_credentials(struct smtp_request *req, struct smtp_session *s,
-			    char **value_out, struct err *e)
+                            char **value_out, struct err *e)
 {
 	const char *keys[] = {req->nexthop_text, req->nexthop_key, s->t.host};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		int rc = maplist_lookup(smtp_state.sasl_passwords, keys[i],
-					value_out, e);
+		                        value_out, e);
 		if (rc != 0)
 			return rc;
 	}
@@ -424,8 +421,8 @@ static int find_credentials(struct smtp_request *req, struct smtp_session *s,
 }
 
 /* Sends base64(p[0..n)) as one line; wipes the encoding afterwards. */
-static int send_b64(struct smtp_session *s, const char *prefix,
-		    const void *p, size_t n)
+static int send_b64(struct smtp_session *s, const char *prefix, const void *p,
+                    size_t n)
 {
 	size_t elen = b64_encoded_len(n, true) + 1;
 	char *enc = xmalloc(elen);
@@ -434,12 +431,12 @@ static int send_b64(struct smtp_session *s, const char *prefix,
 	explicit_bzero(enc, elen);
 	free(enc);
 	return rc < 0 ? -1
-		      : smtp_session_read(s, params->smtp_helo_timeout,
-					  "sending AUTH");
+	              : smtp_session_read(s, params->smtp_helo_timeout,
+	                                  "sending AUTH");
 }
 
 static int auth_exchange(struct smtp_session *s, const char *user,
-			 const char *pass)
+                         const char *pass)
 {
 	size_t ulen = strlen(user), plen = strlen(pass);
 	if (s->ehlo.auth & SMTP_AUTH_PLAIN) {
@@ -477,9 +474,8 @@ static int auth(struct smtp_request *req, struct smtp_session *s)
 	struct err e;
 	int rc = find_credentials(req, s, &value, &e);
 	if (rc < 0) {
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.3.0",
-				  s->relay,
-				  "SASL password lookup failed: %s", e.msg);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.3.0", s->relay,
+		                  "SASL password lookup failed: %s", e.msg);
 		return -1;
 	}
 	if (rc == 0)
@@ -489,24 +485,22 @@ static int auth(struct smtp_request *req, struct smtp_session *s)
 	char *colon = strchr(value, ':');
 	if (!colon) {
 		log_warn("smtp_sasl_password_maps: value for %s is not "
-			 "user:password",
-			 req->nexthop_key);
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.3.5",
-				  s->relay, "SASL credentials misconfigured");
+		         "user:password",
+		         req->nexthop_key);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.3.5", s->relay,
+		                  "SASL credentials misconfigured");
 	} else if (!s->tls && !is_loopback(&s->t.addr)) {
 		/* PLAIN and LOGIN send the password in the clear. */
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.0",
-				  s->relay,
-				  "refusing to send SASL credentials to %s "
-				  "without TLS",
-				  s->hostaddr);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.0", s->relay,
+		                  "refusing to send SASL credentials to %s "
+		                  "without TLS",
+		                  s->hostaddr);
 	} else if (!(s->ehlo.auth & (SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN))) {
-		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.0",
-				  s->relay,
-				  "SASL authentication failed; cannot "
-				  "authenticate to server %s: no mechanism "
-				  "available",
-				  s->hostaddr);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.0", s->relay,
+		                  "SASL authentication failed; cannot "
+		                  "authenticate to server %s: no mechanism "
+		                  "available",
+		                  s->hostaddr);
 	} else {
 		*colon = '\0';
 		if (auth_exchange(s, value, colon + 1) < 0) {
@@ -517,12 +511,11 @@ static int auth(struct smtp_request *req, struct smtp_session *s)
 			char dsn[12];
 			smtp_reply_status(&s->reply, "4.7.0", dsn, sizeof(dsn));
 			dsn[0] = '4';
-			smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, dsn,
-					  s->relay,
-					  "SASL authentication failed; server "
-					  "%s said: %s",
-					  s->hostaddr,
-					  buf_cstr(&s->reply.text));
+			smtp_rcpt_set_all(
+			        req, SMTP_RES_DEFER, false, dsn, s->relay,
+			        "SASL authentication failed; server "
+			        "%s said: %s",
+			        s->hostaddr, buf_cstr(&s->reply.text));
 		} else {
 			result = 0;
 		}
@@ -539,7 +532,7 @@ static struct smtp_session *session_new(const struct smtp_target *t, int fd)
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	s->t = *t;
 	snprintf(s->hostaddr, sizeof(s->hostaddr), "%s[%s]", t->host,
-		 t->addr.text);
+	         t->addr.text);
 	snprintf(s->relay, sizeof(s->relay), "%s:%u", s->hostaddr, t->port);
 	s->st = stream_new(fd);
 	smtp_reply_init(&s->reply);
@@ -561,8 +554,8 @@ static void session_free(struct smtp_session **sp)
 }
 
 enum smtp_open smtp_session_open(struct smtp_request *req,
-				 const struct smtp_target *t, bool no_tls,
-				 struct smtp_session **out)
+                                 const struct smtp_target *t, bool no_tls,
+                                 struct smtp_session **out)
 {
 	*out = NULL;
 	int fd = tcp_connect(t, params->smtp_connect_timeout);
@@ -570,9 +563,9 @@ enum smtp_open smtp_session_open(struct smtp_request *req,
 		int err = errno;
 		char relay[DNS_NAME_MAX + 72];
 		snprintf(relay, sizeof(relay), "%s[%s]:%u", t->host,
-			 t->addr.text, t->port);
+		         t->addr.text, t->port);
 		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.4.1", relay,
-				  "connect to %s: %s", relay, strerror(err));
+		                  "connect to %s: %s", relay, strerror(err));
 		return SMTP_OPEN_FAILED;
 	}
 	struct smtp_session *s = session_new(t, fd);

@@ -39,7 +39,7 @@ enum smtp_open {
 	SMTP_OPEN_OK,
 	SMTP_OPEN_FAILED,      /* pending recipients got a result */
 	SMTP_OPEN_RETRY_PLAIN, /* TLS failed at level may: reconnect
-				  without STARTTLS */
+	                          without STARTTLS */
 };
 
 /*
@@ -50,8 +50,8 @@ enum smtp_open {
  * smtp_connect_timeout and smtp_helo_timeout.
  */
 enum smtp_open smtp_session_open(struct smtp_request *req,
-				 const struct smtp_target *t, bool no_tls,
-				 struct smtp_session **out);
+                                 const struct smtp_target *t, bool no_tls,
+                                 struct smtp_session **out);
 /* RSET before reusing a session for another message: 0, or -1 (the
  * session is then broken: close it). */
 int smtp_session_reset(struct smtp_session *s);
@@ -68,8 +68,8 @@ uint64_t smtp_now_ms(void);
 
 /* Queues a command line (CRLF added) without flushing. 0 or -1 (broken,
  * io_why set with "while sending <what>"). */
-int smtp_session_cmd(struct smtp_session *s, const char *what,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int smtp_session_cmd(struct smtp_session *s, const char *what, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
 /* Flushes and reads one reply into s->reply within timeout seconds. 0, or
  * -1 (broken, io_why set with "while <what>" e.g. "receiving the initial
  * server greeting"). A 421 reply marks the session broken too (RFC 5321

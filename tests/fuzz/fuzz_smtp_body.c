@@ -31,8 +31,8 @@ static void check_data(const struct buf *b)
 			abort(); /* bare LF */
 		/* A lone "." line only at the very end. */
 		bool line_start = i == 0 || d[i - 1] == '\n';
-		if (line_start && i + 3 <= n && memcmp(d + i, ".\r\n", 3) == 0 &&
-		    i + 3 != n)
+		if (line_start && i + 3 <= n &&
+		    memcmp(d + i, ".\r\n", 3) == 0 && i + 3 != n)
 			abort();
 	}
 }

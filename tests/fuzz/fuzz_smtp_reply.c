@@ -25,7 +25,7 @@ static void check(const struct smtp_reply *r)
 	for (size_t i = 0; i < r->nlines; i++)
 		if (smtp_reply_line(r, i) &&
 		    strlen(smtp_reply_line(r, i)) >
-			    SMTP_REPLY_TEXT_MAX + SMTP_REPLY_LINES_MAX)
+		            SMTP_REPLY_TEXT_MAX + SMTP_REPLY_LINES_MAX)
 			abort();
 	struct smtp_ehlo eh;
 	smtp_ehlo_parse(r, &eh);

@@ -37,27 +37,27 @@ struct rr {
 };
 
 static const struct rr zone[] = {
-	{"example.test", T_MX, RC_OK, "20 mx2.example.test"},
-	{"example.test", T_MX, RC_OK, "10 mx1.example.test"},
-	{"example.test", T_MX, RC_OK, "30 MX3.Example.Test."},
-	{"mx1.example.test", T_A, RC_OK, "192.0.2.1"},
-	{"mx1.example.test", T_A, RC_OK, "192.0.2.11"},
-	{"mx1.example.test", T_AAAA, RC_OK, "2001:db8::1"},
-	{"v6only.example.test", T_AAAA, RC_OK, "2001:db8::6"},
-	{"nullmx.test", T_MX, RC_OK, "0 ."},
-	{"mixednull.test", T_MX, RC_OK, "0 ."},
-	{"mixednull.test", T_MX, RC_OK, "10 mx1.example.test"},
-	{"badhost.test", T_MX, RC_OK, "10 bad_host-.test"},
-	{"badhost.test", T_MX, RC_OK, "20 mx1.example.test"},
-	{"onlybad.test", T_MX, RC_OK, "10 -bad.test"},
-	{"servfail.test", 0, RC_SERVFAIL, NULL},
-	{"silent.test", 0, RC_DROP, NULL},
-	{"halfbroken.test", T_A, RC_SERVFAIL, NULL},
-	{"halfbroken.test", T_AAAA, RC_OK, "2001:db8::7"},
-	{"1.2.0.192.in-addr.arpa", T_PTR, RC_OK, "mx1.example.test"},
-	{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
-	 "ip6.arpa",
-	 T_PTR, RC_OK, "v6.example.test"},
+        {"example.test", T_MX, RC_OK, "20 mx2.example.test"},
+        {"example.test", T_MX, RC_OK, "10 mx1.example.test"},
+        {"example.test", T_MX, RC_OK, "30 MX3.Example.Test."},
+        {"mx1.example.test", T_A, RC_OK, "192.0.2.1"},
+        {"mx1.example.test", T_A, RC_OK, "192.0.2.11"},
+        {"mx1.example.test", T_AAAA, RC_OK, "2001:db8::1"},
+        {"v6only.example.test", T_AAAA, RC_OK, "2001:db8::6"},
+        {"nullmx.test", T_MX, RC_OK, "0 ."},
+        {"mixednull.test", T_MX, RC_OK, "0 ."},
+        {"mixednull.test", T_MX, RC_OK, "10 mx1.example.test"},
+        {"badhost.test", T_MX, RC_OK, "10 bad_host-.test"},
+        {"badhost.test", T_MX, RC_OK, "20 mx1.example.test"},
+        {"onlybad.test", T_MX, RC_OK, "10 -bad.test"},
+        {"servfail.test", 0, RC_SERVFAIL, NULL},
+        {"silent.test", 0, RC_DROP, NULL},
+        {"halfbroken.test", T_A, RC_SERVFAIL, NULL},
+        {"halfbroken.test", T_AAAA, RC_OK, "2001:db8::7"},
+        {"1.2.0.192.in-addr.arpa", T_PTR, RC_OK, "mx1.example.test"},
+        {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+         "ip6.arpa",
+         T_PTR, RC_OK, "v6.example.test"},
 };
 
 struct server {
@@ -175,13 +175,13 @@ static void *serve(void *arg)
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		ssize_t n = recvfrom(s->fd, q, sizeof(q), 0,
-				     (struct sockaddr *)&peer, &plen);
+		                     (struct sockaddr *)&peer, &plen);
 		if (n < 12)
 			continue;
 		size_t len = answer(q, (size_t)n, out);
 		if (len)
 			(void)sendto(s->fd, out, len, 0,
-				     (struct sockaddr *)&peer, plen);
+			             (struct sockaddr *)&peer, plen);
 	}
 	return NULL;
 }
@@ -227,7 +227,8 @@ static struct dns_resolver *resolver(long timeout_ms)
 	return r;
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 static void mx_sorted_and_lower_cased(void **state)
 {
@@ -257,15 +258,15 @@ static void mx_outcomes(void **state)
 		enum dns_status want;
 		size_t nmx;
 	} cases[] = {
-		{"nullmx.test", DNS_NULLMX, 0},
-		{"mixednull.test", DNS_OK, 1},
-		{"badhost.test", DNS_OK, 1},
-		{"onlybad.test", DNS_TEMPFAIL, 0},
-		{"nosuch.test", DNS_NXDOMAIN, 0},
-		{"mx1.example.test", DNS_NODATA, 0},
-		{"servfail.test", DNS_TEMPFAIL, 0},
-		{"bad..name", DNS_BADNAME, 0},
-		{"", DNS_BADNAME, 0},
+	        {"nullmx.test", DNS_NULLMX, 0},
+	        {"mixednull.test", DNS_OK, 1},
+	        {"badhost.test", DNS_OK, 1},
+	        {"onlybad.test", DNS_TEMPFAIL, 0},
+	        {"nosuch.test", DNS_NXDOMAIN, 0},
+	        {"mx1.example.test", DNS_NODATA, 0},
+	        {"servfail.test", DNS_TEMPFAIL, 0},
+	        {"bad..name", DNS_BADNAME, 0},
+	        {"", DNS_BADNAME, 0},
 	};
 	struct dns_resolver *r = resolver(2000);
 	struct dns_result res;
@@ -274,8 +275,8 @@ static void mx_outcomes(void **state)
 		enum dns_status st = dns_lookup_mx(r, cases[i].name, &res);
 		if (st != cases[i].want || res.nmx != cases[i].nmx)
 			fail_msg("%s: got %s with %zu MX (%s), want %s",
-				 cases[i].name, dns_status_name(st), res.nmx,
-				 res.why, dns_status_name(cases[i].want));
+			         cases[i].name, dns_status_name(st), res.nmx,
+			         res.why, dns_status_name(cases[i].want));
 		if (st != DNS_OK)
 			assert_true(res.why[0] != '\0');
 	}
@@ -294,7 +295,7 @@ static void timeout_is_temporary_and_bounded(void **state)
 	assert_int_equal(dns_lookup_mx(r, "silent.test", &res), DNS_TEMPFAIL);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	long ms = (b.tv_sec - a.tv_sec) * 1000 +
-		  (b.tv_nsec - a.tv_nsec) / 1000000;
+	          (b.tv_nsec - a.tv_nsec) / 1000000;
 	assert_true(ms >= 500 && ms < 1500);
 	assert_non_null(strstr(res.why, "timeout"));
 	/* The resolver still works afterwards. */
@@ -309,46 +310,46 @@ static void addresses(void **state)
 	struct dns_resolver *r = resolver(2000);
 	struct dns_result res;
 	dns_result_init(&res);
-	assert_int_equal(dns_lookup_addr(r, "mx1.example.test", DNS_FAMILY_ANY,
-					 &res),
-			 DNS_OK);
+	assert_int_equal(
+	        dns_lookup_addr(r, "mx1.example.test", DNS_FAMILY_ANY, &res),
+	        DNS_OK);
 	assert_int_equal(res.naddr, 3);
 	assert_string_equal(res.addr[0].text, "192.0.2.1");
 	assert_string_equal(res.addr[1].text, "192.0.2.11");
 	assert_string_equal(res.addr[2].text, "2001:db8::1");
 	assert_int_equal(res.addr[2].family, AF_INET6);
-	assert_int_equal(dns_lookup_addr(r, "mx1.example.test", DNS_FAMILY_V6,
-					 &res),
-			 DNS_OK);
+	assert_int_equal(
+	        dns_lookup_addr(r, "mx1.example.test", DNS_FAMILY_V6, &res),
+	        DNS_OK);
 	assert_int_equal(res.naddr, 1);
-	assert_int_equal(dns_lookup_addr(r, "v6only.example.test",
-					 DNS_FAMILY_V4, &res),
-			 DNS_NODATA);
-	assert_int_equal(dns_lookup_addr(r, "v6only.example.test",
-					 DNS_FAMILY_ANY, &res),
-			 DNS_OK);
-	assert_int_equal(dns_lookup_addr(r, "nosuch.test", DNS_FAMILY_ANY,
-					 &res),
-			 DNS_NXDOMAIN);
+	assert_int_equal(
+	        dns_lookup_addr(r, "v6only.example.test", DNS_FAMILY_V4, &res),
+	        DNS_NODATA);
+	assert_int_equal(
+	        dns_lookup_addr(r, "v6only.example.test", DNS_FAMILY_ANY, &res),
+	        DNS_OK);
+	assert_int_equal(
+	        dns_lookup_addr(r, "nosuch.test", DNS_FAMILY_ANY, &res),
+	        DNS_NXDOMAIN);
 	assert_string_equal(res.why, "Host not found");
-	assert_int_equal(dns_lookup_addr(r, "servfail.test", DNS_FAMILY_ANY,
-					 &res),
-			 DNS_TEMPFAIL);
+	assert_int_equal(
+	        dns_lookup_addr(r, "servfail.test", DNS_FAMILY_ANY, &res),
+	        DNS_TEMPFAIL);
 	/* One family failing does not hide the other's addresses, and
 	 * without any, a temporary failure wins over NODATA. */
-	assert_int_equal(dns_lookup_addr(r, "halfbroken.test", DNS_FAMILY_ANY,
-					 &res),
-			 DNS_OK);
-	assert_int_equal(dns_lookup_addr(r, "halfbroken.test", DNS_FAMILY_V4,
-					 &res),
-			 DNS_TEMPFAIL);
+	assert_int_equal(
+	        dns_lookup_addr(r, "halfbroken.test", DNS_FAMILY_ANY, &res),
+	        DNS_OK);
+	assert_int_equal(
+	        dns_lookup_addr(r, "halfbroken.test", DNS_FAMILY_V4, &res),
+	        DNS_TEMPFAIL);
 	/* Numeric addresses answer themselves. */
-	assert_int_equal(dns_lookup_addr(r, "198.51.100.9", DNS_FAMILY_ANY,
-					 &res),
-			 DNS_OK);
+	assert_int_equal(
+	        dns_lookup_addr(r, "198.51.100.9", DNS_FAMILY_ANY, &res),
+	        DNS_OK);
 	assert_string_equal(res.addr[0].text, "198.51.100.9");
 	assert_int_equal(dns_lookup_addr(r, "::1", DNS_FAMILY_V4, &res),
-			 DNS_NODATA);
+	                 DNS_NODATA);
 	dns_result_deinit(&res);
 	dns_resolver_free(&r);
 }
@@ -366,7 +367,7 @@ static void ptr(void **state)
 	assert_string_equal(res.names[0], "v6.example.test");
 	assert_int_equal(dns_lookup_ptr(r, "192.0.2.99", &res), DNS_NXDOMAIN);
 	assert_int_equal(dns_lookup_ptr(r, "not-an-address", &res),
-			 DNS_BADNAME);
+	                 DNS_BADNAME);
 	dns_result_deinit(&res);
 	dns_resolver_free(&r);
 }
@@ -375,10 +376,10 @@ static void server_lists(void **state)
 {
 	(void)state;
 	static const char *const good[] = {"127.0.0.1", "127.0.0.1:5353",
-					   "[::1]:53", "::1", "[::1]"};
-	static const char *const bad[] = {"localhost", "127.0.0.1:0",
-					  "127.0.0.1:99999", "[::1",
-					  "[::1]x", "1.2.3.4:"};
+	                                   "[::1]:53", "::1", "[::1]"};
+	static const char *const bad[] = {"localhost",       "127.0.0.1:0",
+	                                  "127.0.0.1:99999", "[::1",
+	                                  "[::1]x",          "1.2.3.4:"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct strv sv;
 		strv_init(&sv);
@@ -398,6 +399,7 @@ static void server_lists(void **state)
 		struct dns_config cfg = {.servers = &sv, .timeout_ms = 100};
 		struct err e;
 		struct dns_resolver *r = dns_resolver_new(&cfg, NULL, &e);
+		strv_deinit(&sv);
 		if (r)
 			fail_msg("%s accepted", bad[i]);
 		assert_non_null(strstr(e.msg, "dns_servers"));
@@ -427,9 +429,10 @@ static void hostnames(void **state)
 {
 	(void)state;
 	static const char *const good[] = {"a", "a.b", "a-b.c.", "_x.y",
-					   "xn--bcher-kva.example"};
-	static const char *const bad[] = {"", ".", "a..b", "-a.b", "a-.b",
-					  "a b", "a/b", "a.b..", "\xc3\xa4.de"};
+	                                   "xn--bcher-kva.example"};
+	static const char *const bad[] = {"",     ".",     "a..b",
+	                                  "-a.b", "a-.b",  "a b",
+	                                  "a/b",  "a.b..", "\xc3\xa4.de"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(dns_valid_hostname(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -478,14 +481,13 @@ static void event_loop_lookups(void **state)
 	/* Synchronous calls are for synchronous resolvers only; async
 	 * starts need a loop resolver. */
 	assert_int_equal(dns_start_mx(r, "example.test", on_done, &a), 0);
-	assert_int_equal(dns_start_addr(r, "192.0.2.5", DNS_FAMILY_ANY,
-					on_done, &a),
-			 0);
+	assert_int_equal(
+	        dns_start_addr(r, "192.0.2.5", DNS_FAMILY_ANY, on_done, &a), 0);
 	assert_int_equal(dns_start_ptr(r, "192.0.2.1", on_done, &a), 0);
 	/* Never called back from inside a start. */
 	assert_int_equal(a.done, 0);
-	struct event *deadline = event_add_timer(a.loop, 5000, on_deadline,
-						 a.loop);
+	struct event *deadline =
+	        event_add_timer(a.loop, 5000, on_deadline, a.loop);
 	assert_int_equal(event_loop_run(a.loop), 0);
 	event_del(&deadline);
 	assert_int_equal(a.done, 3);
@@ -504,15 +506,15 @@ static void event_loop_lookups(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mx_sorted_and_lower_cased),
-		cmocka_unit_test(mx_outcomes),
-		cmocka_unit_test(timeout_is_temporary_and_bounded),
-		cmocka_unit_test(addresses),
-		cmocka_unit_test(ptr),
-		cmocka_unit_test(server_lists),
-		cmocka_unit_test(mx_sort_ties),
-		cmocka_unit_test(hostnames),
-		cmocka_unit_test(event_loop_lookups),
+	        cmocka_unit_test(mx_sorted_and_lower_cased),
+	        cmocka_unit_test(mx_outcomes),
+	        cmocka_unit_test(timeout_is_temporary_and_bounded),
+	        cmocka_unit_test(addresses),
+	        cmocka_unit_test(ptr),
+	        cmocka_unit_test(server_lists),
+	        cmocka_unit_test(mx_sort_ties),
+	        cmocka_unit_test(hostnames),
+	        cmocka_unit_test(event_loop_lookups),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

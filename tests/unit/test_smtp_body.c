@@ -37,37 +37,36 @@ static void write_cases(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"", ".\r\n"},
-		{"a\n", "a\r\n.\r\n"},
-		{"a", "a\r\n.\r\n"},
-		{"a\nb", "a\r\nb\r\n.\r\n"},
-		{".\n", "..\r\n.\r\n"},
-		{".x\n..y\nz.\n", "..x\r\n...y\r\nz.\r\n.\r\n"},
-		{"a\r\nb\n", "a\r\nb\r\n.\r\n"},     /* CR LF is one end */
-		{"a\rb\n", "a\rb\r\n.\r\n"},         /* a lone CR is data */
-		{"\n\n", "\r\n\r\n.\r\n"},
-		{"x\n.", "x\r\n..\r\n.\r\n"},
+	        {"", ".\r\n"},
+	        {"a\n", "a\r\n.\r\n"},
+	        {"a", "a\r\n.\r\n"},
+	        {"a\nb", "a\r\nb\r\n.\r\n"},
+	        {".\n", "..\r\n.\r\n"},
+	        {".x\n..y\nz.\n", "..x\r\n...y\r\nz.\r\n.\r\n"},
+	        {"a\r\nb\n", "a\r\nb\r\n.\r\n"}, /* CR LF is one end */
+	        {"a\rb\n", "a\rb\r\n.\r\n"},     /* a lone CR is data */
+	        {"\n\n", "\r\n\r\n.\r\n"},
+	        {"x\n.", "x\r\n..\r\n.\r\n"},
 	};
 	struct buf out;
 	buf_init(&out, 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_reset(&out);
 		assert_int_equal(smtp_body_write(cases[i].in,
-						 strlen(cases[i].in), to_buf,
-						 &out),
-				 0);
+		                                 strlen(cases[i].in), to_buf,
+		                                 &out),
+		                 0);
 		if (strcmp(buf_cstr(&out), cases[i].out))
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i,
-				 buf_cstr(&out), cases[i].out);
+			         buf_cstr(&out), cases[i].out);
 	}
 	buf_deinit(&out);
 	/* A writer failure stops the copy at any point. */
 	const char *msg = ".a\nb\nc\n";
 	for (size_t left = 0; left < 13; left++) {
 		size_t l = left;
-		assert_int_equal(smtp_body_write(msg, strlen(msg), fail_after,
-						 &l),
-				 -1);
+		assert_int_equal(
+		        smtp_body_write(msg, strlen(msg), fail_after, &l), -1);
 	}
 	size_t l = 14;
 	assert_int_equal(smtp_body_write(msg, strlen(msg), fail_after, &l), 0);
@@ -114,18 +113,18 @@ static void plain_message_gets_mime_headers(void **state)
 	struct buf out;
 	buf_init(&out, 0);
 	const char *got = downgrade("Subject: hi\n"
-				    "\n"
-				    "caf\xc3\xa9 \n"
-				    "line2\n",
-				    &out);
+	                            "\n"
+	                            "caf\xc3\xa9 \n"
+	                            "line2\n",
+	                            &out);
 	assert_string_equal(got, "Subject: hi\n"
-				 "MIME-Version: 1.0\n"
-				 "Content-Type: text/plain; "
-				 "charset=unknown-8bit\n"
-				 "Content-Transfer-Encoding: quoted-printable\n"
-				 "\n"
-				 "caf=C3=A9=20\r\n"
-				 "line2\r\n");
+	                         "MIME-Version: 1.0\n"
+	                         "Content-Type: text/plain; "
+	                         "charset=unknown-8bit\n"
+	                         "Content-Transfer-Encoding: quoted-printable\n"
+	                         "\n"
+	                         "caf=C3=A9=20\r\n"
+	                         "line2\r\n");
 	buf_deinit(&out);
 }
 
@@ -135,19 +134,19 @@ static void text_part_cte_is_replaced(void **state)
 	struct buf out;
 	buf_init(&out, 0);
 	const char *got = downgrade("MIME-Version: 1.0\n"
-				    "Content-Transfer-Encoding:\n"
-				    "  8bit\n"
-				    "Content-Type: text/plain; charset=utf-8\n"
-				    "Subject: x\n"
-				    "\n"
-				    "\xc3\xa4=\n",
-				    &out);
+	                            "Content-Transfer-Encoding:\n"
+	                            "  8bit\n"
+	                            "Content-Type: text/plain; charset=utf-8\n"
+	                            "Subject: x\n"
+	                            "\n"
+	                            "\xc3\xa4=\n",
+	                            &out);
 	assert_string_equal(got, "MIME-Version: 1.0\n"
-				 "Content-Type: text/plain; charset=utf-8\n"
-				 "Subject: x\n"
-				 "Content-Transfer-Encoding: quoted-printable\n"
-				 "\n"
-				 "=C3=A4=3D\r\n");
+	                         "Content-Type: text/plain; charset=utf-8\n"
+	                         "Subject: x\n"
+	                         "Content-Transfer-Encoding: quoted-printable\n"
+	                         "\n"
+	                         "=C3=A4=3D\r\n");
 	/* And it decodes back to the original bytes. */
 	struct buf dec;
 	buf_init(&dec, 0);
@@ -163,48 +162,47 @@ static void multipart_keeps_7bit_parts_exact(void **state)
 	(void)state;
 	struct buf out;
 	buf_init(&out, 0);
-	const char *got = downgrade(
-		"MIME-Version: 1.0\n"
-		"Content-Type: multipart/mixed; boundary=b\n"
-		"Content-Transfer-Encoding: 8bit\n"
-		"\n"
-		"preamble\n"
-		"--b\n"
-		"Content-Type: text/plain\n"
-		"\n"
-		"ascii only\n"
-		"--b\n"
-		"Content-Type: message/rfc822\n"
-		"Content-Transfer-Encoding: 8bit\n"
-		"\n"
-		"Subject: inner\n"
-		"Content-Type: text/plain; charset=latin1\n"
-		"\n"
-		"caf\xe9\n"
-		"--b--\n"
-		"epilogue\n",
-		&out);
-	assert_string_equal(got,
-			    "MIME-Version: 1.0\n"
-			    "Content-Type: multipart/mixed; boundary=b\n"
-			    "Content-Transfer-Encoding: 7bit\n"
-			    "\n"
-			    "preamble\n"
-			    "--b\n"
-			    "Content-Type: text/plain\n"
-			    "\n"
-			    "ascii only\n"
-			    "--b\n"
-			    "Content-Type: message/rfc822\n"
-			    "Content-Transfer-Encoding: 7bit\n"
-			    "\n"
-			    "Subject: inner\n"
-			    "Content-Type: text/plain; charset=latin1\n"
-			    "Content-Transfer-Encoding: quoted-printable\n"
-			    "\n"
-			    "caf=E9\n"
-			    "--b--\n"
-			    "epilogue\n");
+	const char *got =
+	        downgrade("MIME-Version: 1.0\n"
+	                  "Content-Type: multipart/mixed; boundary=b\n"
+	                  "Content-Transfer-Encoding: 8bit\n"
+	                  "\n"
+	                  "preamble\n"
+	                  "--b\n"
+	                  "Content-Type: text/plain\n"
+	                  "\n"
+	                  "ascii only\n"
+	                  "--b\n"
+	                  "Content-Type: message/rfc822\n"
+	                  "Content-Transfer-Encoding: 8bit\n"
+	                  "\n"
+	                  "Subject: inner\n"
+	                  "Content-Type: text/plain; charset=latin1\n"
+	                  "\n"
+	                  "caf\xe9\n"
+	                  "--b--\n"
+	                  "epilogue\n",
+	                  &out);
+	assert_string_equal(got, "MIME-Version: 1.0\n"
+	                         "Content-Type: multipart/mixed; boundary=b\n"
+	                         "Content-Transfer-Encoding: 7bit\n"
+	                         "\n"
+	                         "preamble\n"
+	                         "--b\n"
+	                         "Content-Type: text/plain\n"
+	                         "\n"
+	                         "ascii only\n"
+	                         "--b\n"
+	                         "Content-Type: message/rfc822\n"
+	                         "Content-Transfer-Encoding: 7bit\n"
+	                         "\n"
+	                         "Subject: inner\n"
+	                         "Content-Type: text/plain; charset=latin1\n"
+	                         "Content-Transfer-Encoding: quoted-printable\n"
+	                         "\n"
+	                         "caf=E9\n"
+	                         "--b--\n"
+	                         "epilogue\n");
 	buf_deinit(&out);
 }
 
@@ -222,20 +220,21 @@ static void refusals(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		/* 8-bit header text needs SMTPUTF8, not a conversion. */
-		"Subject: Gr\xc3\xbc\xc3\x9f" "e\n\nbody \xc3\xa4\n",
-		/* Already encoded: 8-bit bytes there are corrupt. */
-		"MIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n"
-		"\xff\xff\n",
-		"MIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n"
-		"\xff\n",
-		/* message/global carries 8-bit headers by design. */
-		"MIME-Version: 1.0\nContent-Type: multipart/mixed; "
-		"boundary=b\n\n--b\nContent-Type: message/global\n\n"
-		"Subject: \xc3\xa4\n\nx\n--b--\n",
-		/* 8-bit between parts. */
-		"MIME-Version: 1.0\nContent-Type: multipart/mixed; "
-		"boundary=b\n\npre \xc3\xa4\n--b\n\nx\n--b--\n",
+	        /* 8-bit header text needs SMTPUTF8, not a conversion. */
+	        "Subject: Gr\xc3\xbc\xc3\x9f"
+	        "e\n\nbody \xc3\xa4\n",
+	        /* Already encoded: 8-bit bytes there are corrupt. */
+	        "MIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n"
+	        "\xff\xff\n",
+	        "MIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n"
+	        "\xff\n",
+	        /* message/global carries 8-bit headers by design. */
+	        "MIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	        "boundary=b\n\n--b\nContent-Type: message/global\n\n"
+	        "Subject: \xc3\xa4\n\nx\n--b--\n",
+	        /* 8-bit between parts. */
+	        "MIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	        "boundary=b\n\npre \xc3\xa4\n--b\n\nx\n--b--\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct buf out;
@@ -257,14 +256,14 @@ static void refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(write_cases),
-		cmocka_unit_test(sizes_and_8bit),
-		cmocka_unit_test(xtext),
-		cmocka_unit_test(plain_message_gets_mime_headers),
-		cmocka_unit_test(text_part_cte_is_replaced),
-		cmocka_unit_test(multipart_keeps_7bit_parts_exact),
-		cmocka_unit_test(seven_bit_message_is_unchanged),
-		cmocka_unit_test(refusals),
+	        cmocka_unit_test(write_cases),
+	        cmocka_unit_test(sizes_and_8bit),
+	        cmocka_unit_test(xtext),
+	        cmocka_unit_test(plain_message_gets_mime_headers),
+	        cmocka_unit_test(text_part_cte_is_replaced),
+	        cmocka_unit_test(multipart_keeps_7bit_parts_exact),
+	        cmocka_unit_test(seven_bit_message_is_unchanged),
+	        cmocka_unit_test(refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 
 /* Feeds lines until the reply completes; the last result. */
 static int feed_all(struct smtp_reply *r, const char *const *lines,
-		    struct err *e)
+                    struct err *e)
 {
 	int rc = -1;
 	for (size_t i = 0; lines[i]; i++) {
@@ -40,7 +40,7 @@ static void single_line_with_enhanced_code(void **state)
 	assert_string_equal(r.dsn, "5.1.1");
 	assert_string_equal(buf_cstr(&r.text), l);
 	assert_string_equal(smtp_reply_line(&r, 0),
-			    "5.1.1 <x@y>: Recipient address rejected");
+	                    "5.1.1 <x@y>: Recipient address rejected");
 	assert_null(smtp_reply_line(&r, 1));
 	smtp_reply_deinit(&r);
 }
@@ -52,24 +52,24 @@ static void multiline_joins_lines_with_spaces(void **state)
 	struct err e;
 	smtp_reply_init(&r);
 	const char *lines[] = {"550-5.1.1 The email account does not exist.",
-			       "550-5.1.1 Please try again.",
-			       "550 5.1.1 https://support.example/", NULL};
+	                       "550-5.1.1 Please try again.",
+	                       "550 5.1.1 https://support.example/", NULL};
 	assert_int_equal(smtp_reply_feed(&r, lines[0], strlen(lines[0]), &e),
-			 0);
+	                 0);
 	assert_false(r.complete);
 	assert_int_equal(smtp_reply_feed(&r, lines[1], strlen(lines[1]), &e),
-			 0);
+	                 0);
 	assert_int_equal(smtp_reply_feed(&r, lines[2], strlen(lines[2]), &e),
-			 1);
+	                 1);
 	assert_int_equal(r.code, 550);
 	assert_int_equal(r.nlines, 3);
 	assert_string_equal(r.dsn, "5.1.1");
 	assert_string_equal(buf_cstr(&r.text),
-			    "550-5.1.1 The email account does not exist. "
-			    "550-5.1.1 Please try again. 550 5.1.1 "
-			    "https://support.example/");
+	                    "550-5.1.1 The email account does not exist. "
+	                    "550-5.1.1 Please try again. 550 5.1.1 "
+	                    "https://support.example/");
 	assert_string_equal(smtp_reply_line(&r, 2),
-			    "5.1.1 https://support.example/");
+	                    "5.1.1 https://support.example/");
 	/* A new line after a complete reply starts the next reply. */
 	assert_int_equal(smtp_reply_feed(&r, "250 ok", 6, &e), 1);
 	assert_int_equal(r.code, 250);
@@ -98,9 +98,18 @@ static void malformed_lines(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"",	"25",	  "abc hello", "199 too low", "600 too high",
-		"2x0 x", "260 x", "250_x",	"250x",	     "5",
-		"0 0",	"2500 four digits",
+	        "",
+	        "25",
+	        "abc hello",
+	        "199 too low",
+	        "600 too high",
+	        "2x0 x",
+	        "260 x",
+	        "250_x",
+	        "250x",
+	        "5",
+	        "0 0",
+	        "2500 four digits",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct smtp_reply r;
@@ -151,7 +160,8 @@ static void long_text_is_bounded(void **state)
 	memcpy(line, "250-", 4);
 	smtp_reply_init(&r);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(smtp_reply_feed(&r, line, sizeof(line), &e), 0);
+		assert_int_equal(smtp_reply_feed(&r, line, sizeof(line), &e),
+		                 0);
 	line[3] = ' ';
 	assert_int_equal(smtp_reply_feed(&r, line, sizeof(line), &e), 1);
 	assert_true(r.text.len <= SMTP_REPLY_TEXT_MAX + 3);
@@ -167,25 +177,25 @@ static void enhanced_codes(void **state)
 		size_t want;
 		const char *code;
 	} cases[] = {
-		{"5.1.1 rest", 5, "5.1.1"},
-		{"4.7.0", 5, "4.7.0"},
-		{"2.0.0\tx", 5, "2.0.0"},
-		{"5.123.456 x", 9, "5.123.456"},
-		{"5.1234.1 x", 0, NULL},
-		{"3.1.1 x", 0, NULL},
-		{"5.1. x", 0, NULL},
-		{"5..1 x", 0, NULL},
-		{"5.1.1x", 0, NULL},
-		{"5.1", 0, NULL},
-		{"Ok", 0, NULL},
+	        {"5.1.1 rest", 5, "5.1.1"},
+	        {"4.7.0", 5, "4.7.0"},
+	        {"2.0.0\tx", 5, "2.0.0"},
+	        {"5.123.456 x", 9, "5.123.456"},
+	        {"5.1234.1 x", 0, NULL},
+	        {"3.1.1 x", 0, NULL},
+	        {"5.1. x", 0, NULL},
+	        {"5..1 x", 0, NULL},
+	        {"5.1.1x", 0, NULL},
+	        {"5.1", 0, NULL},
+	        {"Ok", 0, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char out[12] = "";
-		size_t got = smtp_dsn_parse(cases[i].in, strlen(cases[i].in),
-					    out);
+		size_t got =
+		        smtp_dsn_parse(cases[i].in, strlen(cases[i].in), out);
 		if (got != cases[i].want)
 			fail_msg("\"%s\": got %zu, want %zu", cases[i].in, got,
-				 cases[i].want);
+			         cases[i].want);
 		if (cases[i].code)
 			assert_string_equal(out, cases[i].code);
 	}
@@ -197,10 +207,10 @@ static void enhanced_codes(void **state)
 	assert_string_equal(r.dsn, "");
 	char dsn[12];
 	assert_string_equal(smtp_reply_status(&r, "4.0.0", dsn, sizeof(dsn)),
-			    "5.0.0");
+	                    "5.0.0");
 	assert_int_equal(smtp_reply_feed(&r, "451 4.3.0 later", 15, &e), 1);
 	assert_string_equal(smtp_reply_status(&r, "4.0.0", dsn, sizeof(dsn)),
-			    "4.3.0");
+	                    "4.3.0");
 	smtp_reply_deinit(&r);
 }
 
@@ -231,27 +241,27 @@ static void ehlo_keywords(void **state)
 	struct err e;
 	smtp_reply_init(&r);
 	const char *lines[] = {"250-mx.example.org Hello client",
-			       "250-PIPELINING",
-			       "250-SIZE 10240000",
-			       "250-8bitmime",
-			       "250-STARTTLS",
-			       "250-AUTH=LOGIN",
-			       "250-AUTH CRAM-MD5 PLAIN LOGIN",
-			       "250-ENHANCEDSTATUSCODES",
-			       "250-DSN",
-			       "250-SMTPUTF8",
-			       "250-CHUNKING",
-			       "250-X-UNKNOWN stuff",
-			       "250 BINARYMIME",
-			       NULL};
+	                       "250-PIPELINING",
+	                       "250-SIZE 10240000",
+	                       "250-8bitmime",
+	                       "250-STARTTLS",
+	                       "250-AUTH=LOGIN",
+	                       "250-AUTH CRAM-MD5 PLAIN LOGIN",
+	                       "250-ENHANCEDSTATUSCODES",
+	                       "250-DSN",
+	                       "250-SMTPUTF8",
+	                       "250-CHUNKING",
+	                       "250-X-UNKNOWN stuff",
+	                       "250 BINARYMIME",
+	                       NULL};
 	assert_int_equal(feed_all(&r, lines, &e), 1);
 	smtp_ehlo_parse(&r, &eh);
 	assert_string_equal(eh.name, "mx.example.org");
 	unsigned want = SMTP_EXT_PIPELINING | SMTP_EXT_SIZE |
-			SMTP_EXT_8BITMIME | SMTP_EXT_STARTTLS | SMTP_EXT_AUTH |
-			SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN |
-			SMTP_EXT_SMTPUTF8 | SMTP_EXT_CHUNKING |
-			SMTP_EXT_BINARYMIME;
+	                SMTP_EXT_8BITMIME | SMTP_EXT_STARTTLS | SMTP_EXT_AUTH |
+	                SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN |
+	                SMTP_EXT_SMTPUTF8 | SMTP_EXT_CHUNKING |
+	                SMTP_EXT_BINARYMIME;
 	assert_int_equal(eh.ext, want);
 	assert_int_equal(eh.auth, SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN);
 	assert_int_equal(eh.size, 10240000);
@@ -272,16 +282,16 @@ static void ehlo_keywords(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(single_line_with_enhanced_code),
-		cmocka_unit_test(multiline_joins_lines_with_spaces),
-		cmocka_unit_test(bare_code_and_no_text),
-		cmocka_unit_test(malformed_lines),
-		cmocka_unit_test(code_change_inside_a_reply_is_malformed),
-		cmocka_unit_test(endless_reply_is_cut_off),
-		cmocka_unit_test(long_text_is_bounded),
-		cmocka_unit_test(enhanced_codes),
-		cmocka_unit_test(one_byte_lines_are_fed_whole),
-		cmocka_unit_test(ehlo_keywords),
+	        cmocka_unit_test(single_line_with_enhanced_code),
+	        cmocka_unit_test(multiline_joins_lines_with_spaces),
+	        cmocka_unit_test(bare_code_and_no_text),
+	        cmocka_unit_test(malformed_lines),
+	        cmocka_unit_test(code_change_inside_a_reply_is_malformed),
+	        cmocka_unit_test(endless_reply_is_cut_off),
+	        cmocka_unit_test(long_text_is_bounded),
+	        cmocka_unit_test(enhanced_codes),
+	        cmocka_unit_test(one_byte_lines_are_fed_whole),
+	        cmocka_unit_test(ehlo_keywords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

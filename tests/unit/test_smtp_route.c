@@ -48,20 +48,20 @@ static const struct fake_name *find(struct fake *f, const char *name)
 }
 
 static enum dns_status fake_mx(void *ctx, const char *domain,
-			       struct dns_result *res)
+                               struct dns_result *res)
 {
 	struct fake *f = ctx;
 	f->mx_queries++;
 	const struct fake_name *n = find(f, domain);
 	res->status = n ? n->mx_status : DNS_NXDOMAIN;
 	snprintf(res->why, sizeof(res->why), "%s",
-		 res->status == DNS_NXDOMAIN ? "Host not found" : "why");
+	         res->status == DNS_NXDOMAIN ? "Host not found" : "why");
 	if (res->status != DNS_OK)
 		return res->status;
 	res->mx = xcalloc(6, sizeof(*res->mx));
 	for (size_t i = 0; i < 6 && n->mx[i].host; i++) {
 		snprintf(res->mx[i].host, sizeof(res->mx[i].host), "%s",
-			 n->mx[i].host);
+		         n->mx[i].host);
 		res->mx[i].pref = n->mx[i].pref;
 		res->nmx++;
 	}
@@ -69,20 +69,21 @@ static enum dns_status fake_mx(void *ctx, const char *domain,
 }
 
 static enum dns_status fake_addr(void *ctx, const char *host,
-				 struct dns_result *res)
+                                 struct dns_result *res)
 {
 	struct fake *f = ctx;
 	f->addr_queries++;
 	const struct fake_name *n = find(f, host);
 	res->status = n ? n->addr_status : DNS_NXDOMAIN;
 	snprintf(res->why, sizeof(res->why), "%s",
-		 res->status == DNS_TEMPFAIL ? "Host not found, try again"
-					     : "Host not found");
+	         res->status == DNS_TEMPFAIL ? "Host not found, try again"
+	                                     : "Host not found");
 	if (res->status != DNS_OK)
 		return res->status;
 	res->addr = xcalloc(6, sizeof(*res->addr));
 	for (size_t i = 0; i < 6 && n->addrs[i]; i++)
-		assert_true(dns_parse_addr(n->addrs[i], &res->addr[res->naddr++]));
+		assert_true(
+		        dns_parse_addr(n->addrs[i], &res->addr[res->naddr++]));
 	return res->status;
 }
 
@@ -116,20 +117,20 @@ static void bed_init(struct bed *b, const struct fake_name *names, size_t n)
 	b->fake.n = n;
 	b->resolver = (struct smtp_resolver){fake_mx, fake_addr, &b->fake};
 	b->cfg = (struct smtp_route_config){
-		.resolver = &b->resolver,
-		.default_port = 25,
-		.addr_limit = 5,
-		.pref = SMTP_PREF_IPV4,
-		.myhostname = "mail.me.example",
-		.is_mine = fake_is_mine,
-		.rnd = counter_rnd,
-		.rnd_ctx = &b->seed,
+	        .resolver = &b->resolver,
+	        .default_port = 25,
+	        .addr_limit = 5,
+	        .pref = SMTP_PREF_IPV4,
+	        .myhostname = "mail.me.example",
+	        .is_mine = fake_is_mine,
+	        .rnd = counter_rnd,
+	        .rnd_ctx = &b->seed,
 	};
 	mine_list = NULL;
 }
 
 static enum smtp_route_status route(struct bed *b, const char *nexthop,
-				    struct smtp_route *out)
+                                    struct smtp_route *out)
 {
 	struct nexthop nh;
 	struct err e;
@@ -145,51 +146,83 @@ static const char *targets(const struct smtp_route *r, char *out, size_t sz)
 	out[0] = '\0';
 	for (size_t i = 0; i < r->n && off < sz; i++)
 		off += (size_t)snprintf(out + off, sz - off, "%s%s=%s:%u",
-					i ? " " : "", r->t[i].host,
-					r->t[i].addr.text, r->t[i].port);
+		                        i ? " " : "", r->t[i].host,
+		                        r->t[i].addr.text, r->t[i].port);
 	return out;
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 static const struct fake_name zone[] = {
-	{"example.org", DNS_OK,
-	 {{20, "mx2.example.org"}, {10, "mx1a.example.org"},
-	  {10, "mx1b.example.org"}, {30, "mx3.example.org"}},
-	 DNS_OK, {NULL}},
-	{"mx1a.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
-	{"mx1b.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.2"}},
-	{"mx2.example.org", DNS_NODATA, {{0}}, DNS_OK,
-	 {"2001:db8::2", "192.0.2.20"}},
-	{"mx3.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.3"}},
-	{"plain.example", DNS_NODATA, {{0}}, DNS_OK, {"198.51.100.7"}},
-	{"nullmx.example", DNS_NULLMX, {{0}}, DNS_NODATA, {NULL}},
-	{"broken.example", DNS_TEMPFAIL, {{0}}, DNS_TEMPFAIL, {NULL}},
-	{"ghosts.example", DNS_OK,
-	 {{10, "ghost1.example"}, {20, "ghost2.example"}}, DNS_OK, {NULL}},
-	{"flaky.example", DNS_OK,
-	 {{10, "tempfail.example"}, {20, "mx3.example.org"}}, DNS_OK, {NULL}},
-	{"tempfail.example", DNS_NODATA, {{0}}, DNS_TEMPFAIL, {NULL}},
-	{"halfghost.example", DNS_OK,
-	 {{10, "tempfail.example"}, {20, "ghost1.example"}}, DNS_OK, {NULL}},
-	{"relay.example", DNS_OK, {{10, "elsewhere.example"}}, DNS_OK,
-	 {"203.0.113.5", "203.0.113.5"}},
-	{"self.example", DNS_OK,
-	 {{10, "mail.me.example"}, {20, "mx3.example.org"}}, DNS_OK, {NULL}},
-	{"backup.example", DNS_OK,
-	 {{10, "mx1a.example.org"}, {20, "MAIL.ME.EXAMPLE"},
-	  {30, "mx3.example.org"}},
-	 DNS_OK, {NULL}},
-	{"byaddr.example", DNS_OK,
-	 {{10, "mx1a.example.org"}, {10, "myself.example"},
-	  {20, "mx3.example.org"}},
-	 DNS_OK, {NULL}},
-	{"myself.example", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.99"}},
-	{"dup.example", DNS_OK,
-	 {{10, "mx1a.example.org"}, {20, "alias.example"}}, DNS_OK, {NULL}},
-	{"alias.example", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
+        {"example.org",
+         DNS_OK,
+         {{20, "mx2.example.org"},
+          {10, "mx1a.example.org"},
+          {10, "mx1b.example.org"},
+          {30, "mx3.example.org"}},
+         DNS_OK,
+         {NULL}},
+        {"mx1a.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
+        {"mx1b.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.2"}},
+        {"mx2.example.org",
+         DNS_NODATA,
+         {{0}},
+         DNS_OK,
+         {"2001:db8::2", "192.0.2.20"}},
+        {"mx3.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.3"}},
+        {"plain.example", DNS_NODATA, {{0}}, DNS_OK, {"198.51.100.7"}},
+        {"nullmx.example", DNS_NULLMX, {{0}}, DNS_NODATA, {NULL}},
+        {"broken.example", DNS_TEMPFAIL, {{0}}, DNS_TEMPFAIL, {NULL}},
+        {"ghosts.example",
+         DNS_OK,
+         {{10, "ghost1.example"}, {20, "ghost2.example"}},
+         DNS_OK,
+         {NULL}},
+        {"flaky.example",
+         DNS_OK,
+         {{10, "tempfail.example"}, {20, "mx3.example.org"}},
+         DNS_OK,
+         {NULL}},
+        {"tempfail.example", DNS_NODATA, {{0}}, DNS_TEMPFAIL, {NULL}},
+        {"halfghost.example",
+         DNS_OK,
+         {{10, "tempfail.example"}, {20, "ghost1.example"}},
+         DNS_OK,
+         {NULL}},
+        {"relay.example",
+         DNS_OK,
+         {{10, "elsewhere.example"}},
+         DNS_OK,
+         {"203.0.113.5", "203.0.113.5"}},
+        {"self.example",
+         DNS_OK,
+         {{10, "mail.me.example"}, {20, "mx3.example.org"}},
+         DNS_OK,
+         {NULL}},
+        {"backup.example",
+         DNS_OK,
+         {{10, "mx1a.example.org"},
+          {20, "MAIL.ME.EXAMPLE"},
+          {30, "mx3.example.org"}},
+         DNS_OK,
+         {NULL}},
+        {"byaddr.example",
+         DNS_OK,
+         {{10, "mx1a.example.org"},
+          {10, "myself.example"},
+          {20, "mx3.example.org"}},
+         DNS_OK,
+         {NULL}},
+        {"myself.example", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.99"}},
+        {"dup.example",
+         DNS_OK,
+         {{10, "mx1a.example.org"}, {20, "alias.example"}},
+         DNS_OK,
+         {NULL}},
+        {"alias.example", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
 };
 
 static void mx_order_with_shuffled_ties(void **state)
@@ -200,8 +233,8 @@ static void mx_order_with_shuffled_ties(void **state)
 	 * order that depends on the random source. */
 	bool seen_a_first = false, seen_b_first = false;
 	for (uint32_t seed = 0; seed < 8; seed++) {
-		struct dns_mx mx[4] = {{"mx2", 20}, {"mx1a", 10}, {"mx1b", 10},
-				       {"mx3", 30}};
+		struct dns_mx mx[4] = {
+		        {"mx2", 20}, {"mx1a", 10}, {"mx1b", 10}, {"mx3", 30}};
 		uint32_t s = seed;
 		dns_mx_sort(mx, 4, counter_rnd, &s);
 		assert_int_equal(mx[0].pref, 10);
@@ -220,14 +253,20 @@ static void addresses_follow_mx_order_and_limit(void **state)
 {
 	(void)state;
 	static const struct fake_name sorted[] = {
-		{"example.org", DNS_OK,
-		 {{10, "mx1a.example.org"}, {20, "mx2.example.org"},
-		  {30, "mx3.example.org"}},
-		 DNS_OK, {NULL}},
-		{"mx1a.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
-		{"mx2.example.org", DNS_NODATA, {{0}}, DNS_OK,
-		 {"2001:db8::2", "192.0.2.20"}},
-		{"mx3.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.3"}},
+	        {"example.org",
+	         DNS_OK,
+	         {{10, "mx1a.example.org"},
+	          {20, "mx2.example.org"},
+	          {30, "mx3.example.org"}},
+	         DNS_OK,
+	         {NULL}},
+	        {"mx1a.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
+	        {"mx2.example.org",
+	         DNS_NODATA,
+	         {{0}},
+	         DNS_OK,
+	         {"2001:db8::2", "192.0.2.20"}},
+	        {"mx3.example.org", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.3"}},
 	};
 	struct bed b;
 	struct smtp_route r;
@@ -235,10 +274,10 @@ static void addresses_follow_mx_order_and_limit(void **state)
 	bed_init(&b, sorted, N(sorted));
 	assert_int_equal(route(&b, "example.org", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "mx1a.example.org=192.0.2.1:25 "
-			    "mx2.example.org=192.0.2.20:25 "
-			    "mx2.example.org=2001:db8::2:25 "
-			    "mx3.example.org=192.0.2.3:25");
+	                    "mx1a.example.org=192.0.2.1:25 "
+	                    "mx2.example.org=192.0.2.20:25 "
+	                    "mx2.example.org=2001:db8::2:25 "
+	                    "mx3.example.org=192.0.2.3:25");
 	smtp_route_deinit(&r);
 
 	b.cfg.pref = SMTP_PREF_IPV6;
@@ -246,8 +285,8 @@ static void addresses_follow_mx_order_and_limit(void **state)
 	b.fake.addr_queries = 0;
 	assert_int_equal(route(&b, "example.org:2525", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "mx1a.example.org=192.0.2.1:2525 "
-			    "mx2.example.org=2001:db8::2:2525");
+	                    "mx1a.example.org=192.0.2.1:2525 "
+	                    "mx2.example.org=2001:db8::2:2525");
 	/* The limit also stops the lookups: mx3 was never asked for. */
 	assert_int_equal(b.fake.addr_queries, 2);
 	smtp_route_deinit(&r);
@@ -262,7 +301,7 @@ static void implicit_mx(void **state)
 	bed_init(&b, zone, N(zone));
 	assert_int_equal(route(&b, "plain.example", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "plain.example=198.51.100.7:25");
+	                    "plain.example=198.51.100.7:25");
 	smtp_route_deinit(&r);
 }
 
@@ -274,20 +313,20 @@ static void failures(void **state)
 		enum smtp_route_status st;
 		const char *dsn, *reason;
 	} cases[] = {
-		{"nullmx.example", SMTP_ROUTE_BOUNCE, "5.1.10",
-		 "Domain nullmx.example does not accept mail (nullMX)"},
-		{"nosuch.example", SMTP_ROUTE_BOUNCE, "5.1.2",
-		 "Host or domain name not found. Name service error for "
-		 "name=nosuch.example type=MX: Host not found"},
-		{"broken.example", SMTP_ROUTE_DEFER, "4.4.3", NULL},
-		{"ghosts.example", SMTP_ROUTE_BOUNCE, "5.4.4",
-		 "Host or domain name not found. Name service error for "
-		 "name=ghost2.example type=A: Host not found"},
-		{"halfghost.example", SMTP_ROUTE_DEFER, "4.4.3", NULL},
-		{"[nosuch.example]", SMTP_ROUTE_BOUNCE, "5.1.2", NULL},
-		{"[tempfail.example]", SMTP_ROUTE_DEFER, "4.4.3", NULL},
-		{"self.example", SMTP_ROUTE_BOUNCE, "5.4.6",
-		 "mail for self.example loops back to myself"},
+	        {"nullmx.example", SMTP_ROUTE_BOUNCE, "5.1.10",
+	         "Domain nullmx.example does not accept mail (nullMX)"},
+	        {"nosuch.example", SMTP_ROUTE_BOUNCE, "5.1.2",
+	         "Host or domain name not found. Name service error for "
+	         "name=nosuch.example type=MX: Host not found"},
+	        {"broken.example", SMTP_ROUTE_DEFER, "4.4.3", NULL},
+	        {"ghosts.example", SMTP_ROUTE_BOUNCE, "5.4.4",
+	         "Host or domain name not found. Name service error for "
+	         "name=ghost2.example type=A: Host not found"},
+	        {"halfghost.example", SMTP_ROUTE_DEFER, "4.4.3", NULL},
+	        {"[nosuch.example]", SMTP_ROUTE_BOUNCE, "5.1.2", NULL},
+	        {"[tempfail.example]", SMTP_ROUTE_DEFER, "4.4.3", NULL},
+	        {"self.example", SMTP_ROUTE_BOUNCE, "5.4.6",
+	         "mail for self.example loops back to myself"},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		struct bed b;
@@ -296,8 +335,8 @@ static void failures(void **state)
 		enum smtp_route_status st = route(&b, cases[i].nexthop, &r);
 		if (st != cases[i].st || strcmp(r.dsn, cases[i].dsn))
 			fail_msg("%s: got %d %s (%s), want %d %s",
-				 cases[i].nexthop, st, r.dsn, r.reason,
-				 cases[i].st, cases[i].dsn);
+			         cases[i].nexthop, st, r.dsn, r.reason,
+			         cases[i].st, cases[i].dsn);
 		if (cases[i].reason)
 			assert_string_equal(r.reason, cases[i].reason);
 		assert_int_equal(r.n, 0);
@@ -314,7 +353,7 @@ static void one_unresolvable_mx_is_skipped(void **state)
 	bed_init(&b, zone, N(zone));
 	assert_int_equal(route(&b, "flaky.example", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "mx3.example.org=192.0.2.3:25");
+	                    "mx3.example.org=192.0.2.3:25");
 	smtp_route_deinit(&r);
 }
 
@@ -329,13 +368,13 @@ static void bracketed_host_skips_mx(void **state)
 	assert_int_equal(b.fake.mx_queries, 0);
 	/* The same address twice is tried once. */
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "relay.example=203.0.113.5:587");
+	                    "relay.example=203.0.113.5:587");
 	smtp_route_deinit(&r);
 	b.fake.addr_queries = 0;
 	assert_int_equal(route(&b, "[192.0.2.77]", &r), SMTP_ROUTE_OK);
 	assert_int_equal(b.fake.addr_queries, 0);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "192.0.2.77=192.0.2.77:25");
+	                    "192.0.2.77=192.0.2.77:25");
 	smtp_route_deinit(&r);
 }
 
@@ -349,7 +388,7 @@ static void loops_are_cut_at_our_preference(void **state)
 	/* We are the backup (by name, any case): only the primary. */
 	assert_int_equal(route(&b, "backup.example", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "mx1a.example.org=192.0.2.1:25");
+	                    "mx1a.example.org=192.0.2.1:25");
 	smtp_route_deinit(&r);
 	/* By address, at the best preference, next to another host of
 	 * the same preference: that one goes too. */
@@ -358,7 +397,7 @@ static void loops_are_cut_at_our_preference(void **state)
 	assert_int_equal(route(&b, "byaddr.example", &r), SMTP_ROUTE_BOUNCE);
 	assert_string_equal(r.dsn, "5.4.6");
 	assert_string_equal(r.reason,
-			    "mail for byaddr.example loops back to myself");
+	                    "mail for byaddr.example loops back to myself");
 	smtp_route_deinit(&r);
 	mine_list = NULL;
 	assert_int_equal(route(&b, "byaddr.example", &r), SMTP_ROUTE_OK);
@@ -374,7 +413,7 @@ static void duplicate_addresses_once(void **state)
 	bed_init(&b, zone, N(zone));
 	assert_int_equal(route(&b, "dup.example", &r), SMTP_ROUTE_OK);
 	assert_string_equal(targets(&r, got, sizeof(got)),
-			    "mx1a.example.org=192.0.2.1:25");
+	                    "mx1a.example.org=192.0.2.1:25");
 	smtp_route_deinit(&r);
 }
 
@@ -394,15 +433,15 @@ static void address_preference_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mx_order_with_shuffled_ties),
-		cmocka_unit_test(addresses_follow_mx_order_and_limit),
-		cmocka_unit_test(implicit_mx),
-		cmocka_unit_test(failures),
-		cmocka_unit_test(one_unresolvable_mx_is_skipped),
-		cmocka_unit_test(bracketed_host_skips_mx),
-		cmocka_unit_test(loops_are_cut_at_our_preference),
-		cmocka_unit_test(duplicate_addresses_once),
-		cmocka_unit_test(address_preference_names),
+	        cmocka_unit_test(mx_order_with_shuffled_ties),
+	        cmocka_unit_test(addresses_follow_mx_order_and_limit),
+	        cmocka_unit_test(implicit_mx),
+	        cmocka_unit_test(failures),
+	        cmocka_unit_test(one_unresolvable_mx_is_skipped),
+	        cmocka_unit_test(bracketed_host_skips_mx),
+	        cmocka_unit_test(loops_are_cut_at_our_preference),
+	        cmocka_unit_test(duplicate_addresses_once),
+	        cmocka_unit_test(address_preference_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
