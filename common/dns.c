@@ -210,20 +210,30 @@ static void on_finish(struct event *ev, unsigned what, void *ctx)
 
 /* ---- answers ---------------------------------------------------------- */
 
+/* The common start of an ares_query() callback: true when there is an
+ * answer to parse; else the query was destroyed (freed here) or failed
+ * (completed here with the mapped status). */
+static bool answer_ok(struct dns_query *q, int status, const char *nodata_why)
+{
+	if (status == ARES_EDESTRUCTION) {
+		free(q);
+		return false;
+	}
+	if (status != ARES_SUCCESS) {
+		map_failure(q, status, nodata_why);
+		complete(q);
+		return false;
+	}
+	return true;
+}
+
 static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf,
                       int alen)
 {
 	(void)timeouts;
 	struct dns_query *q = arg;
-	if (status == ARES_EDESTRUCTION) {
-		free(q);
+	if (!answer_ok(q, status, "No MX record"))
 		return;
-	}
-	if (status != ARES_SUCCESS) {
-		map_failure(q, status, "No MX record");
-		complete(q);
-		return;
-	}
 	struct ares_mx_reply *mx = NULL;
 	int pst = ares_parse_mx_reply(abuf, alen, &mx);
 	if (pst != ARES_SUCCESS) {
@@ -346,15 +356,8 @@ static void ptr_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 {
 	(void)timeouts;
 	struct dns_query *q = arg;
-	if (status == ARES_EDESTRUCTION) {
-		free(q);
+	if (!answer_ok(q, status, "No PTR record"))
 		return;
-	}
-	if (status != ARES_SUCCESS) {
-		map_failure(q, status, "No PTR record");
-		complete(q);
-		return;
-	}
 	struct hostent *he = NULL;
 	const struct dns_addr *a = &q->ptr_addr;
 	int pst = ares_parse_ptr_reply(abuf, alen, &a->a,

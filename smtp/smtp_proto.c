@@ -270,6 +270,20 @@ static int stream_writer(void *ctx, const void *p, size_t n)
 	return stream_write(ctx, p, n);
 }
 
+/* Reads the reply to the end of the content and settles the accepted
+ * recipients with it. */
+static int content_done(struct txn *t, const char *cmd)
+{
+	/* Past this point the server may have the message even if we never
+	 * see its reply (RFC 1047). */
+	if (smtp_session_read(t->s, params->smtp_data_done_timeout,
+	                      "sending end of data -- message may be sent "
+	                      "more than once") < 0)
+		return -1;
+	content_reply(t, cmd);
+	return 0;
+}
+
 /* After a 354: the content, then its reply. */
 static int send_content(struct txn *t)
 {
@@ -279,12 +293,7 @@ static int send_content(struct txn *t)
 		smtp_session_fail(s, "sending message body");
 		return -1;
 	}
-	if (smtp_session_read(s, params->smtp_data_done_timeout,
-	                      "sending end of data -- message may be sent "
-	                      "more than once") < 0)
-		return -1;
-	content_reply(t, "end of DATA");
-	return 0;
+	return content_done(t, "end of DATA");
 }
 
 /* RFC 3030: the whole binary body as one last chunk. */
@@ -298,12 +307,7 @@ static int send_bdat(struct txn *t)
 		smtp_session_fail(s, "sending message body");
 		return -1;
 	}
-	if (smtp_session_read(s, params->smtp_data_done_timeout,
-	                      "sending end of data -- message may be sent "
-	                      "more than once") < 0)
-		return -1;
-	content_reply(t, "BDAT");
-	return 0;
+	return content_done(t, "BDAT");
 }
 
 static int handle_reply(struct txn *t, const struct cmd *c)

@@ -23,11 +23,15 @@ the final ".\r\n" excluded). Replies can be scripted:
   starttls        (certfile, keyfile) to offer STARTTLS
   auth            {user: password}: offer AUTH PLAIN LOGIN
   drop_after_data close the connection without a reply after the dot
+  final_delay     seconds to wait before the reply to the dot
+  starttls_broken answer STARTTLS with 220, then send junk instead of a
+                  TLS handshake
 """
 import base64
 import socket
 import ssl
 import threading
+import time
 
 
 class Sink:
@@ -47,6 +51,8 @@ class Sink:
         self.data_reply = "354 End data with <CR><LF>.<CR><LF>"
         self.final_replies = []
         self.drop_after_data = False
+        self.final_delay = 0
+        self.starttls_broken = False
         self.transactions = []
         self.sessions = []
         self.lock = threading.Lock()
@@ -198,6 +204,9 @@ class _Session:
             self.send("502 5.5.1 no")
             return
         self.send("220 2.0.0 Ready to start TLS")
+        if self.sink.starttls_broken:
+            self.conn.sendall(b"this is not TLS\r\n" * 4)
+            return False
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*self.sink.starttls)
         self.conn = ctx.wrap_socket(self.conn, server_side=True)
@@ -279,6 +288,8 @@ class _Session:
         tx["data"] = bytes(data)
         if self.sink.drop_after_data:
             return False
+        if self.sink.final_delay:
+            time.sleep(self.sink.final_delay)
         final = self.sink.next_final_reply()
         tx["final_reply"] = final
         tx["accepted"] = final.startswith("2")

@@ -599,3 +599,43 @@ def test_malformed_request_closes_the_connection(env):
     finally:
         c.close()
     e.inst.wait_log(r"malformed request from qmgr: missing attribute sender")
+
+
+# ---- failures in mid-session ------------------------------------------
+
+def test_tls_failure_at_level_may_retries_in_plaintext(env, cert):
+    e = env({"remote.test": {"MX": [(10, "mx1.remote.test")]},
+             "mx1.remote.test": {"A": [MX1]}})
+    s1 = e.sink(MX1, name="mx1.remote.test", starttls=cert,
+                starttls_broken=True)
+    res, qid = e.deliver(["bob@remote.test"], "remote.test")
+    assert res[0]["result"] == "sent", res
+    assert len(s1.sessions) == 2
+    assert "STARTTLS" not in s1.sessions[1]["commands"]
+    assert not s1.messages()[0]["tls"]
+    e.inst.wait_log(rf"{qid}: mx1\.remote\.test\[127\.0\.0\.2\]:{e.port}: "
+                    r"trying again without TLS")
+
+
+def test_timeout_after_the_dot_defers(env):
+    e = env({"remote.test": {"MX": [(10, "mx1.remote.test")]},
+             "mx1.remote.test": {"A": [MX1]}},
+            smtp_data_done_timeout="1s")
+    e.sink(MX1, name="mx1.remote.test", final_delay=3)
+    res, _ = e.deliver(["bob@remote.test"], "remote.test")
+    assert res[0]["result"] == "defer", res
+    assert res[0]["dsn"] == "4.4.2"
+    assert res[0]["reason"] == (
+        f"conversation with mx1.remote.test[{MX1}] timed out while sending "
+        "end of data -- message may be sent more than once")
+
+
+def test_lost_connection_after_the_dot_tries_the_next_mx(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test", drop_after_data=True)
+    s2 = e.sink(MX2, name="mx2.remote.test")
+    res, qid = e.deliver(["bob@remote.test"], "remote.test")
+    assert res[0]["result"] == "sent", res
+    assert s1.transactions and len(s2.messages()) == 1
+    e.inst.wait_log(rf"{qid}: lost connection with mx1\.remote\.test"
+                    r"\[127\.0\.0\.2\] while sending end of data")
