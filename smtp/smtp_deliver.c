@@ -423,6 +423,12 @@ static void log_results(const struct smtp_request *req)
 	}
 }
 
+/* The reply fits the codec's limits: at most DELIVER_RCPT_MAX recipients
+ * (decode() checks), six attributes each, values bounded by ADDR_MAX and
+ * DELIVER_REASON_MAX. */
+_Static_assert(DELIVER_RCPT_MAX * 6 + 1 <= IPC_ATTR_MAX,
+               "a full reply must fit IPC_ATTR_MAX");
+
 static void build_reply(const struct smtp_request *req, struct ipc_msg *out)
 {
 	ipc_msg_begin_reply(out, "ok");

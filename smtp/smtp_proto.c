@@ -22,7 +22,7 @@
 
 #include "smtp_body.h"
 
-#define PIPE_GROUP 100 /* commands sent before reading their replies */
+#define PIPE_GROUP 32 /* commands sent before reading their replies */
 
 int smtp_xtext(const char *s, size_t len, struct buf *out)
 {

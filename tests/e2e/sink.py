@@ -296,6 +296,31 @@ class _Session:
         self.tx = None
         self.send(final)
 
+    def do_BDAT(self, arg):
+        """RFC 3030, enough for one or more chunks."""
+        parts = arg.split()
+        size = int(parts[0])
+        while len(self.buf) < size:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise ValueError("eof")
+            self.buf += chunk
+        data, self.buf = self.buf[:size], self.buf[size:]
+        tx = self.tx
+        if tx is None:
+            self.send("503 5.5.1 need MAIL")
+            return
+        tx["data"] = (tx["data"] or b"") + data
+        tx["bdat"] = True
+        if len(parts) > 1 and parts[1].upper() == "LAST":
+            final = self.sink.next_final_reply()
+            tx["final_reply"] = final
+            tx["accepted"] = final.startswith("2")
+            self.tx = None
+            self.send(final)
+        else:
+            self.send(f"250 2.0.0 {size} octets received")
+
     def do_RSET(self, arg):
         self.tx = None
         self.send("250 2.0.0 Ok")

@@ -639,3 +639,43 @@ def test_lost_connection_after_the_dot_tries_the_next_mx(env):
     assert s1.transactions and len(s2.messages()) == 1
     e.inst.wait_log(rf"{qid}: lost connection with mx1\.remote\.test"
                     r"\[127\.0\.0\.2\] while sending end of data")
+
+
+def test_many_recipients_are_pipelined_in_groups(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test", rcpt_reply=lambda a: (
+        "550 5.1.1 unknown" if a.startswith("x7") else "250 2.1.5 Ok"))
+    # DELIVER_RCPT_MAX recipients: three groups of pipelined commands.
+    rcpts = [f"x{i}@remote.test" for i in range(80)]
+    res, _ = e.deliver(rcpts, "remote.test")
+    bounced = {r["rcpt_id"] for r in res if r["result"] == "bounce"}
+    assert bounced == {f"id{i}" for i in range(80)
+                       if str(i).startswith("7")}
+    assert all(r["result"] == "sent" for r in res
+               if r["rcpt_id"] not in bounced)
+    assert len(s1.messages()) == 1
+    assert len(s1.messages()[0]["rcpts"]) == 80
+
+
+def test_binarymime_goes_by_bdat(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test",
+                extensions=["PIPELINING", "8BITMIME", "CHUNKING",
+                            "BINARYMIME"])
+    body = message(body=b"\x00\x01binary\r\n.\n\xff")
+    res, _ = e.deliver(["bob@remote.test"], "remote.test", body=body,
+                       body_type="BINARYMIME")
+    assert res[0]["result"] == "sent", res
+    tx = s1.messages()[0]
+    assert tx["bdat"] and tx["data"] == body
+    assert "BODY=BINARYMIME" in tx["mail"]
+
+
+def test_binarymime_without_chunking_bounces(env):
+    e = env({"remote.test": {"MX": [(10, "mx1.remote.test")]},
+             "mx1.remote.test": {"A": [MX1]}})
+    e.sink(MX1, name="mx1.remote.test")
+    res, _ = e.deliver(["bob@remote.test"], "remote.test",
+                       body=message(), body_type="BINARYMIME")
+    assert res[0]["result"] == "bounce", res
+    assert res[0]["dsn"] == "5.6.3"
