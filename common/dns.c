@@ -337,7 +337,10 @@ static void addr_answer(void *arg, int status, int timeouts,
 		map_failure(q, status, "No address associated with hostname");
 		if (q->res.status == DNS_NODATA) {
 			q->nodata_seen = true;
-		} else if (q->res.status != DNS_NXDOMAIN) {
+		} else if (q->res.status == DNS_NXDOMAIN) {
+			/* The name does not exist in any family. */
+			q->families_left = 0;
+		} else {
 			q->temp_seen = true;
 			snprintf(q->temp_why, sizeof(q->temp_why), "%s",
 			         q->res.why);
