@@ -151,6 +151,19 @@ static const char *targets(const struct smtp_route *r, char *out, size_t sz)
 	return out;
 }
 
+/* Routes nexthop and checks it succeeds with exactly the targets want. */
+static void expect_route(struct bed *b, const char *nexthop, const char *want)
+{
+	struct smtp_route r;
+	char got[512];
+	enum smtp_route_status st = route(b, nexthop, &r);
+	if (st != SMTP_ROUTE_OK)
+		fail_msg("%s: status %d (%s)", nexthop, st, r.reason);
+	if (strcmp(targets(&r, got, sizeof(got)), want))
+		fail_msg("%s: got \"%s\", want \"%s\"", nexthop, got, want);
+	smtp_route_deinit(&r);
+}
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- tests ----------------------------------------------------------------
@@ -296,13 +309,8 @@ static void implicit_mx(void **state)
 {
 	(void)state;
 	struct bed b;
-	struct smtp_route r;
-	char got[256];
 	bed_init(&b, zone, N(zone));
-	assert_int_equal(route(&b, "plain.example", &r), SMTP_ROUTE_OK);
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "plain.example=198.51.100.7:25");
-	smtp_route_deinit(&r);
+	expect_route(&b, "plain.example", "plain.example=198.51.100.7:25");
 }
 
 static void failures(void **state)
@@ -348,34 +356,22 @@ static void one_unresolvable_mx_is_skipped(void **state)
 {
 	(void)state;
 	struct bed b;
-	struct smtp_route r;
-	char got[256];
 	bed_init(&b, zone, N(zone));
-	assert_int_equal(route(&b, "flaky.example", &r), SMTP_ROUTE_OK);
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "mx3.example.org=192.0.2.3:25");
-	smtp_route_deinit(&r);
+	expect_route(&b, "flaky.example", "mx3.example.org=192.0.2.3:25");
 }
 
 static void bracketed_host_skips_mx(void **state)
 {
 	(void)state;
 	struct bed b;
-	struct smtp_route r;
-	char got[256];
 	bed_init(&b, zone, N(zone));
-	assert_int_equal(route(&b, "[relay.example]:587", &r), SMTP_ROUTE_OK);
-	assert_int_equal(b.fake.mx_queries, 0);
 	/* The same address twice is tried once. */
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "relay.example=203.0.113.5:587");
-	smtp_route_deinit(&r);
+	expect_route(&b, "[relay.example]:587",
+	             "relay.example=203.0.113.5:587");
+	assert_int_equal(b.fake.mx_queries, 0);
 	b.fake.addr_queries = 0;
-	assert_int_equal(route(&b, "[192.0.2.77]", &r), SMTP_ROUTE_OK);
+	expect_route(&b, "[192.0.2.77]", "192.0.2.77=192.0.2.77:25");
 	assert_int_equal(b.fake.addr_queries, 0);
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "192.0.2.77=192.0.2.77:25");
-	smtp_route_deinit(&r);
 }
 
 static void loops_are_cut_at_our_preference(void **state)
@@ -383,13 +379,9 @@ static void loops_are_cut_at_our_preference(void **state)
 	(void)state;
 	struct bed b;
 	struct smtp_route r;
-	char got[256];
 	bed_init(&b, zone, N(zone));
 	/* We are the backup (by name, any case): only the primary. */
-	assert_int_equal(route(&b, "backup.example", &r), SMTP_ROUTE_OK);
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "mx1a.example.org=192.0.2.1:25");
-	smtp_route_deinit(&r);
+	expect_route(&b, "backup.example", "mx1a.example.org=192.0.2.1:25");
 	/* By address, at the best preference, next to another host of
 	 * the same preference: that one goes too. */
 	static const char *const mine[] = {"192.0.2.99", NULL};
@@ -400,21 +392,18 @@ static void loops_are_cut_at_our_preference(void **state)
 	                    "mail for byaddr.example loops back to myself");
 	smtp_route_deinit(&r);
 	mine_list = NULL;
-	assert_int_equal(route(&b, "byaddr.example", &r), SMTP_ROUTE_OK);
-	smtp_route_deinit(&r);
+	expect_route(
+	        &b, "byaddr.example",
+	        "mx1a.example.org=192.0.2.1:25 "
+	        "myself.example=192.0.2.99:25 mx3.example.org=192.0.2.3:25");
 }
 
 static void duplicate_addresses_once(void **state)
 {
 	(void)state;
 	struct bed b;
-	struct smtp_route r;
-	char got[256];
 	bed_init(&b, zone, N(zone));
-	assert_int_equal(route(&b, "dup.example", &r), SMTP_ROUTE_OK);
-	assert_string_equal(targets(&r, got, sizeof(got)),
-	                    "mx1a.example.org=192.0.2.1:25");
-	smtp_route_deinit(&r);
+	expect_route(&b, "dup.example", "mx1a.example.org=192.0.2.1:25");
 }
 
 static void address_preference_names(void **state)
