@@ -259,14 +259,6 @@ int main(int argc, char **argv)
 	if (pid_fd < 0)
 		startup_fail(e.msg);
 
-	/* Signals arrive through the loop; block them before any child
-	 * exists so no SIGCHLD is lost. */
-	loop = event_loop_new();
-	(void)event_add_signal(loop, SIGCHLD, on_signal, NULL);
-	(void)event_add_signal(loop, SIGHUP, on_signal, NULL);
-	(void)event_add_signal(loop, SIGTERM, on_signal, NULL);
-	(void)event_add_signal(loop, SIGINT, on_signal, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	if (!privs_is_root())
 		log_warn("not running as root: every service runs as uid %ld "
@@ -274,6 +266,16 @@ int main(int argc, char **argv)
 			 (long)getuid());
 
 	int ready_fd = foreground ? -1 : detach_begin();
+	/* Signals arrive through the loop; block them before any child
+	 * exists so no SIGCHLD is lost. After detaching: a signalfd watched
+	 * by an epoll set made before fork() keeps waking only the parent,
+	 * so the detached master would never see SIGTERM. */
+	loop = event_loop_new();
+	(void)event_add_signal(loop, SIGCHLD, on_signal, NULL);
+	(void)event_add_signal(loop, SIGHUP, on_signal, NULL);
+	(void)event_add_signal(loop, SIGTERM, on_signal, NULL);
+	(void)event_add_signal(loop, SIGINT, on_signal, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	master_svc_setup(loop, &opts);
 	if (master_svc_apply(&cf, &e) < 0) {
 		pidfile_release(pid_path, pid_fd);

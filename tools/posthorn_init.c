@@ -152,6 +152,7 @@ static int make_tree(const char *dir, const struct init_ids *ids)
 		{"spool", 0755, 0},
 		{"spool/incoming", 0700, 1},
 		{"spool/queue", 0700, 1},
+		{"spool/index.lmdb", 0700, 1}, /* queue index (qmgr) */
 		{"spool/private", 0700, 1},
 		{"spool/public", 0710, 1},
 		{"spool/pid", 0755, 0},

@@ -55,7 +55,9 @@
 	"# wakeup 0, maxproc default_process_limit.\n"                        \
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
-	"# ========================================================\n"
+	"# ========================================================\n"  \
+	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
+	"pickup    unix  n       -       n       -       -       pickup\n" \
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
