@@ -83,7 +83,9 @@ int smtpd_data_feed(struct smtpd_data *d, const char *p, size_t n,
  * last line without a line end gets one (stored files end in LF). */
 void smtpd_data_finish(struct smtpd_data *d);
 
-/* True when the message must be refused (any flag set). */
+/* True when the message must be refused (any flag set). The output of
+ * a refused message is partial (how much depends on how the input was
+ * split) and must be thrown away. */
 bool smtpd_data_failed(const struct smtpd_data *d);
 
 #endif
