@@ -272,8 +272,14 @@ static int alias_targets(const char *self, const char *rhs, int depth,
 		*at = 0;
 		str_lower(at + 1);
 		int rc;
-		if (depth >= ALIAS_DEPTH_MAX ||
-		    r->lookups >= ALIAS_LOOKUPS_MAX)
+		if (depth >= ALIAS_DEPTH_MAX) {
+			/* A loop, or nesting no real setup has: the mail
+			 * could not be delivered, so refuse it now. */
+			log_warn("virtual_alias_maps: %s nests deeper than %d "
+				 "levels",
+				 self, ALIAS_DEPTH_MAX);
+			rc = 0;
+		} else if (r->lookups >= ALIAS_LOOKUPS_MAX)
 			rc = 1; /* a big list: accept rather than guess */
 		else
 			rc = known(addr, at + 1, !same, depth + 1, r);

@@ -20,10 +20,12 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/arena.h"
@@ -42,6 +44,9 @@
 #define AUTH_LINE_MAX 12288
 /* How often a session waiting for a command looks at service_stopping. */
 #define STOP_POLL_MS 500
+/* How long, and how much, a closing session reads to avoid a reset. */
+#define LINGER_MS 1000
+#define LINGER_MAX (4u << 20)
 
 #define F_PRETLS 0x1u /* allowed before STARTTLS when TLS is required */
 #define F_JUNK 0x2u   /* counts toward smtpd_junk_command_limit */
@@ -96,6 +101,13 @@ static const char *const unimplemented[] = {
 static const char *const non_smtp[] = {
 	"GET", "POST", "PUT", "HEAD", "CONNECT", "OPTIONS", "DELETE",
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- replies ----------------------------------------------------------- */
 
@@ -235,12 +247,16 @@ void smtpd_stream_failed(struct smtpd_session *s)
 {
 	enum stream_error err = stream_error(s->st);
 	smtpd_log_stream_error(s, err);
-	if (err == STREAM_ERR_TIMEOUT) {
-		/* A timeout leaves the channel usable for a last word. */
-		stream_set_timeout(s->st, 1000);
-		smtpd_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
-			    params->myhostname);
-		(void)stream_flush(s->st);
+	if (err == STREAM_ERR_TIMEOUT && !stream_tls(s->st)) {
+		/* The stream's errors are sticky, but a plaintext channel
+		 * can still carry a last word, sent without waiting. */
+		char msg[160];
+		int n = snprintf(msg, sizeof(msg),
+				 "421 4.4.2 %s Error: timeout exceeded\r\n",
+				 params->myhostname);
+		if (n > 0 && (size_t)n < sizeof(msg))
+			(void)send(stream_fd(s->st), msg, (size_t)n,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	s->quit = true;
 }
@@ -315,6 +331,38 @@ static void session_setup(struct smtpd_session *s, struct service_client *c)
 	smtpd_auth_session_new(s);
 }
 
+/*
+ * Closing a socket that still has unread input makes the kernel send a
+ * reset, which can destroy our last reply (a 421 after a pipelined flood)
+ * before the client reads it. So on plaintext: say goodbye, shut down our
+ * side, and read and drop what the client still sends, for a moment.
+ */
+static void linger_close(struct smtpd_session *s)
+{
+	int fd = stream_fd(s->st);
+	struct pollfd now = {.fd = fd, .events = POLLIN};
+	if (stream_tls(s->st) || stream_error(s->st) != STREAM_OK)
+		return;
+	/* Nothing unread: an ordinary close cannot reset anything. */
+	if (stream_pending(s->st) == 0 && poll(&now, 1, 0) <= 0)
+		return;
+	if (shutdown(fd, SHUT_WR) < 0)
+		return;
+	(void)stream_discard_input(s->st);
+	int64_t end = mono_ms() + LINGER_MS;
+	char junk[16384];
+	for (size_t total = 0; total < LINGER_MAX;) {
+		int64_t left = end - mono_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
 static void session_teardown(struct smtpd_session *s)
 {
 	smtpd_tx_reset(s);
@@ -322,18 +370,12 @@ static void session_teardown(struct smtpd_session *s)
 	smtpd_auth_session_free(s);
 	buf_deinit(&s->line);
 	buf_deinit(&s->out);
-	(void)stream_flush(s->st);
+	if (stream_flush(s->st) == 0)
+		linger_close(s);
 	stream_free(&s->st);
 }
 
 /* ---- reading commands ---------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Waits for the next command line within smtpd_timeout, in short slices
@@ -359,8 +401,13 @@ static int read_command(struct smtpd_session *s)
 		}
 		int64_t left = deadline - mono_ms();
 		if (left <= 0) {
-			stream_set_timeout(s->st, 0);
-			break; /* the read below reports the timeout */
+			/* Idle past smtpd_timeout: the stream is still
+			 * sound, so the 421 goes out the normal way. */
+			smtpd_log_stream_error(s, STREAM_ERR_TIMEOUT);
+			smtpd_reply(s, 421, "4.4.2",
+				    "%s Error: timeout exceeded",
+				    params->myhostname);
+			return -1;
 		}
 		int r = stream_wait_readable(s->st, -1,
 					     left < STOP_POLL_MS ? (int)left
