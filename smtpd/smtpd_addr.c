@@ -272,6 +272,14 @@ static bool parse_literal(struct cursor *c, struct smtpd_addr *a)
 		c->err = SMTPD_ADDR_ESYNTAX;
 		return false;
 	}
+	/* dcontent (RFC 5321 4.1.3): printable ASCII but "[\]"; checked
+	 * first, since inet_pton would stop at a NUL and accept a prefix. */
+	for (size_t i = 0; i < n; i++)
+		if (in[i] < 33 || in[i] > 126 || in[i] == '[' ||
+		    in[i] == '\\') {
+			c->err = SMTPD_ADDR_ESYNTAX;
+			return false;
+		}
 	if (ipv4_literal(in, n)) {
 		memcpy(a->literal, in, n);
 		a->literal[n] = 0;

@@ -76,6 +76,7 @@ static const struct {
 	{"<user@[ipv6:::1]>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
 	{"<user@[x-tag:stuff]>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
 	{"<user@[1.2.3.4>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
+	{"<user@[IPv6:::1\x01]>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
 	/* dot-string and domain syntax */
 	{"<.user@x.y>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
 	{"<user.@x.y>", 0, SMTPD_ADDR_ESYNTAX, NULL, NULL, 0},
@@ -181,6 +182,11 @@ static void flags_and_literals(void **state)
 	assert_int_equal(smtpd_addr_parse("<u@[10.0.0.1]>", 14, 0, &a, &used),
 			 SMTPD_ADDR_OK);
 	assert_string_equal(a.literal, "10.0.0.1");
+	/* found by fuzzing: a NUL inside a literal must not cut it short */
+	static const char nul_lit[] = "<u@[IPv6:2001:db::\0\0006:2001]>";
+	assert_int_equal(smtpd_addr_parse(nul_lit, sizeof(nul_lit) - 1, 0, &a,
+					  &used),
+			 SMTPD_ADDR_ESYNTAX);
 	assert_int_equal(smtpd_addr_parse("<>", 2, N, &a, &used),
 			 SMTPD_ADDR_OK);
 	assert_true(a.null);
