@@ -13,9 +13,10 @@
  * names and values are NUL-terminated copies in the `store` arena, so
  * they never move until the message is reset. Decoding validates the
  * whole message before touching m: a rejected message is never partially
- * visible. Codec and sockets share one file because ipc_conn_next() needs
- * the decoder's private progress hint (scan.need): without it a peer
- * trickling one byte at a time would make us rescan its message per byte.
+ * visible. Codec and sockets share one file because ipc_conn_next() keeps
+ * the decoder's private progress (struct ipc_scan) between reads: without
+ * it a peer trickling one byte at a time would make us rescan its message
+ * per byte.
  */
 #include "common/ipc.h"
 
@@ -183,14 +184,6 @@ void ipc_msg_begin_reply(struct ipc_msg *m, const char *status)
 
 /* ---- decoding -------------------------------------------------------- */
 
-/* What a successful scan learned, or how far a partial one got. */
-struct scan {
-	size_t nattrs; /* records before the terminator */
-	size_t store;  /* bytes the decoded names and values need */
-	size_t end;    /* offset just past the terminator */
-	size_t need;   /* on 0: the length below which the answer stays 0 */
-};
-
 /*
  * Checks a (possibly partial: the lowest bytes read as 0) record length
  * for attribute number idx starting at offset off. Rejecting a partial
@@ -240,9 +233,7 @@ static int check_record(const unsigned char *rec, size_t have, size_t reclen,
 				return -1;
 			}
 			if (reclen - i - 1 > IPC_VALUE_MAX) {
-				err_set(e,
-					"attribute %zu: value over %d "
-					"bytes",
+				err_set(e, "attribute %zu: value over %d bytes",
 					idx + 1, IPC_VALUE_MAX);
 				return -1;
 			}
@@ -250,9 +241,7 @@ static int check_record(const unsigned char *rec, size_t have, size_t reclen,
 			return 0;
 		}
 		if (!name_char(rec[i])) {
-			err_set(e,
-				"attribute %zu: bad character 0x%02x in "
-				"name",
+			err_set(e, "attribute %zu: bad character 0x%02x",
 				idx + 1, rec[i]);
 			return -1;
 		}
@@ -281,25 +270,27 @@ static int check_partial_len(const unsigned char *p, size_t have, size_t idx,
 	return lowest == 0 ? 0 : check_len(lowest, idx, off, e);
 }
 
-/* Validates framing, names and limits of the message at the start of p;
- * nothing is copied. Returns 1, 0 or -1 as ipc_msg_decode(). */
-static int scan(const unsigned char *p, size_t len, struct scan *s,
+/*
+ * Validates framing, names and limits of the message at the start of p,
+ * copying nothing. Resumes at st->off, where an earlier call on a prefix
+ * of the same bytes stopped, so a message trickling in is checked once,
+ * not once per arrival. Returns 1, 0 or -1 as ipc_msg_decode(); on 1,
+ * st->off is the message's end.
+ */
+static int scan(const unsigned char *p, size_t len, struct ipc_scan *st,
 		struct err *e)
 {
-	size_t off = 0, n = 0, store = 0;
 	for (;;) {
-		size_t left = len - off;
+		size_t off = st->off, n = st->nattrs, left = len - off;
 		if (left < 4) {
 			if (check_partial_len(p + off, left, n, off, e) < 0)
 				return -1;
-			s->need = len + 1;
+			st->need = len + 1;
 			return 0;
 		}
 		uint32_t reclen = get_be32(p + off);
 		if (reclen == 0) {
-			s->nattrs = n;
-			s->store = store;
-			s->end = off + 4;
+			st->off = off + 4;
 			return 1;
 		}
 		if (check_len(reclen, n, off, e) < 0)
@@ -310,33 +301,30 @@ static int scan(const unsigned char *p, size_t len, struct scan *s,
 		if (have < reclen) {
 			/* With the name checked, nothing can change before
 			 * the first byte after this record. */
-			s->need = nlen ? off + 4 + reclen + 1 : len + 1;
+			st->need = nlen ? off + 4 + reclen + 1 : len + 1;
 			return 0;
 		}
-		store += reclen + 1; /* '=' becomes a NUL, plus one more */
-		n++;
-		off += 4 + reclen;
+		st->store += reclen + 1; /* '=' becomes a NUL, plus one */
+		st->nattrs++;
+		st->off += 4 + reclen;
 	}
 }
 
-/* ipc_msg_decode(), also telling ipc_conn_next() how long to wait. */
+/* ipc_msg_decode(), resuming from and updating st (see scan()). */
 static int decode(struct ipc_msg *m, const void *data, size_t len,
-		  size_t *consumed, size_t *need, struct err *e)
+		  size_t *consumed, struct ipc_scan *st, struct err *e)
 {
 	const unsigned char *p = data;
-	struct scan s;
-	int r = scan(p, len, &s, e);
-	if (r <= 0) {
-		if (r == 0 && need)
-			*need = s.need;
+	int r = scan(p, len, st, e);
+	if (r <= 0)
 		return r;
-	}
+	size_t recs = st->off - 4; /* the records, without the terminator */
 	ipc_msg_reset(m);
 	/* Exact sizes up front: the copies below cannot fail or move. */
-	(void)buf_append(&m->wire, p, s.end - 4);
-	attrs_reserve(m, s.nattrs);
-	char *store = store_alloc(m, s.store);
-	for (size_t off = 0; off + 4 < s.end;) {
+	(void)buf_append(&m->wire, p, recs);
+	attrs_reserve(m, st->nattrs);
+	char *store = store_alloc(m, st->store);
+	for (size_t off = 0; off < recs;) {
 		size_t reclen = get_be32(p + off);
 		const char *rec = (const char *)p + off + 4;
 		size_t nlen =
@@ -346,14 +334,15 @@ static int decode(struct ipc_msg *m, const void *data, size_t len,
 		store += reclen + 1;
 		off += 4 + reclen;
 	}
-	*consumed = s.end;
+	*consumed = st->off;
 	return 1;
 }
 
 int ipc_msg_decode(struct ipc_msg *m, const void *data, size_t len,
 		   size_t *consumed, struct err *e)
 {
-	return decode(m, data, len, consumed, NULL, e);
+	struct ipc_scan st = {0, 0, 0, 0};
+	return decode(m, data, len, consumed, &st, e);
 }
 
 /* ---- lookups --------------------------------------------------------- */
@@ -499,7 +488,8 @@ void ipc_conn_init(struct ipc_conn *c, int fd, const char *peer)
 	buf_init(&c->in, IPC_CONN_IN_MAX);
 	buf_init(&c->out, IPC_CONN_OUT_MAX);
 	(void)snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
-	c->need = 0;
+	c->taken = 0;
+	memset(&c->scan, 0, sizeof(c->scan));
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
@@ -513,12 +503,24 @@ void ipc_conn_deinit(struct ipc_conn *c)
 	c->fd = -1;
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
-	c->need = 0;
+	c->taken = 0;
+	memset(&c->scan, 0, sizeof(c->scan));
 }
 
 int ipc_conn_fill(struct ipc_conn *c)
 {
 	struct buf *b = &c->in;
+	/*
+	 * Messages handed out are dropped here, once per read, rather than
+	 * one memmove per message, which a peer pipelining thousands of
+	 * tiny messages could make quadratic. What moves is the unfinished
+	 * rest, and it is taken before the next compaction: each byte moves
+	 * at most once.
+	 */
+	if (c->taken) {
+		buf_consume(b, c->taken);
+		c->taken = 0;
+	}
 	if (b->len == b->max)
 		return 1;
 	if (b->cap < b->len + 1 + READ_MIN) {
@@ -548,16 +550,18 @@ int ipc_conn_fill(struct ipc_conn *c)
 
 int ipc_conn_next(struct ipc_conn *c, struct ipc_msg *m, struct err *e)
 {
-	if (c->in.len < c->need)
+	size_t left = c->in.len - c->taken, consumed;
+	if (left == 0 || left < c->scan.need)
 		return 0;
-	size_t consumed, need = 0;
-	int r = decode(m, c->in.data, c->in.len, &consumed, &need, e);
-	if (r == 0)
-		c->need = need;
+	int r = decode(m, c->in.data + c->taken, left, &consumed, &c->scan, e);
 	if (r <= 0)
 		return r;
-	buf_consume(&c->in, consumed);
-	c->need = 0;
+	c->taken += consumed;
+	if (c->taken == c->in.len) {
+		buf_reset(&c->in);
+		c->taken = 0;
+	}
+	memset(&c->scan, 0, sizeof(c->scan));
 	return 1;
 }
 

@@ -117,16 +117,26 @@ const char *ipc_reason(const struct ipc_msg *m);
  * A non-blocking connection for event-loop daemons. in is bounded by
  * IPC_CONN_IN_MAX, out by IPC_CONN_OUT_MAX.
  */
+/* How far the decoder got into a partial message (private to ipc.c). */
+struct ipc_scan {
+	size_t off;    /* start of the first record not yet checked */
+	size_t nattrs; /* records checked before off */
+	size_t store;  /* bytes their names and values will need */
+	size_t need;   /* in.len below which the answer cannot change */
+};
+
 struct ipc_conn {
 	int fd;
 	struct buf in;
 	struct buf out;
-	char peer[64]; /* for log lines */
-	size_t need;   /* in.len below which ipc_conn_next cannot progress */
+	char peer[64];        /* for log lines */
+	size_t taken;         /* in[0..taken) was handed out by ipc_conn_next */
+	struct ipc_scan scan; /* progress, relative to in.data + taken */
 };
 
-/* Takes ownership of fd (set non-blocking and close-on-exec); peer is
- * copied (truncated to fit). */
+/* Takes ownership of fd, a stream socket (set non-blocking and
+ * close-on-exec); peer is copied (truncated to fit). Input is read only
+ * through ipc_conn_next(): in may still hold messages already taken. */
 void ipc_conn_init(struct ipc_conn *c, int fd, const char *peer);
 /* Closes fd (if >= 0) and frees buffers; safe to call twice. */
 void ipc_conn_deinit(struct ipc_conn *c);
@@ -165,7 +175,8 @@ int ipc_client_connect(struct ipc_client *c, const char *path,
 		       const char *proto, unsigned version, int timeout_ms,
 		       struct err *e);
 void ipc_client_close(struct ipc_client *c);
-/* Sends one message. 0, or -1 with e set. */
+/* Sends one message. 0, or -1 with e set. After any -1 the connection
+ * is in an unknown state: close it. */
 int ipc_client_send(struct ipc_client *c, const struct ipc_msg *m,
 		    struct err *e);
 /* Receives one message. 0, or -1 with e set (timeout, EOF, malformed). */

@@ -220,6 +220,9 @@ int main(int argc, char **argv)
 	int opt;
 
 	log_set_ident("posthorn", "master");
+	/* Descriptors inherited from whoever started us would leak into
+	 * every service. */
+	close_range(3, ~0U, 0);
 	strv_init(&overrides);
 	opts.config_dir = POSTHORN_CONFIG_DIR;
 	while ((opt = getopt(argc, argv, "c:fvo:")) != -1) {
@@ -259,7 +262,6 @@ int main(int argc, char **argv)
 	if (pid_fd < 0)
 		startup_fail(e.msg);
 
-
 	if (!privs_is_root())
 		log_warn("not running as root: every service runs as uid %ld "
 			 "and privileges are not separated",
@@ -267,9 +269,9 @@ int main(int argc, char **argv)
 
 	int ready_fd = foreground ? -1 : detach_begin();
 	/* Signals arrive through the loop; block them before any child
-	 * exists so no SIGCHLD is lost. After detaching: a signalfd watched
-	 * by an epoll set made before fork() keeps waking only the parent,
-	 * so the detached master would never see SIGTERM. */
+	 * exists so no SIGCHLD is lost. The loop is made after detaching:
+	 * an epoll set watching a signalfd wakes only the process that
+	 * registered it, not a forked child. */
 	loop = event_loop_new();
 	(void)event_add_signal(loop, SIGCHLD, on_signal, NULL);
 	(void)event_add_signal(loop, SIGHUP, on_signal, NULL);

@@ -527,10 +527,10 @@ int master_svc_apply(const struct mastercf *cf, struct err *e)
 		if (old) {
 			/* Same type and name: keep the very sockets, so no
 			 * client is refused during a reload. */
+			set_listening(old, false);
 			memcpy(s->fds, old->fds, sizeof(s->fds));
 			s->nfds = old->nfds;
 			old->nfds = 0;
-			set_listening(old, false);
 		} else if (open_sockets(s, e) < 0) {
 			err_set(e, "%s:%d: service %s: %.400s", cf->path,
 				cf->v[i].line, cf->v[i].name, e->msg);

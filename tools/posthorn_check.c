@@ -5,8 +5,9 @@
  * Collects all problems before printing any: main.cf (unknown names, bad
  * values), master.cf (syntax, missing programs, each service's -o values
  * checked by loading main.cf with them), the TLS files smtpd will read, and
- * the queue layout (queue_directory/{incoming,queue,private,pid}, owned by
- * mail_owner when run as root, incoming/queue/private mode 0700).
+ * the queue layout (queue_directory/{incoming,queue,private,public,pid},
+ * owned by mail_owner when run as root except pid/, which is root's;
+ * incoming/queue/private mode 0700).
  *
  * Output, sorted by file and line, on stderr as Postfix's `postfix check`:
  *   FILE:LINE: error: text      (a problem in a configuration file)
@@ -147,17 +148,21 @@ static void check_tls(struct report *r)
 			       params->smtpd_tls_key_file, true);
 }
 
-/* The queue layout: every subdirectory present, owned by owner (when we
- * are root, owner != NULL), the private ones mode 0700. */
+/* The queue layout: every subdirectory present; as root (owner != NULL)
+ * incoming/queue/private/public owned by mail_owner and pid/ by root
+ * (master writes it before anything drops privileges); the private ones
+ * mode 0700. */
 static void check_queue(struct report *r, const struct passwd *owner)
 {
 	static const struct {
 		const char *name;
 		bool private_;
-	} sub[] = {{"incoming", true},
-		   {"queue", true},
-		   {"private", true},
-		   {"pid", false}};
+		bool root_owned;
+	} sub[] = {{"incoming", true, false},
+		   {"queue", true, false},
+		   {"private", true, false},
+		   {"public", false, false},
+		   {"pid", false, true}};
 	const char *q = params->queue_directory;
 	struct stat st;
 
@@ -176,7 +181,11 @@ static void check_queue(struct report *r, const struct passwd *owner)
 			add(r, NULL, 0, true, "%s: %s", d, strerror(errno));
 		else if (!S_ISDIR(st.st_mode))
 			add(r, NULL, 0, true, "%s: not a directory", d);
-		else if (owner && st.st_uid != owner->pw_uid)
+		else if (owner && sub[i].root_owned && st.st_uid != 0)
+			add(r, NULL, 0, true, "%s: owned by uid %u, want root",
+			    d, (unsigned)st.st_uid);
+		else if (owner && !sub[i].root_owned &&
+			 st.st_uid != owner->pw_uid)
 			add(r, NULL, 0, true,
 			    "%s: owned by uid %u, want mail_owner %s (uid %u)",
 			    d, (unsigned)st.st_uid, owner->pw_name,

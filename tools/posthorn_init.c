@@ -306,7 +306,7 @@ int cmd_init(struct posthorn_ctx *ctx, int argc, char **argv)
 	struct err e;
 	(void)argv;
 	if (argc > 1) {
-		fprintf(stderr, "usage: posthorn -c DIR init\n");
+		fprintf(stderr, "usage: posthorn -c DIR %s\n", argv[0]);
 		return 2;
 	}
 	char *main_cf = xasprintf("%s/main.cf", ctx->config_dir);

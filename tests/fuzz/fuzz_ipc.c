@@ -6,15 +6,17 @@
  * different chunkings derived from the input (so runs are reproducible):
  * once with ipc_msg_decode() on growing prefixes, checked against a
  * decode of everything available (a prefix may only say "need more"
- * until the point of decision, then agree), and once through ipc_conn's
- * input buffer, whose skip-ahead hint must not change any answer. Every
- * decoded message is re-encoded with ipc_put() and must come out as the
- * same bytes and decode to the same attributes; the getters must agree
- * with ipc_count().
+ * until the point of decision, then agree), and once through a
+ * socketpair into ipc_conn, whose resumed scan and lazy compaction must
+ * not change any answer. Every decoded message is re-encoded with
+ * ipc_put() and must come out as the same bytes and decode to the same
+ * attributes; the getters must agree with ipc_count().
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/ipc.h"
 
@@ -165,14 +167,15 @@ static void walk_prefixes(const uint8_t *data, size_t size, struct outcome *o)
 	ipc_msg_deinit(&whole);
 }
 
-/* The same stream through ipc_conn's buffer (no socket: appended by
- * hand), with another chunking. */
+/* The same stream through a socketpair into ipc_conn, with another
+ * chunking: each piece is written, then read with ipc_conn_fill(). */
 static void walk_conn(const uint8_t *data, size_t size, struct outcome *o)
 {
 	uint64_t s = seed_of(data, size, 2);
-	struct ipc_conn c = {.fd = -1};
-	buf_init(&c.in, IPC_CONN_IN_MAX);
-	buf_init(&c.out, IPC_CONN_OUT_MAX);
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct ipc_conn c;
+	ipc_conn_init(&c, sv[0], "fuzz");
 	struct ipc_msg m;
 	ipc_msg_init(&m);
 	size_t fed = 0, consumed = 0;
@@ -183,8 +186,11 @@ static void walk_conn(const uint8_t *data, size_t size, struct outcome *o)
 		size_t step = chunk(&s);
 		if (step > size - fed)
 			step = size - fed;
-		CHECK(buf_append(&c.in, data + fed, step) == 0);
+		/* Pieces are small and drained at once: writes never block. */
+		CHECK(step == 0 ||
+		      write(sv[1], data + fed, step) == (ssize_t)step);
 		fed += step;
+		CHECK(ipc_conn_fill(&c) == 1);
 		while (o->n < 64 && (r = ipc_conn_next(&c, &m, NULL)) == 1) {
 			consumed += m.wire.len + 4;
 			o->ends[o->n++] = consumed;
@@ -198,6 +204,7 @@ static void walk_conn(const uint8_t *data, size_t size, struct outcome *o)
 	}
 	ipc_msg_deinit(&m);
 	ipc_conn_deinit(&c);
+	close(sv[1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -674,6 +674,42 @@ static void conn_input_bounded(void **state)
 	ipc_msg_deinit(&d);
 }
 
+static void conn_many_tiny(void **state)
+{
+	(void)state;
+	/* Thousands of pipelined messages arrive in few reads; each comes
+	 * out once, in order, whatever piece boundaries fall inside them. */
+	enum { N = 20000 };
+	struct ipc_conn a, b;
+	conn_pair(&a, &b);
+	struct ipc_msg m, d;
+	ipc_msg_init(&m);
+	ipc_msg_init(&d);
+	int sent = 0, got = 0;
+	struct err e;
+	while (got < N) {
+		while (sent < N && a.out.len < 100000) {
+			ipc_msg_reset(&m);
+			(void)ipc_put_u64(&m, "n", (uint64_t)sent++);
+			assert_int_equal(ipc_conn_queue(&a, &m), 0);
+		}
+		assert_int_not_equal(ipc_conn_flush(&a), -1);
+		assert_int_equal(ipc_conn_fill(&b), 1);
+		int r;
+		uint64_t n;
+		while ((r = ipc_conn_next(&b, &d, &e)) == 1) {
+			assert_int_equal(ipc_get_u64(&d, "n", 0, N, &n), 1);
+			assert_int_equal(n, got);
+			got++;
+		}
+		assert_int_equal(r, 0);
+	}
+	ipc_conn_deinit(&a);
+	ipc_conn_deinit(&b);
+	ipc_msg_deinit(&m);
+	ipc_msg_deinit(&d);
+}
+
 static void conn_epipe_not_sigpipe(void **state)
 {
 	(void)state;
@@ -927,6 +963,7 @@ int main(void)
 		cmocka_unit_test(conn_pipelined),
 		cmocka_unit_test(conn_trickle),
 		cmocka_unit_test(conn_input_bounded),
+		cmocka_unit_test(conn_many_tiny),
 		cmocka_unit_test(conn_epipe_not_sigpipe),
 		cmocka_unit_test(client_call),
 		cmocka_unit_test(client_bad_greetings),

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_COMMON_PROTO_DELIVER_H
+#define POSTHORN_COMMON_PROTO_DELIVER_H
+
+/*
+ * The delivery-agent protocol: qmgr asks `local` (private/local) or `smtp`
+ * (private/smtp) to deliver one queued message to some of its recipients,
+ * and gets one result per recipient. Both agents speak exactly this, so
+ * qmgr treats transports alike (CONVENTIONS.md section 5 for the codec).
+ *
+ * Greeting: proto=deliver, version=DELIVER_PROTO_VERSION.
+ * A connection may carry many requests one after another (the agent keeps
+ * a connection to a destination open for reuse between them).
+ *
+ * Request type=deliver:
+ *   queue_id     required  the message
+ *   queue_file   required  path of the message file relative to
+ *                          queue_directory ("queue/<id>"); LF line ends
+ *   sender       required  envelope sender, "" for the null sender
+ *   arrival      required  arrival time, seconds since the epoch
+ *   size         required  bytes in queue_file
+ *   body         optional  7BIT (default), 8BITMIME, BINARYMIME
+ *   smtputf8     optional  "1" when the message needs SMTPUTF8
+ *   envid        optional  RFC 3461 ENVID (decoded text)
+ *   ret          optional  FULL or HDRS
+ *   nexthop      required  smtp: what to deliver to: "domain" (MX
+ *                          lookup), "[host]:port" or "[addr]" (no MX),
+ *                          "host:port"; local: the recipient domain
+ *   transport    optional  the master.cf/transport_maps name used
+ *   nrcpt        required  number of recipients that follow
+ *   then nrcpt times, in this order, one of each (repeated attributes):
+ *   rcpt_id      required  qmgr's handle for the recipient (opaque)
+ *   rcpt         required  the recipient address
+ *   orcpt        required  RFC 3461 ORCPT ("" when none), "type;addr"
+ *   notify       required  RFC 3461 NOTIFY ("" = default, else e.g.
+ *                          "SUCCESS,FAILURE" or "NEVER")
+ *
+ * Reply status=ok, then nrcpt times, in the request's order:
+ *   rcpt_id      the handle given
+ *   result       sent | defer | bounce | forward
+ *   dsn          RFC 3463 status, e.g. 2.0.0, 4.4.1, 5.1.1
+ *   reason       text for the log and DSN: the remote server's reply
+ *                ("host mx[1.2.3.4] said: 550 5.1.1 ...") or local's
+ *                explanation ("delivered to maildir")
+ *   relay        where it went: "mx.example[192.0.2.1]:25", "local",
+ *                "none"
+ *   forward_to   for result=forward only (else ""): newline-separated
+ *                addresses the recipient expands to (aliases, .forward,
+ *                virtual aliases handled by local) that local did not
+ *                deliver itself; qmgr adds them to the same message as
+ *                new recipients with this one as their ORCPT origin and
+ *                marks this one "sent (forwarded)".
+ * status=defer/error (+ reason) means the agent could not work on the
+ * request at all: every recipient is deferred with that reason.
+ */
+#define DELIVER_PROTO "deliver"
+#define DELIVER_PROTO_VERSION 1u
+
+#define DELIVER_REQ_DELIVER "deliver"
+
+#define DELIVER_ATTR_QUEUE_ID "queue_id"
+#define DELIVER_ATTR_QUEUE_FILE "queue_file"
+#define DELIVER_ATTR_SENDER "sender"
+#define DELIVER_ATTR_ARRIVAL "arrival"
+#define DELIVER_ATTR_SIZE "size"
+#define DELIVER_ATTR_BODY "body"
+#define DELIVER_ATTR_SMTPUTF8 "smtputf8"
+#define DELIVER_ATTR_ENVID "envid"
+#define DELIVER_ATTR_RET "ret"
+#define DELIVER_ATTR_NEXTHOP "nexthop"
+#define DELIVER_ATTR_TRANSPORT "transport"
+#define DELIVER_ATTR_NRCPT "nrcpt"
+#define DELIVER_ATTR_RCPT_ID "rcpt_id"
+#define DELIVER_ATTR_RCPT "rcpt"
+#define DELIVER_ATTR_ORCPT "orcpt"
+#define DELIVER_ATTR_NOTIFY "notify"
+
+#define DELIVER_ATTR_RESULT "result"
+#define DELIVER_ATTR_DSN "dsn"
+#define DELIVER_ATTR_REASON "reason"
+#define DELIVER_ATTR_RELAY "relay"
+#define DELIVER_ATTR_FORWARD_TO "forward_to"
+
+#define DELIVER_RESULT_SENT "sent"
+#define DELIVER_RESULT_DEFER "defer"
+#define DELIVER_RESULT_BOUNCE "bounce"
+#define DELIVER_RESULT_FORWARD "forward"
+
+/* Bounds a reader enforces. */
+#define DELIVER_RCPT_MAX 1000       /* recipients per request */
+#define DELIVER_REASON_MAX 1000     /* bytes of reason text kept */
+#define DELIVER_FORWARD_MAX 1000    /* addresses one forward may add */
+
+#endif
