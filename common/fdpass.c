@@ -45,9 +45,9 @@ int fdpass_send(int sock, int fd, int timeout_ms, struct err *e)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
 	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
 	memset(&u, 0, sizeof(u));
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
@@ -102,7 +102,8 @@ int fdpass_recv(int sock, int timeout_ms, struct err *e)
 		size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (size_t i = 0; i < nfd; i++) {
 			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
 			if (count++ == 0)
 				got = fd;
 			else
@@ -114,7 +115,7 @@ int fdpass_recv(int sock, int timeout_ms, struct err *e)
 		if (got >= 0)
 			close(got);
 		err_set(e, n == 0 ? "peer closed before passing a descriptor"
-				  : "expected exactly one passed descriptor");
+		                  : "expected exactly one passed descriptor");
 		return -1;
 	}
 	return got;

@@ -9,6 +9,7 @@
 #include "common/queue_env.h"
 
 struct arena;
+struct ipc_client;
 struct ipc_msg;
 
 /*
@@ -91,13 +92,22 @@ struct ipc_msg;
 #define QMGR_RCPT_PER_MSG 128
 
 /*
- * Client side: builds the request messages for env into msgs[0..*n)
- * (ipc_msg_init()ed by this function; the caller deinits each and frees
- * the array). The last one is the commit. 0, or -1 with e set (a value
- * over an IPC limit).
+ * Client side: the recipients r[0..nrcpt) spread over type=rcpt messages
+ * and a last message of type final_verb (to which the caller adds the
+ * envelope), in msgs[0..*n) (ipc_msg_init()ed here; free them with
+ * qmgr_proto_msgs_free()). 0, or -1 with e set (a value over an IPC
+ * limit). Also used for pickup's submit (proto_pickup.h).
  */
+int qmgr_proto_build_rcpts(const struct queue_rcpt *r, size_t nrcpt,
+                           const char *final_verb, struct ipc_msg **msgs,
+                           size_t *n, struct err *e);
+/* The whole commit request for env, as above with final_verb commit. */
 int qmgr_proto_build_commit(const struct queue_envelope *env,
-			    struct ipc_msg **msgs, size_t *n, struct err *e);
+                            struct ipc_msg **msgs, size_t *n, struct err *e);
+void qmgr_proto_msgs_free(struct ipc_msg **msgs, size_t n);
+/* Sends msgs[0..n) on c and receives the one reply. 0, or -1 with e. */
+int qmgr_proto_exchange(struct ipc_client *c, const struct ipc_msg *msgs,
+                        size_t n, struct ipc_msg *reply, struct err *e);
 
 /*
  * Server side: one commit being received. Feed each decoded message of a
@@ -119,7 +129,7 @@ void qmgr_proto_commit_free(struct qmgr_commit_req *req);
  * attribute, bad number, nrcpt not matching the recipients received,
  * unsafe address, over a bound). After -1 the connection must be closed.
  */
-int qmgr_proto_commit_add(struct qmgr_commit_req *req,
-			  const struct ipc_msg *m, struct err *e);
+int qmgr_proto_commit_add(struct qmgr_commit_req *req, const struct ipc_msg *m,
+                          struct err *e);
 
 #endif

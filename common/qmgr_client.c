@@ -19,7 +19,7 @@
 #include "common/xalloc.h"
 
 int qmgr_commit_to(const char *socket_path, int timeout_ms,
-		   const struct queue_envelope *env, struct err *e)
+                   const struct queue_envelope *env, struct err *e)
 {
 	struct ipc_client c;
 	struct ipc_msg *msgs = NULL, reply;
@@ -29,20 +29,16 @@ int qmgr_commit_to(const char *socket_path, int timeout_ms,
 	if (qmgr_proto_build_commit(env, &msgs, &n, e) < 0)
 		goto out;
 	if (ipc_client_connect(&c, socket_path, QMGR_PROTO, QMGR_PROTO_VERSION,
-			       timeout_ms, e) < 0)
+	                       timeout_ms, e) < 0)
 		goto out;
 	ipc_msg_init(&reply);
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (ipc_client_send(&c, &msgs[i], e) < 0)
-			break;
-	if (i == n && ipc_client_recv(&c, &reply, e) == 0) {
+	if (qmgr_proto_exchange(&c, msgs, n, &reply, e) == 0) {
 		const char *qid;
 		if (!ipc_status_ok(&reply)) {
 			err_set(e, "qmgr: %s: %.200s", ipc_status(&reply),
-				ipc_reason(&reply));
+			        ipc_reason(&reply));
 		} else if (ipc_get_str(&reply, QMGR_ATTR_QUEUE_ID, &qid) != 1 ||
-			   strcmp(qid, env->queue_id) != 0) {
+		           strcmp(qid, env->queue_id) != 0) {
 			err_set(e, "qmgr: reply for another queue id");
 		} else {
 			rc = 0;
@@ -51,9 +47,7 @@ int qmgr_commit_to(const char *socket_path, int timeout_ms,
 	ipc_msg_deinit(&reply);
 	ipc_client_close(&c);
 out:
-	for (size_t j = 0; j < n; j++)
-		ipc_msg_deinit(&msgs[j]);
-	free(msgs);
+	qmgr_proto_msgs_free(&msgs, n);
 	return rc;
 }
 
@@ -62,7 +56,7 @@ int qmgr_commit(const struct queue_envelope *env, struct err *e)
 	char *path = xasprintf("%s/%s", params->queue_directory, QMGR_SOCKET);
 	long ms = params->smtpd_commit_timeout * 1000;
 	int rc = qmgr_commit_to(path, ms > 0x7fffffff ? 0x7fffffff : (int)ms,
-				env, e);
+	                        env, e);
 	free(path);
 	return rc;
 }

@@ -27,6 +27,6 @@ int qmgr_commit(const struct queue_envelope *env, struct err *e);
 
 /* The same against an explicit socket path and timeout (tests, bench). */
 int qmgr_commit_to(const char *socket_path, int timeout_ms,
-		   const struct queue_envelope *env, struct err *e);
+                   const struct queue_envelope *env, struct err *e);
 
 #endif

@@ -24,12 +24,12 @@
 static const char *const body_names[] = {"7bit", "8bitmime", "binarymime"};
 static const char *const ret_names[] = {"", "full", "hdrs"};
 static const char *const status_names[] = {"pending", "deferred", "sent",
-					   "bounced"};
+                                           "bounced"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int name_parse(const char *const *names, size_t n, const char *s,
-		      int *out)
+                      int *out)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], s) == 0) {
@@ -139,7 +139,7 @@ int queue_env_encode(struct ipc_msg *m, const struct queue_envelope *env)
 		rc |= ipc_put_str(m, QMGR_ATTR_RET, queue_ret_name(env->ret));
 	if (env->body != QUEUE_BODY_7BIT)
 		rc |= ipc_put_str(m, QMGR_ATTR_BODY,
-				  queue_body_name(env->body));
+		                  queue_body_name(env->body));
 	if (env->smtputf8)
 		rc |= ipc_put_str(m, QMGR_ATTR_SMTPUTF8, "1");
 	if (env->hold)
@@ -151,8 +151,7 @@ int queue_env_encode(struct ipc_msg *m, const struct queue_envelope *env)
 
 /* An optional text attribute: 0 absent (*out NULL), 1 ok, -1 bad. */
 static int get_text(const struct ipc_msg *m, const char *name, size_t max,
-		    bool addr, struct arena *a, const char **out,
-		    struct err *e)
+                    bool addr, struct arena *a, const char **out, struct err *e)
 {
 	const char *v;
 	size_t len;
@@ -173,7 +172,7 @@ static int get_text(const struct ipc_msg *m, const char *name, size_t max,
 }
 
 static int get_flag(const struct ipc_msg *m, const char *name, bool *out,
-		    struct err *e)
+                    struct err *e)
 {
 	uint64_t v = 0;
 	int rc = ipc_get_u64(m, name, 0, 1, &v);
@@ -186,7 +185,7 @@ static int get_flag(const struct ipc_msg *m, const char *name, bool *out,
 }
 
 static int get_enum(const struct ipc_msg *m, const char *name,
-		    int (*parse)(const char *, int *), int *out, struct err *e)
+                    int (*parse)(const char *, int *), int *out, struct err *e)
 {
 	const char *s;
 	int rc = ipc_get_str(m, name, &s);
@@ -222,12 +221,12 @@ static int required(int rc, const char *name, struct err *e)
 	if (rc == 1)
 		return 0;
 	err_set(e, rc == 0 ? "attribute %s missing" : "attribute %s invalid",
-		name);
+	        name);
 	return -1;
 }
 
 int queue_env_decode(const struct ipc_msg *m, struct arena *a,
-		     struct queue_envelope *env, struct err *e)
+                     struct queue_envelope *env, struct err *e)
 {
 	static const struct {
 		const char *name;
@@ -235,42 +234,42 @@ int queue_env_decode(const struct ipc_msg *m, struct arena *a,
 		size_t max;
 		bool addr;
 	} texts[] = {
-		{QMGR_ATTR_CLIENT_NAME,
-		 offsetof(struct queue_envelope, client_name), QUEUE_TEXT_MAX,
-		 false},
-		{QMGR_ATTR_CLIENT_ADDR,
-		 offsetof(struct queue_envelope, client_addr), QUEUE_TEXT_MAX,
-		 false},
-		{QMGR_ATTR_HELO, offsetof(struct queue_envelope, helo),
-		 QUEUE_TEXT_MAX, false},
-		{QMGR_ATTR_PROTOCOL, offsetof(struct queue_envelope, protocol),
-		 64, false},
-		{QMGR_ATTR_SASL_USER,
-		 offsetof(struct queue_envelope, sasl_user), QUEUE_TEXT_MAX,
-		 false},
-		{QMGR_ATTR_ENVID, offsetof(struct queue_envelope, envid),
-		 QUEUE_ENVID_MAX, false},
+	        {QMGR_ATTR_CLIENT_NAME,
+	         offsetof(struct queue_envelope, client_name), QUEUE_TEXT_MAX,
+	         false},
+	        {QMGR_ATTR_CLIENT_ADDR,
+	         offsetof(struct queue_envelope, client_addr), QUEUE_TEXT_MAX,
+	         false},
+	        {QMGR_ATTR_HELO, offsetof(struct queue_envelope, helo),
+	         QUEUE_TEXT_MAX, false},
+	        {QMGR_ATTR_PROTOCOL, offsetof(struct queue_envelope, protocol),
+	         64, false},
+	        {QMGR_ATTR_SASL_USER,
+	         offsetof(struct queue_envelope, sasl_user), QUEUE_TEXT_MAX,
+	         false},
+	        {QMGR_ATTR_ENVID, offsetof(struct queue_envelope, envid),
+	         QUEUE_ENVID_MAX, false},
 	};
 	int64_t arrival;
 	uint64_t size;
 	int v;
 
 	if (required(get_text(m, QMGR_ATTR_SENDER, QUEUE_ADDR_MAX, true, a,
-			      &env->sender, e),
-		     QMGR_ATTR_SENDER, e) < 0)
+	                      &env->sender, e),
+	             QMGR_ATTR_SENDER, e) < 0)
 		return -1;
 	if (required(ipc_get_u64(m, QMGR_ATTR_SIZE, 0, UINT64_MAX >> 1, &size),
-		     QMGR_ATTR_SIZE, e) < 0 ||
+	             QMGR_ATTR_SIZE, e) < 0 ||
 	    required(ipc_get_i64(m, QMGR_ATTR_ARRIVAL, 0, INT64_MAX, &arrival),
-		     QMGR_ATTR_ARRIVAL, e) < 0)
+	             QMGR_ATTR_ARRIVAL, e) < 0)
 		return -1;
 	env->size = size;
 	env->arrival_us = arrival;
 	for (size_t i = 0; i < NELEM(texts); i++) {
 		const char **field =
-			(const char **)((char *)env + texts[i].off);
+		        (const char **)((char *)env + texts[i].off);
 		if (get_text(m, texts[i].name, texts[i].max, texts[i].addr, a,
-			     field, e) < 0)
+		             field, e) < 0)
 			return -1;
 	}
 	env->ret = QUEUE_RET_DEFAULT;
@@ -292,24 +291,24 @@ int queue_env_decode(const struct ipc_msg *m, struct arena *a,
 /* ---- recipients ---------------------------------------------------- */
 
 int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
-		       size_t n, bool full)
+                       size_t n, bool full)
 {
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct queue_rcpt *r = &rcpts[i];
 		rc |= ipc_put_str(m, QMGR_ATTR_RCPT,
-				  r->address ? r->address : "");
+		                  r->address ? r->address : "");
 		rc |= ipc_put_str(m, QMGR_ATTR_ORCPT, r->orcpt ? r->orcpt : "");
 		rc |= ipc_put_u64(m, QMGR_ATTR_NOTIFY, r->notify);
 		if (!full)
 			continue;
 		rc |= ipc_put_str(m, QMGR_ATTR_RCPT_STATUS,
-				  queue_rcpt_status_name(r->status));
+		                  queue_rcpt_status_name(r->status));
 		rc |= ipc_put_u64(m, QMGR_ATTR_ATTEMPTS, r->attempts);
 		rc |= ipc_put_i64(m, QMGR_ATTR_LAST_ATTEMPT, r->last_attempt);
 		rc |= ipc_put_str(m, QMGR_ATTR_DSN, r->dsn ? r->dsn : "");
 		rc |= ipc_put_str(m, QMGR_ATTR_REASON_TEXT,
-				  r->reason ? r->reason : "");
+		                  r->reason ? r->reason : "");
 	}
 	return rc ? -1 : 0;
 }
@@ -327,9 +326,9 @@ enum rfield {
 };
 
 static const char *const rfield_names[RF_COUNT] = {
-	QMGR_ATTR_RCPT,	    QMGR_ATTR_ORCPT,	    QMGR_ATTR_NOTIFY,
-	QMGR_ATTR_RCPT_STATUS, QMGR_ATTR_ATTEMPTS,  QMGR_ATTR_LAST_ATTEMPT,
-	QMGR_ATTR_DSN,	    QMGR_ATTR_REASON_TEXT,
+        QMGR_ATTR_RCPT,        QMGR_ATTR_ORCPT,       QMGR_ATTR_NOTIFY,
+        QMGR_ATTR_RCPT_STATUS, QMGR_ATTR_ATTEMPTS,    QMGR_ATTR_LAST_ATTEMPT,
+        QMGR_ATTR_DSN,         QMGR_ATTR_REASON_TEXT,
 };
 
 static int rfield_of(const char *name, bool full)
@@ -343,7 +342,7 @@ static int rfield_of(const char *name, bool full)
 
 /* Stores value v of field f into r. 0, or -1 with e set. */
 static int rfield_set(struct queue_rcpt *r, int f, const char *v, size_t len,
-		      struct arena *a, struct err *e)
+                      struct arena *a, struct err *e)
 {
 	uint64_t u;
 	switch (f) {
@@ -402,8 +401,8 @@ bad:
 }
 
 int queue_rcpts_decode(const struct ipc_msg *m, struct arena *a,
-		       struct queue_rcpt **list, size_t *n, size_t *cap,
-		       size_t max, bool full, struct err *e)
+                       struct queue_rcpt **list, size_t *n, size_t *cap,
+                       size_t max, bool full, struct err *e)
 {
 	size_t count[RF_COUNT] = {0};
 	size_t k = ipc_count(m, QMGR_ATTR_RCPT);
@@ -412,8 +411,8 @@ int queue_rcpts_decode(const struct ipc_msg *m, struct arena *a,
 			break;
 		count[f] = ipc_count(m, rfield_names[f]);
 		if (f > RF_RCPT && count[f] != 0 && count[f] != k) {
-			err_set(e, "%zu %s values for %zu recipients",
-				count[f], rfield_names[f], k);
+			err_set(e, "%zu %s values for %zu recipients", count[f],
+			        rfield_names[f], k);
 			return -1;
 		}
 	}
@@ -444,7 +443,7 @@ int queue_rcpts_decode(const struct ipc_msg *m, struct arena *a,
 		if (f < 0)
 			continue;
 		if (rfield_set(*list + base + idx[f], f, at->value,
-			       at->value_len, a, e) < 0)
+		               at->value_len, a, e) < 0)
 			return -1;
 		idx[f]++;
 	}

@@ -25,10 +25,10 @@ struct ipc_msg;
 
 /* Bounds every decoder enforces (RFC 5321 4.5.3.1 allows 256 for a path;
  * these are looser so that what an MTA relays is never cut, but bounded). */
-#define QUEUE_ADDR_MAX 1024     /* sender, recipient, ORCPT */
-#define QUEUE_TEXT_MAX 1024     /* client name, helo, sasl user, reason */
-#define QUEUE_ENVID_MAX 512     /* RFC 3461 4.4: 100 chars; xtext grows */
-#define QUEUE_RCPT_MAX 100000   /* recipients of one message */
+#define QUEUE_ADDR_MAX 1024   /* sender, recipient, ORCPT */
+#define QUEUE_TEXT_MAX 1024   /* client name, helo, sasl user, reason */
+#define QUEUE_ENVID_MAX 512   /* RFC 3461 4.4: 100 chars; xtext grows */
+#define QUEUE_RCPT_MAX 100000 /* recipients of one message */
 
 enum queue_body {
 	QUEUE_BODY_7BIT,
@@ -58,13 +58,13 @@ enum queue_rcpt_status {
 
 struct queue_rcpt {
 	const char *address;
-	const char *orcpt;  /* ORCPT as received ("rfc822;a@b"), or NULL */
-	unsigned notify;    /* QUEUE_NOTIFY_* */
+	const char *orcpt; /* ORCPT as received ("rfc822;a@b"), or NULL */
+	unsigned notify;   /* QUEUE_NOTIFY_* */
 	enum queue_rcpt_status status;
 	uint32_t attempts;
 	int64_t last_attempt; /* seconds since 1970, 0 = never */
-	const char *dsn;    /* last enhanced status code, "4.4.1", or NULL */
-	const char *reason; /* last reason text, or NULL */
+	const char *dsn;      /* last enhanced status code, "4.4.1", or NULL */
+	const char *reason;   /* last reason text, or NULL */
 };
 
 struct queue_envelope {
@@ -81,8 +81,8 @@ struct queue_envelope {
 	enum queue_ret ret;
 	enum queue_body body;
 	bool smtputf8;
-	bool hold;      /* on hold: not scheduled until released */
-	bool bounce;    /* this message is itself a bounce (null sender) */
+	bool hold;   /* on hold: not scheduled until released */
+	bool bounce; /* this message is itself a bounce (null sender) */
 	int64_t next_attempt; /* seconds since 1970 */
 	struct queue_rcpt *rcpts;
 	size_t nrcpt;
@@ -120,7 +120,7 @@ int queue_env_encode(struct ipc_msg *m, const struct queue_envelope *env);
  * and over-long texts. 0, or -1 with e set.
  */
 int queue_env_decode(const struct ipc_msg *m, struct arena *a,
-		     struct queue_envelope *env, struct err *e);
+                     struct queue_envelope *env, struct err *e);
 
 /*
  * Recipients as repeated attributes: rcpt, orcpt, notify (and with
@@ -129,7 +129,7 @@ int queue_env_decode(const struct ipc_msg *m, struct arena *a,
  * encode adds rcpts[from .. from+n); 0 or -1 (limit).
  */
 int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
-		       size_t n, bool full);
+                       size_t n, bool full);
 /*
  * Appends the recipients of m to *list (growing it in a; *n is its length
  * and *cap its allocated size). Every per-recipient attribute present must
@@ -137,7 +137,7 @@ int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
  * with e set.
  */
 int queue_rcpts_decode(const struct ipc_msg *m, struct arena *a,
-		       struct queue_rcpt **list, size_t *n, size_t *cap,
-		       size_t max, bool full, struct err *e);
+                       struct queue_rcpt **list, size_t *n, size_t *cap,
+                       size_t max, bool full, struct err *e);
 
 #endif

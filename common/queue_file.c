@@ -33,15 +33,15 @@ struct queue_file {
 };
 
 int queue_file_create(struct queue_file **out, const char *queue_dir,
-		      struct err *e)
+                      struct err *e)
 {
 	struct queue_file *qf = xcalloc(1, sizeof(*qf));
 	for (int tries = 0; tries < 5; tries++) {
 		queue_id_new(qf->id);
 		free(qf->path);
 		qf->path = xasprintf("%s/incoming/%s", queue_dir, qf->id);
-		qf->fd = open(qf->path,
-			      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		qf->fd = open(qf->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		              0600);
 		if (qf->fd >= 0) {
 			*out = qf;
 			return 0;
@@ -67,7 +67,7 @@ uint64_t queue_file_size(const struct queue_file *qf)
 }
 
 static int write_all(struct queue_file *qf, const char *p, size_t n,
-		     struct err *e)
+                     struct err *e)
 {
 	while (n > 0) {
 		ssize_t w = write(qf->fd, p, n);
@@ -75,7 +75,7 @@ static int write_all(struct queue_file *qf, const char *p, size_t n,
 			continue;
 		if (w <= 0) {
 			err_set(e, "write %s: %s", qf->path,
-				w < 0 ? strerror(errno) : "no progress");
+			        w < 0 ? strerror(errno) : "no progress");
 			qf->failed = true;
 			return -1;
 		}
@@ -93,7 +93,7 @@ static int flush_buf(struct queue_file *qf, struct err *e)
 }
 
 int queue_file_write(struct queue_file *qf, const void *p, size_t n,
-		     struct err *e)
+                     struct err *e)
 {
 	if (qf->failed || qf->finished || qf->fd < 0) {
 		err_set(e, "%s: write after failure or finish", qf->id);

@@ -37,7 +37,7 @@ struct queue_file;
 /* Creates incoming/<new id> (O_EXCL; a fresh id is tried if one exists).
  * 0, or -1 with e set. May block on local disk I/O. */
 int queue_file_create(struct queue_file **out, const char *queue_dir,
-		      struct err *e);
+                      struct err *e);
 /* The queue id (also the file name). */
 const char *queue_file_id(const struct queue_file *qf);
 /* Bytes written so far (buffered ones included). */
@@ -45,7 +45,7 @@ uint64_t queue_file_size(const struct queue_file *qf);
 /* Appends n bytes. 0, or -1 with e set (the file is then unusable:
  * abort it). */
 int queue_file_write(struct queue_file *qf, const void *p, size_t n,
-		     struct err *e);
+                     struct err *e);
 /* Writes what is buffered and closes the file (no fsync: qmgr syncs the
  * whole batch). 0, or -1 with e set (then abort). */
 int queue_file_finish(struct queue_file *qf, struct err *e);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 static const char digits[] = "0123456789"
-			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			     "abcdefghijklmnopqrstuvwxyz";
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz";
 
 #define TIME_DIGITS 9
 #define PID_DIGITS 4
@@ -48,7 +48,7 @@ static int digit_value(char c)
 }
 
 void queue_id_make(char out[QUEUE_ID_SIZE], uint64_t time_us, uint32_t pid,
-		   unsigned s)
+                   unsigned s)
 {
 	put_base62(out, TIME_DIGITS, time_us);
 	put_base62(out + TIME_DIGITS, PID_DIGITS, pid);
@@ -70,8 +70,8 @@ void queue_id_new(char out[QUEUE_ID_SIZE])
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000u +
-		       (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t now =
+	        (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	/* Never the same microsecond twice in one process, even if the
 	 * clock steps back: borrow the next one instead. */
 	if (now <= last_us)

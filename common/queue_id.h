@@ -27,7 +27,7 @@
 void queue_id_new(char out[QUEUE_ID_SIZE]);
 /* The same for a given time and pid (tests). */
 void queue_id_make(char out[QUEUE_ID_SIZE], uint64_t time_us, uint32_t pid,
-		   unsigned seq);
+                   unsigned seq);
 /* True when s[0..len) is a well-formed id (so it is safe as a file name). */
 bool queue_id_valid(const char *s, size_t len);
 /* The creation time encoded in a valid id, in microseconds since 1970. */

@@ -34,7 +34,7 @@
 /* ---- keys ---------------------------------------------------------- */
 
 static void due_key(unsigned char out[DUE_KEY_LEN], int64_t when,
-		    const char *id)
+                    const char *id)
 {
 	uint64_t u = (uint64_t)when ^ (UINT64_C(1) << 63);
 	for (int i = 7; i >= 0; i--) {
@@ -53,7 +53,7 @@ static int64_t due_key_time(const unsigned char *k)
 }
 
 static void rcpt_key(unsigned char out[RCPT_KEY_LEN], const char *id,
-		     uint32_t i)
+                     uint32_t i)
 {
 	memcpy(out, id, QUEUE_ID_LEN);
 	out[QUEUE_ID_LEN] = (unsigned char)(i >> 24);
@@ -75,7 +75,7 @@ static int check_id(const char *id, struct err *e)
 
 /* Stores m (with its terminator) under key. */
 static int put_record(struct db_txn *txn, const char *table, const void *key,
-		      size_t klen, struct ipc_msg *m, struct err *e)
+                      size_t klen, struct ipc_msg *m, struct err *e)
 {
 	static const char term[4] = {0, 0, 0, 0};
 	if (buf_append(&m->wire, term, sizeof(term)) < 0) {
@@ -87,30 +87,30 @@ static int put_record(struct db_txn *txn, const char *table, const void *key,
 
 /* Decodes a stored record into m and checks its version. */
 static int decode_record(struct ipc_msg *m, const void *val, size_t vlen,
-			 const char *what, const char *id, struct err *e)
+                         const char *what, const char *id, struct err *e)
 {
 	struct err de;
 	size_t used = 0;
 	uint64_t v;
 	if (ipc_msg_decode(m, val, vlen, &used, &de) != 1 || used != vlen) {
 		err_set(e, "%.15s: corrupt %s record in the queue index", id,
-			what);
+		        what);
 		return -1;
 	}
 	int rc = ipc_get_u64(m, A_VERSION, 0, UINT32_MAX, &v);
 	if (rc != 1 || v != QUEUE_INDEX_VERSION) {
 		err_set(e,
-			"%.15s: %s record of version %s in the queue index "
-			"(this program reads version %u)",
-			id, what, rc == 1 ? "newer or older" : "unknown",
-			QUEUE_INDEX_VERSION);
+		        "%.15s: %s record of version %s in the queue index "
+		        "(this program reads version %u)",
+		        id, what, rc == 1 ? "newer or older" : "unknown",
+		        QUEUE_INDEX_VERSION);
 		return -1;
 	}
 	return 0;
 }
 
 static int put_msg_record(struct db_txn *txn, const struct queue_envelope *env,
-			  struct err *e)
+                          struct err *e)
 {
 	struct ipc_msg m;
 	ipc_msg_init(&m);
@@ -127,7 +127,7 @@ static int put_msg_record(struct db_txn *txn, const struct queue_envelope *env,
 }
 
 int queue_index_put_rcpt(struct db_txn *txn, const char *id, size_t i,
-			 const struct queue_rcpt *r, struct err *e)
+                         const struct queue_rcpt *r, struct err *e)
 {
 	unsigned char key[RCPT_KEY_LEN];
 	struct ipc_msg m;
@@ -151,7 +151,7 @@ int queue_index_put_rcpt(struct db_txn *txn, const char *id, size_t i,
 
 /* Reads the stored envelope of id (no recipients). 1, 0, -1. */
 static int get_envelope(struct db_txn *txn, const char *id, struct arena *a,
-			struct queue_envelope *out, struct err *e)
+                        struct queue_envelope *out, struct err *e)
 {
 	const void *val;
 	size_t vlen;
@@ -165,12 +165,12 @@ static int get_envelope(struct db_txn *txn, const char *id, struct arena *a,
 	memset(out, 0, sizeof(*out));
 	rc = decode_record(&m, val, vlen, "message", id, e);
 	if (rc == 0 && (queue_env_decode(&m, a, out, e) < 0 ||
-			ipc_get_i64(&m, QMGR_ATTR_NEXT_ATTEMPT, INT64_MIN,
-				    INT64_MAX, &next) != 1 ||
-			ipc_get_u64(&m, QMGR_ATTR_NRCPT, 0, QUEUE_RCPT_MAX,
-				    &nrcpt) != 1)) {
+	                ipc_get_i64(&m, QMGR_ATTR_NEXT_ATTEMPT, INT64_MIN,
+	                            INT64_MAX, &next) != 1 ||
+	                ipc_get_u64(&m, QMGR_ATTR_NRCPT, 0, QUEUE_RCPT_MAX,
+	                            &nrcpt) != 1)) {
 		err_set(e, "%.15s: corrupt message record in the queue index",
-			id);
+		        id);
 		rc = -1;
 	}
 	ipc_msg_deinit(&m);
@@ -184,7 +184,7 @@ static int get_envelope(struct db_txn *txn, const char *id, struct arena *a,
 }
 
 static int decode_rcpt(const void *val, size_t vlen, const char *id,
-		       struct arena *a, struct queue_rcpt *out, struct err *e)
+                       struct arena *a, struct queue_rcpt *out, struct err *e)
 {
 	struct ipc_msg m;
 	struct queue_rcpt *list = NULL;
@@ -195,7 +195,7 @@ static int decode_rcpt(const void *val, size_t vlen, const char *id,
 	    (queue_rcpts_decode(&m, a, &list, &n, &cap, 1, true, e) < 0 ||
 	     n != 1)) {
 		err_set(e, "%.15s: corrupt recipient record in the queue index",
-			id);
+		        id);
 		rc = -1;
 	}
 	ipc_msg_deinit(&m);
@@ -214,8 +214,7 @@ int queue_index_has(struct db_txn *txn, const char *id, struct err *e)
 }
 
 int queue_index_get_rcpt(struct db_txn *txn, const char *id, size_t i,
-			 struct arena *a, struct queue_rcpt *out,
-			 struct err *e)
+                         struct arena *a, struct queue_rcpt *out, struct err *e)
 {
 	unsigned char key[RCPT_KEY_LEN];
 	const void *val;
@@ -234,7 +233,7 @@ int queue_index_get_rcpt(struct db_txn *txn, const char *id, size_t i,
 /* ---- due keys ------------------------------------------------------ */
 
 static int due_set(struct db_txn *txn, const struct queue_envelope *old,
-		   const struct queue_envelope *env, struct err *e)
+                   const struct queue_envelope *env, struct err *e)
 {
 	unsigned char key[DUE_KEY_LEN];
 	if (old && !old->hold) {
@@ -254,7 +253,7 @@ static int due_set(struct db_txn *txn, const struct queue_envelope *old,
 
 /* Deletes the recipient records of id from number `from` on. */
 static int del_rcpts(struct db_txn *txn, const char *id, size_t from,
-		     struct err *e)
+                     struct err *e)
 {
 	struct db_cursor *c;
 	unsigned char start[RCPT_KEY_LEN];
@@ -275,7 +274,7 @@ static int del_rcpts(struct db_txn *txn, const char *id, size_t from,
 		key = start;
 		klen = sizeof(start);
 		rc = db_cursor_get(c, DB_SET_RANGE, &key, &klen, &val, &vlen,
-				   e);
+		                   e);
 	}
 	db_cursor_close(&c);
 	return rc < 0 ? -1 : 0;
@@ -295,27 +294,28 @@ int queue_index_delete(struct db_txn *txn, const char *id, struct err *e)
 		const void *val;
 		size_t vlen;
 		struct err ge;
-		if (db_get(txn, T_MSG, id, QUEUE_ID_LEN, &val, &vlen, &ge) != 1) {
+		if (db_get(txn, T_MSG, id, QUEUE_ID_LEN, &val, &vlen, &ge) !=
+		    1) {
 			arena_free(&a);
 			return -1;
 		}
 		rc = db_del(txn, T_MSG, id, QUEUE_ID_LEN, e) < 0 ||
-				     del_rcpts(txn, id, 0, e) < 0
-			     ? -1
-			     : 1;
+		                     del_rcpts(txn, id, 0, e) < 0
+		             ? -1
+		             : 1;
 		arena_free(&a);
 		return rc;
 	}
 	if (rc == 1 && (due_set(txn, &old, NULL, e) < 0 ||
-			db_del(txn, T_MSG, id, QUEUE_ID_LEN, e) < 0 ||
-			del_rcpts(txn, id, 0, e) < 0))
+	                db_del(txn, T_MSG, id, QUEUE_ID_LEN, e) < 0 ||
+	                del_rcpts(txn, id, 0, e) < 0))
 		rc = -1;
 	arena_free(&a);
 	return rc;
 }
 
 int queue_index_put(struct db_txn *txn, const struct queue_envelope *env,
-		    struct err *e)
+                    struct err *e)
 {
 	if (check_id(env->queue_id, e) < 0)
 		return -1;
@@ -330,13 +330,13 @@ int queue_index_put(struct db_txn *txn, const struct queue_envelope *env,
 		return -1;
 	for (size_t i = 0; i < env->nrcpt; i++)
 		if (queue_index_put_rcpt(txn, env->queue_id, i, &env->rcpts[i],
-					 e) < 0)
+		                         e) < 0)
 			return -1;
 	return 0;
 }
 
 int queue_index_put_envelope(struct db_txn *txn,
-			     const struct queue_envelope *env, struct err *e)
+                             const struct queue_envelope *env, struct err *e)
 {
 	struct queue_envelope old;
 	struct arena *a = arena_new();
@@ -347,7 +347,7 @@ int queue_index_put_envelope(struct db_txn *txn,
 	int rc = get_envelope(txn, env->queue_id, a, &old, e);
 	if (rc == 0)
 		err_set(e, "%s: no such message in the queue index",
-			env->queue_id);
+		        env->queue_id);
 	else if (rc == 1 && old.nrcpt != env->nrcpt)
 		err_set(e, "%s: recipient count changed", env->queue_id);
 	if (rc != 1 || old.nrcpt != env->nrcpt ||
@@ -360,7 +360,7 @@ int queue_index_put_envelope(struct db_txn *txn,
 }
 
 int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
-		    bool rcpts, struct queue_envelope *out, struct err *e)
+                    bool rcpts, struct queue_envelope *out, struct err *e)
 {
 	if (check_id(id, e) < 0)
 		return -1;
@@ -368,8 +368,8 @@ int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
 	if (rc <= 0 || !rcpts)
 		return rc;
 	size_t bytes;
-	if (size_mul(out->nrcpt ? out->nrcpt : 1, sizeof(*out->rcpts),
-		     &bytes) < 0)
+	if (size_mul(out->nrcpt ? out->nrcpt : 1, sizeof(*out->rcpts), &bytes) <
+	    0)
 		log_panic("recipient array overflow");
 	out->rcpts = arena_alloc(a, bytes);
 
@@ -387,9 +387,10 @@ int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
 		rcpt_key(want, id, (uint32_t)n);
 		if (n >= out->nrcpt || memcmp(key, want, klen) != 0 ||
 		    decode_rcpt(val, vlen, id, a, &out->rcpts[n], e) < 0) {
-			err_set(e, "%s: recipient records do not match the "
-				   "message record",
-				id);
+			err_set(e,
+			        "%s: recipient records do not match the "
+			        "message record",
+			        id);
 			rc = -1;
 			break;
 		}
@@ -401,7 +402,7 @@ int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
 		return -1;
 	if (n != out->nrcpt) {
 		err_set(e, "%s: %zu of %zu recipient records present", id, n,
-			out->nrcpt);
+		        out->nrcpt);
 		return -1;
 	}
 	return 1;
@@ -409,8 +410,7 @@ int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
 
 /* ---- iteration ----------------------------------------------------- */
 
-int queue_index_next(struct db_txn *txn, char id[QUEUE_ID_SIZE],
-		     struct err *e)
+int queue_index_next(struct db_txn *txn, char id[QUEUE_ID_SIZE], struct err *e)
 {
 	struct db_cursor *c;
 	const void *key = id, *val;
@@ -444,7 +444,7 @@ void queue_due_start(struct queue_due *pos)
 }
 
 int queue_index_due_next(struct db_txn *txn, struct queue_due *pos,
-			 int64_t until, struct err *e)
+                         int64_t until, struct err *e)
 {
 	struct db_cursor *c;
 	unsigned char start[DUE_KEY_LEN];
@@ -491,26 +491,33 @@ static int check_version(struct db_txn *txn, void *ctx, struct err *e)
 		return -1;
 	if (rc == 0)
 		return write ? db_put(txn, T_META, "version", 7, want,
-				      (size_t)n, e)
-			     : 0;
+		                      (size_t)n, e)
+		             : 0;
 	if (vlen != (size_t)n || memcmp(val, want, vlen) != 0) {
 		err_set(e,
-			"queue index format %.*s; this program understands %s",
-			(int)(vlen < 16 ? vlen : 16), (const char *)val, want);
+		        "queue index format %.*s; this program understands %s",
+		        (int)(vlen < 16 ? vlen : 16), (const char *)val, want);
 		return -1;
 	}
 	return 0;
 }
 
 int queue_index_open(struct db_env **out, const char *queue_dir, bool rdonly,
-		     struct err *e)
+                     struct err *e)
 {
 	char *path = xasprintf("%s/%s", queue_dir, QUEUE_INDEX_NAME);
-	struct stat st;
 	*out = NULL;
-	if (rdonly && stat(path, &st) < 0 && errno == ENOENT) {
-		free(path);
-		return 0;
+	if (rdonly) {
+		/* init may have made the directory before qmgr first ran:
+		 * no data file yet is an empty queue, not an error. */
+		char *data = xasprintf("%s/data.mdb", path);
+		struct stat st;
+		bool none = stat(data, &st) < 0 && errno == ENOENT;
+		free(data);
+		if (none) {
+			free(path);
+			return 0;
+		}
 	}
 	int rc = db_open(out, path, rdonly ? DB_RDONLY : DB_CREATE, 8, e);
 	free(path);

@@ -47,7 +47,7 @@ struct arena;
  * -1 with e set.
  */
 int queue_index_open(struct db_env **out, const char *queue_dir, bool rdonly,
-		     struct err *e);
+                     struct err *e);
 
 /*
  * Stores a whole message: envelope and all recipients (replacing any
@@ -55,15 +55,15 @@ int queue_index_open(struct db_env **out, const char *queue_dir, bool rdonly,
  * 0, or -1 with e set.
  */
 int queue_index_put(struct db_txn *txn, const struct queue_envelope *env,
-		    struct err *e);
+                    struct err *e);
 /* Stores only the envelope (its recipients stay as they are) and moves its
  * due key to env->next_attempt / env->hold. The message must exist and
  * env->nrcpt must match. 0, or -1 with e set. */
 int queue_index_put_envelope(struct db_txn *txn,
-			     const struct queue_envelope *env, struct err *e);
+                             const struct queue_envelope *env, struct err *e);
 /* Replaces recipient number i (0-based, < nrcpt) of message id. */
 int queue_index_put_rcpt(struct db_txn *txn, const char *id, size_t i,
-			 const struct queue_rcpt *r, struct err *e);
+                         const struct queue_rcpt *r, struct err *e);
 
 /*
  * Reads message id into *out, strings and the recipient array allocated
@@ -71,13 +71,13 @@ int queue_index_put_rcpt(struct db_txn *txn, const char *id, size_t i,
  * 1 found, 0 no such message, -1 error (e set; corrupt records included).
  */
 int queue_index_get(struct db_txn *txn, const char *id, struct arena *a,
-		    bool rcpts, struct queue_envelope *out, struct err *e);
+                    bool rcpts, struct queue_envelope *out, struct err *e);
 /* Whether message id is in the index. 1, 0, -1. */
 int queue_index_has(struct db_txn *txn, const char *id, struct err *e);
 /* Reads recipient number i of message id. 1, 0, -1 as above. */
 int queue_index_get_rcpt(struct db_txn *txn, const char *id, size_t i,
-			 struct arena *a, struct queue_rcpt *out,
-			 struct err *e);
+                         struct arena *a, struct queue_rcpt *out,
+                         struct err *e);
 /* Removes message id with its recipients and due key. 1 removed, 0 there
  * was none, -1 error. */
 int queue_index_delete(struct db_txn *txn, const char *id, struct err *e);
@@ -87,8 +87,7 @@ int queue_index_delete(struct db_txn *txn, const char *id, struct err *e);
  * between steps): replaces id (a queue id, or "" to start) with the next
  * larger id in the index. 1 found, 0 no more, -1 error.
  */
-int queue_index_next(struct db_txn *txn, char id[QUEUE_ID_SIZE],
-		     struct err *e);
+int queue_index_next(struct db_txn *txn, char id[QUEUE_ID_SIZE], struct err *e);
 
 /* A position in the due order. Start with queue_due_start(). */
 struct queue_due {
@@ -101,6 +100,6 @@ void queue_due_start(struct queue_due *pos);
  * 1 found (pos->when, pos->id set), 0 none left, -1 error.
  */
 int queue_index_due_next(struct db_txn *txn, struct queue_due *pos,
-			 int64_t until, struct err *e);
+                         int64_t until, struct err *e);
 
 #endif

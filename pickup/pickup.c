@@ -74,14 +74,14 @@ static int read_msg(struct session *s, struct ipc_msg *m, struct err *e)
 		rc = ipc_conn_fill(&s->conn);
 		if (rc <= 0) {
 			err_set(e, rc == 0 ? "client closed the connection"
-					   : "read error");
+			                   : "read error");
 			return -1;
 		}
 	}
 }
 
 static void reply(struct session *s, const char *status, const char *qid,
-		  const char *reason)
+                  const char *reason)
 {
 	struct ipc_msg m;
 	ipc_msg_init(&m);
@@ -106,7 +106,7 @@ static const char *qualify(struct arena *a, const char *addr)
 
 /* Copies the message and commits it. 0 with qid set, or -1 with e. */
 static int queue_message(struct session *s, int fd, struct pickup_req *req,
-			 char qid[QUEUE_ID_SIZE], struct err *e)
+                         char qid[QUEUE_ID_SIZE], struct err *e)
 {
 	struct queue_file *qf = NULL;
 	uint64_t size;
@@ -133,13 +133,13 @@ static int queue_message(struct session *s, int fd, struct pickup_req *req,
 	env.body = eightbit ? QUEUE_BODY_8BITMIME : QUEUE_BODY_7BIT;
 	for (size_t i = 0; i < req->nrcpt; i++)
 		req->rcpts[i].address =
-			qualify(req->arena, req->rcpts[i].address);
+		        qualify(req->arena, req->rcpts[i].address);
 	env.rcpts = req->rcpts;
 	env.nrcpt = req->nrcpt;
 	char quoted[QUEUE_ADDR_MAX + 1];
 	log_info("%s: uid=%ld from=<%s>", env.queue_id, (long)s->uid,
-		 log_quote(quoted, sizeof(quoted), env.sender,
-			   strlen(env.sender)));
+	         log_quote(quoted, sizeof(quoted), env.sender,
+	                   strlen(env.sender)));
 	if (qmgr_commit(&env, e) < 0) {
 		queue_file_abort(&qf);
 		return -1;
@@ -151,10 +151,10 @@ static int queue_message(struct session *s, int fd, struct pickup_req *req,
 
 static void pickup_session(struct service_client *c)
 {
-	struct session s = {.timeout_ms = (int)(params->ipc_timeout > 600
-							 ? 600000
-							 : params->ipc_timeout *
-								   1000)};
+	struct session s = {
+	        .timeout_ms = (int)(params->ipc_timeout > 600
+	                                    ? 600000
+	                                    : params->ipc_timeout * 1000)};
 	struct pickup_req req = {.arena = arena_new()};
 	struct ipc_msg m;
 	struct err e;
@@ -168,7 +168,7 @@ static void pickup_session(struct service_client *c)
 	}
 	char peer[64];
 	snprintf(peer, sizeof(peer), "pid=%ld uid=%ld", (long)s.pid,
-		 (long)s.uid);
+	         (long)s.uid);
 	ipc_conn_init(&s.conn, c->fd, peer);
 	c->fd = -1;
 	ipc_msg_init(&m);
@@ -178,7 +178,7 @@ static void pickup_session(struct service_client *c)
 	fd = fdpass_recv(s.conn.fd, s.timeout_ms, &e);
 	if (fd < 0) {
 		log_warn("malformed request from %s on %s: %s", peer,
-			 service_name(), e.msg);
+		         service_name(), e.msg);
 		goto out;
 	}
 	int rc;
@@ -190,7 +190,7 @@ static void pickup_session(struct service_client *c)
 	} while (rc == 0);
 	if (rc < 0) {
 		log_warn("malformed request from %s on %s: %s", peer,
-			 service_name(), e.msg);
+		         service_name(), e.msg);
 		goto out;
 	}
 	if (queue_message(&s, fd, &req, qid, &e) < 0) {
@@ -208,10 +208,10 @@ out:
 }
 
 static const struct service_def pickup_def = {
-	.name = "pickup",
-	.mode = SERVICE_ONE_CLIENT,
-	.user = SERVICE_USER_MAIL_OWNER,
-	.accept = pickup_session,
+        .name = "pickup",
+        .mode = SERVICE_ONE_CLIENT,
+        .user = SERVICE_USER_MAIL_OWNER,
+        .accept = pickup_session,
 };
 
 int main(int argc, char **argv)

@@ -36,7 +36,7 @@ struct pickup_req {
 /* Adds a decoded message: 0 more to come (type=rcpt), 1 complete, -1
  * malformed (e set). req->arena must exist. */
 int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
-		   struct err *e);
+                   struct err *e);
 
 /* Checks that fd is a sealed memfd no larger than max and returns its
  * size. 0, or -1 with e set. */
@@ -48,6 +48,6 @@ int pickup_check_fd(int fd, uint64_t max, uint64_t *size, struct err *e);
  * Sets *eightbit when any byte has the high bit set. 0, or -1 with e set.
  */
 int pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
-		bool *eightbit, struct err *e);
+                bool *eightbit, struct err *e);
 
 #endif

@@ -38,7 +38,7 @@ int pickup_check_fd(int fd, uint64_t max, uint64_t *size, struct err *e)
 	}
 	if ((uint64_t)st.st_size > max) {
 		err_set(e, "message too large (%lld bytes; limit %llu)",
-			(long long)st.st_size, (unsigned long long)max);
+		        (long long)st.st_size, (unsigned long long)max);
 		return -1;
 	}
 	*size = (uint64_t)st.st_size;
@@ -51,11 +51,11 @@ static int write_received(struct queue_file *qf, uid_t uid, struct err *e)
 	time_t now = time(NULL);
 	struct tm tm;
 	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)",
-		       localtime_r(&now, &tm));
+	               localtime_r(&now, &tm));
 	int n = snprintf(hdr, sizeof(hdr),
-			 "Received: by %s (%s, from userid %ld)\n\tid %s; %s\n",
-			 params->myhostname, params->mail_name, (long)uid,
-			 queue_file_id(qf), date);
+	                 "Received: by %s (%s, from userid %ld)\n\tid %s; %s\n",
+	                 params->myhostname, params->mail_name, (long)uid,
+	                 queue_file_id(qf), date);
 	if (n < 0 || (size_t)n >= sizeof(hdr)) {
 		err_set(e, "Received: header too long");
 		return -1;
@@ -64,7 +64,7 @@ static int write_received(struct queue_file *qf, uid_t uid, struct err *e)
 }
 
 int pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
-		bool *eightbit, struct err *e)
+                bool *eightbit, struct err *e)
 {
 	char in[64 * 1024], out[64 * 1024];
 	uint64_t off = 0;
@@ -75,13 +75,13 @@ int pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
 		return -1;
 	while (off < size) {
 		size_t want = size - off < sizeof(in) ? (size_t)(size - off)
-						      : sizeof(in);
+		                                      : sizeof(in);
 		ssize_t n = pread(fd, in, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			err_set(e, "read message: %s",
-				n < 0 ? strerror(errno) : "short file");
+			        n < 0 ? strerror(errno) : "short file");
 			return -1;
 		}
 		off += (uint64_t)n;

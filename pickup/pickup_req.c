@@ -16,7 +16,7 @@
 #include "common/proto_qmgr.h"
 
 int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
-		   struct err *e)
+                   struct err *e)
 {
 	const char *type = ipc_type(m);
 	bool submit = strcmp(type, PICKUP_REQ_SUBMIT) == 0;
@@ -25,7 +25,7 @@ int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
 		return -1;
 	}
 	if (queue_rcpts_decode(m, req->arena, &req->rcpts, &req->nrcpt,
-			       &req->cap, QUEUE_RCPT_MAX, false, e) < 0)
+	                       &req->cap, QUEUE_RCPT_MAX, false, e) < 0)
 		return -1;
 	if (!submit)
 		return 0;
@@ -35,13 +35,14 @@ int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
 	uint64_t nrcpt;
 	int rc = ipc_get_bytes(m, QMGR_ATTR_SENDER, &v, &len);
 	if (rc != 1 || !queue_addr_safe(v, len)) {
-		err_set(e, "attribute sender %s", rc == 0 ? "missing" : "invalid");
+		err_set(e, "attribute sender %s",
+		        rc == 0 ? "missing" : "invalid");
 		return -1;
 	}
 	req->sender = arena_memdup(req->arena, v, len);
 	rc = ipc_get_str(m, QMGR_ATTR_ENVID, &s);
 	if (rc < 0 || (rc == 1 && (strlen(s) > QUEUE_ENVID_MAX ||
-				   !queue_addr_safe(s, strlen(s))))) {
+	                           !queue_addr_safe(s, strlen(s))))) {
 		err_set(e, "attribute envid invalid");
 		return -1;
 	}
@@ -54,8 +55,9 @@ int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
 	}
 	rc = ipc_get_u64(m, QMGR_ATTR_NRCPT, 1, QUEUE_RCPT_MAX, &nrcpt);
 	if (rc != 1 || nrcpt != req->nrcpt) {
-		err_set(e, "nrcpt %s", rc == 1 ? "does not match the recipients"
-					       : "missing or invalid");
+		err_set(e, "nrcpt %s",
+		        rc == 1 ? "does not match the recipients"
+		                : "missing or invalid");
 		return -1;
 	}
 	return 1;

@@ -24,8 +24,8 @@
 #include "common/queue_index.h"
 #include "common/xalloc.h"
 
-static struct qmgr_queue queue = {.dir_fd = -1, .queue_fd = -1,
-				  .incoming_fd = -1};
+static struct qmgr_queue queue = {
+        .dir_fd = -1, .queue_fd = -1, .incoming_fd = -1};
 static struct event *sweep_timer;
 
 static int open_dir(int at, const char *path)
@@ -59,8 +59,9 @@ static void qmgr_init(struct event_loop *loop)
 	struct err e;
 	enum qmgr_sync_method sync;
 	if (qmgr_sync_parse(params->qmgr_sync_method, &sync) < 0)
-		log_fatal("qmgr_sync_method = %s: use syncfs or fdatasync",
-			  params->qmgr_sync_method);
+		log_fatal(
+		        "qmgr_sync_method = %s: use auto, syncfs or fdatasync",
+		        params->qmgr_sync_method);
 	queue.dir = xstrdup(params->queue_directory);
 	queue.dir_fd = open_dir(AT_FDCWD, queue.dir);
 	queue.queue_fd = open_dir(queue.dir_fd, "queue");
@@ -70,7 +71,7 @@ static void qmgr_init(struct event_loop *loop)
 	while (flock(queue.queue_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			log_fatal("lock %s/queue: %s", queue.dir,
-				  strerror(errno));
+			          strerror(errno));
 	if (queue_index_open(&queue.index, queue.dir, false, &e) < 0)
 		log_fatal("%s", e.msg);
 	int n = db_reader_check(queue.index);
@@ -79,8 +80,8 @@ static void qmgr_init(struct event_loop *loop)
 	if (qmgr_recover(&queue, &e) < 0)
 		log_fatal("queue recovery: %s", e.msg);
 	qmgr_commit_init(&queue, loop, sync, NULL, NULL);
-	sweep_timer = event_add_timer(loop, sweep_interval_ms(), on_sweep,
-				      NULL);
+	sweep_timer =
+	        event_add_timer(loop, sweep_interval_ms(), on_sweep, NULL);
 }
 
 static void qmgr_exit(void)
@@ -99,12 +100,12 @@ static void qmgr_exit(void)
 }
 
 static const struct service_def qmgr_def = {
-	.name = "qmgr",
-	.mode = SERVICE_MULTIPLEX,
-	.user = SERVICE_USER_MAIL_OWNER,
-	.init = qmgr_init,
-	.accept = qmgr_commit_accept,
-	.exit_hook = qmgr_exit,
+        .name = "qmgr",
+        .mode = SERVICE_MULTIPLEX,
+        .user = SERVICE_USER_MAIL_OWNER,
+        .init = qmgr_init,
+        .accept = qmgr_commit_accept,
+        .exit_hook = qmgr_exit,
 };
 
 int main(int argc, char **argv)

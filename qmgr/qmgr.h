@@ -29,14 +29,18 @@ struct qmgr_queue {
 enum qmgr_sync_method {
 	QMGR_SYNC_SYNCFS,
 	QMGR_SYNC_FDATASYNC,
+	QMGR_SYNC_AUTO, /* fdatasync for small batches, syncfs for large */
 };
+
+/* From this many files on, "auto" uses syncfs. */
+#define QMGR_SYNC_AUTO_SYNCFS_FROM 16
 
 /* qmgr_sync.c: parses qmgr_sync_method; -1 for an unknown name. */
 int qmgr_sync_parse(const char *name, enum qmgr_sync_method *out);
 /* Makes the files queue/<ids[i]> and their directory entries durable.
  * 0, or -1 with e set. Blocks. */
 int qmgr_sync_files(const struct qmgr_queue *q, enum qmgr_sync_method m,
-		    char *const *ids, size_t n, struct err *e);
+                    char *const *ids, size_t n, struct err *e);
 
 /* qmgr_recover.c: start-up reconciliation (see the file header). 0, or -1
  * with e set when the queue cannot be read at all. */
@@ -50,8 +54,8 @@ typedef void (*qmgr_committed_fn)(const char *queue_id, void *ctx);
 
 /* qmgr_commit.c */
 void qmgr_commit_init(struct qmgr_queue *q, struct event_loop *loop,
-		      enum qmgr_sync_method sync, qmgr_committed_fn done,
-		      void *done_ctx);
+                      enum qmgr_sync_method sync, qmgr_committed_fn done,
+                      void *done_ctx);
 /* service_def accept hook: takes ownership of c->fd. */
 void qmgr_commit_accept(struct service_client *c);
 /* Commits what was received and not yet committed, replies, closes every

@@ -49,9 +49,10 @@ struct qconn {
 	struct ipc_conn conn;
 	struct event *ev;
 	struct qmgr_commit_req req;
-	bool pending; /* its commit waits in the pending list */
-	bool gone;    /* peer hung up while pending: close after the batch */
-	bool ok;      /* batch result for this connection */
+	bool awaiting; /* connected, its commit not yet complete */
+	bool pending;  /* its commit waits in the pending list */
+	bool gone;     /* peer hung up while pending: close after the batch */
+	bool ok;       /* batch result for this connection */
 	const char *status;
 	char reason[256];
 };
@@ -62,6 +63,8 @@ static enum qmgr_sync_method sync_method;
 static qmgr_committed_fn committed_fn;
 static void *committed_ctx;
 static struct event *batch_timer;
+static bool batch_waited; /* this batch already waited for stragglers */
+static size_t nawaiting;  /* connections with a commit on its way */
 static struct qconn **pending;
 static size_t npending, pending_cap;
 static struct qconn **all;
@@ -71,6 +74,8 @@ static size_t nall, all_cap;
 
 static void conn_close(struct qconn *c)
 {
+	if (c->awaiting)
+		nawaiting--;
 	event_del(&c->ev);
 	ipc_conn_deinit(&c->conn);
 	qmgr_proto_commit_free(&c->req);
@@ -85,7 +90,7 @@ static void conn_close(struct qconn *c)
 static void conn_reject(struct qconn *c, const char *reason)
 {
 	log_warn("malformed request from %s on %s: %s", c->conn.peer,
-		 service_name(), reason);
+	         service_name(), reason);
 	conn_close(c);
 }
 
@@ -115,12 +120,18 @@ static int conn_process(struct qconn *c)
 			return -1;
 		}
 		if (rc == 1) {
+			if (c->awaiting) {
+				c->awaiting = false;
+				nawaiting--;
+			}
 			c->pending = true;
 			event_fd_set(c->ev, 0);
 			if (npending == pending_cap) {
-				pending_cap = pending_cap ? pending_cap * 2 : 64;
-				pending = xrealloc(pending, pending_cap *
-								    sizeof(*pending));
+				pending_cap =
+				        pending_cap ? pending_cap * 2 : 64;
+				pending = xrealloc(pending,
+				                   pending_cap *
+				                           sizeof(*pending));
 			}
 			pending[npending++] = c;
 			arm_batch();
@@ -190,15 +201,15 @@ void qmgr_commit_accept(struct service_client *sc)
 	pid_t pid;
 	if (fdpass_peer_cred(sc->fd, &uid, &gid, &pid) == 0)
 		snprintf(peer, sizeof(peer), "pid=%ld uid=%ld", (long)pid,
-			 (long)uid);
+		         (long)uid);
 	else
 		snprintf(peer, sizeof(peer), "%s", sc->peer.addr);
 	ipc_conn_init(&c->conn, sc->fd, peer);
 	sc->fd = -1;
 	qmgr_proto_commit_reset(&c->req);
 	c->ev = event_add_fd(loop, c->conn.fd, EVENT_READ, on_conn, c);
-	if (!c->ev || ipc_conn_greet(&c->conn, QMGR_PROTO,
-				     QMGR_PROTO_VERSION) < 0) {
+	if (!c->ev ||
+	    ipc_conn_greet(&c->conn, QMGR_PROTO, QMGR_PROTO_VERSION) < 0) {
 		log_warn("cannot serve %s: %s", peer, strerror(errno));
 		event_del(&c->ev);
 		ipc_conn_deinit(&c->conn);
@@ -211,6 +222,8 @@ void qmgr_commit_accept(struct service_client *sc)
 		all = xrealloc(all, all_cap * sizeof(*all));
 	}
 	all[nall++] = c;
+	c->awaiting = true;
+	nawaiting++;
 	if (ipc_conn_flush(&c->conn) == 0)
 		event_fd_set(c->ev, EVENT_READ | EVENT_WRITE);
 }
@@ -225,12 +238,12 @@ struct batch {
 };
 
 static void set_result(struct qconn *c, bool ok, const char *status,
-		       const char *what, const char *detail)
+                       const char *what, const char *detail)
 {
 	c->ok = ok;
 	c->status = status;
 	snprintf(c->reason, sizeof(c->reason), "%s%s%s%s", what,
-		 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+	         detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
 
 /* Step 1: checks and renames one message's file. */
@@ -239,29 +252,29 @@ static void move_one(struct batch *b, struct qconn *c)
 	const struct queue_envelope *env = &c->req.env;
 	struct stat st;
 	if (fstatat(queue->incoming_fd, env->queue_id, &st,
-		    AT_SYMLINK_NOFOLLOW) < 0) {
+	            AT_SYMLINK_NOFOLLOW) < 0) {
 		log_warn("%s: commit from %s: incoming file: %s", env->queue_id,
-			 c->conn.peer, strerror(errno));
+		         c->conn.peer, strerror(errno));
 		set_result(c, false, "fail", "no such file in incoming/",
-			   strerror(errno));
+		           strerror(errno));
 		return;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != env->size) {
 		log_warn("%s: commit from %s: size %" PRIu64
-			 " claimed, file has %lld",
-			 env->queue_id, c->conn.peer, env->size,
-			 (long long)st.st_size);
+		         " claimed, file has %lld",
+		         env->queue_id, c->conn.peer, env->size,
+		         (long long)st.st_size);
 		set_result(c, false, "fail",
-			   "file size does not match the request", "");
+		           "file size does not match the request", "");
 		return;
 	}
 	if (renameat2(queue->incoming_fd, env->queue_id, queue->queue_fd,
-		      env->queue_id, RENAME_NOREPLACE) < 0) {
+	              env->queue_id, RENAME_NOREPLACE) < 0) {
 		log_warn("%s: commit from %s: rename into queue/: %s",
-			 env->queue_id, c->conn.peer, strerror(errno));
+		         env->queue_id, c->conn.peer, strerror(errno));
 		set_result(c, false, errno == EEXIST ? "fail" : "defer",
-			   "cannot move the file into the queue",
-			   strerror(errno));
+		           "cannot move the file into the queue",
+		           strerror(errno));
 		return;
 	}
 	b->moved[b->nmoved++] = c->req.env.queue_id;
@@ -303,7 +316,7 @@ static void make_durable(struct batch *b)
 		 * too). The producer answers 4xx and the client retries. */
 		if (unlinkat(queue->queue_fd, c->req.env.queue_id, 0) < 0)
 			log_warn("%s: unlink queue/%s: %s", c->req.env.queue_id,
-				 c->req.env.queue_id, strerror(errno));
+			         c->req.env.queue_id, strerror(errno));
 		set_result(c, false, "defer", "queue file write error", "");
 	}
 }
@@ -315,11 +328,11 @@ static void reply_one(struct qconn *c)
 	char sender[QUEUE_ADDR_MAX + 1];
 	if (c->ok) {
 		log_info("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu "
-			 "(queue active)",
-			 env->queue_id,
-			 log_quote(sender, sizeof(sender), env->sender,
-				   strlen(env->sender)),
-			 env->size, env->nrcpt);
+		         "(queue active)",
+		         env->queue_id,
+		         log_quote(sender, sizeof(sender), env->sender,
+		                   strlen(env->sender)),
+		         env->size, env->nrcpt);
 	}
 	c->pending = false;
 	if (c->gone || !c->ev) {
@@ -370,11 +383,28 @@ static void run_batch(void)
 		arm_batch();
 }
 
+/*
+ * Producers typically connect, send one commit and wait. Right after a
+ * batch is answered they all come back within a fraction of a
+ * millisecond; starting the next sync with only the first one or two
+ * would leave the rest waiting a whole sync. So when other producers are
+ * connected with a commit on its way, the batch waits once, at most
+ * BATCH_GATHER_MS, for them (PostgreSQL's commit_delay/commit_siblings
+ * idea). A producer alone never waits.
+ */
+#define BATCH_GATHER_MS 1
+
 static void on_batch_timer(struct event *ev, unsigned what, void *ctx)
 {
-	(void)ev;
 	(void)what;
 	(void)ctx;
+	if (!batch_waited && nawaiting > 0 &&
+	    npending < (size_t)params->qmgr_commit_batch_limit) {
+		batch_waited = true;
+		event_timer_set(ev, BATCH_GATHER_MS);
+		return;
+	}
+	batch_waited = false;
 	run_batch();
 }
 
@@ -382,13 +412,13 @@ static void arm_batch(void)
 {
 	if (!batch_timer)
 		batch_timer = event_add_timer(loop, 0, on_batch_timer, NULL);
-	else
+	else if (!batch_waited || nawaiting == 0)
 		event_timer_set(batch_timer, 0);
 }
 
 void qmgr_commit_init(struct qmgr_queue *q, struct event_loop *l,
-		      enum qmgr_sync_method sync, qmgr_committed_fn done,
-		      void *done_ctx)
+                      enum qmgr_sync_method sync, qmgr_committed_fn done,
+                      void *done_ctx)
 {
 	queue = q;
 	loop = l;

@@ -32,8 +32,8 @@
 
 /* Calls fn for each entry name of the directory open at dfd. */
 static int scan_dir(int dfd, const char *what,
-		    void (*fn)(const char *name, void *ctx), void *ctx,
-		    struct err *e)
+                    void (*fn)(const char *name, void *ctx), void *ctx,
+                    struct err *e)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -45,7 +45,8 @@ static int scan_dir(int dfd, const char *what,
 	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		fn(de->d_name, ctx);
 	}
@@ -87,13 +88,14 @@ static int remove_orphans(struct qmgr_queue *q, struct err *e)
 	}
 	db_txn_end(&txn);
 	for (size_t i = 0; i < orphans.n; i++) {
-		if (unlinkat(q->queue_fd, orphans.v[i], 0) < 0 && errno != ENOENT)
+		if (unlinkat(q->queue_fd, orphans.v[i], 0) < 0 &&
+		    errno != ENOENT)
 			log_warn("%s: remove queue/%s: %s", orphans.v[i],
-				 orphans.v[i], strerror(errno));
+			         orphans.v[i], strerror(errno));
 		else
 			log_info("%s: removed: queue file without index entry "
-				 "(never acknowledged)",
-				 orphans.v[i]);
+			         "(never acknowledged)",
+			         orphans.v[i]);
 	}
 	strv_deinit(&names);
 	strv_deinit(&orphans);
@@ -127,8 +129,8 @@ static int remove_lost_entries(struct qmgr_queue *q, struct err *e)
 	if (rc == 0 && lost.n > 0) {
 		for (size_t i = 0; i < lost.n; i++)
 			log_error("%s: queue file missing; index entry removed "
-				  "(message lost outside qmgr)",
-				  lost.v[i]);
+			          "(message lost outside qmgr)",
+			          lost.v[i]);
 		rc = db_write(q->index, del_entries, &lost, e);
 	}
 	strv_deinit(&lost);
@@ -152,8 +154,8 @@ static void sweep_one(const char *name, void *ctx)
 		return;
 	}
 	log_info("%s: removed: incoming file older than %lds was never "
-		 "committed",
-		 name, params->qmgr_incoming_grace_time);
+	         "committed",
+	         name, params->qmgr_incoming_grace_time);
 }
 
 void qmgr_incoming_sweep(struct qmgr_queue *q)

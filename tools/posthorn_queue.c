@@ -37,14 +37,13 @@ static void print_rcpt(FILE *out, const struct queue_rcpt *r)
 		break;
 	case QUEUE_RCPT_DEFERRED:
 		fprintf(out, "%47s(%s%s%s)\n", "", r->dsn ? r->dsn : "",
-			r->dsn ? " " : "",
-			r->reason ? r->reason : "deferred");
+		        r->dsn ? " " : "", r->reason ? r->reason : "deferred");
 		fprintf(out, "%47s%s\n", "", r->address);
 		break;
 	default:
 		fprintf(out, "%47s%s (%s%s%s)\n", "", r->address,
-			queue_rcpt_status_name(r->status),
-			r->reason ? ": " : "", r->reason ? r->reason : "");
+		        queue_rcpt_status_name(r->status),
+		        r->reason ? ": " : "", r->reason ? r->reason : "");
 	}
 }
 
@@ -54,10 +53,10 @@ static void print_message(FILE *out, const struct queue_envelope *env)
 	time_t t = (time_t)(env->arrival_us / 1000000);
 	struct tm tm;
 	(void)strftime(when, sizeof(when), "%a %b %e %H:%M:%S",
-		       localtime_r(&t, &tm));
+	               localtime_r(&t, &tm));
 	fprintf(out, "%s%c %8" PRIu64 " %-20.20s %s\n", env->queue_id,
-		env->hold ? '!' : ' ', env->size, when,
-		env->sender[0] ? env->sender : "MAILER-DAEMON");
+	        env->hold ? '!' : ' ', env->size, when,
+	        env->sender[0] ? env->sender : "MAILER-DAEMON");
 	for (size_t i = 0; i < env->nrcpt; i++)
 		print_rcpt(out, &env->rcpts[i]);
 	fputc('\n', out);
@@ -89,12 +88,12 @@ int posthorn_queue_list(FILE *out)
 		int got = queue_index_get(txn, id, a, true, &m, &e);
 		if (got < 0) {
 			fprintf(out, "%s  (unreadable index entry: %s)\n\n", id,
-				e.msg);
+			        e.msg);
 		} else if (got == 1) {
 			if (count == 0)
 				fprintf(out, "-Queue ID------  --Size-- "
-					     "----Arrival Time---- "
-					     "-Sender/Recipient-------\n");
+				             "----Arrival Time---- "
+				             "-Sender/Recipient-------\n");
 			print_message(out, &m);
 			bytes += m.size;
 			count++;
@@ -112,44 +111,54 @@ int posthorn_queue_list(FILE *out)
 	if (count == 0)
 		fprintf(out, "Mail queue is empty\n");
 	else
-		fprintf(out, "-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
-			(bytes + 1023) / 1024, count, count == 1 ? "" : "s");
+		fprintf(out,
+		        "-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
+		        (bytes + 1023) / 1024, count, count == 1 ? "" : "s");
 	return 0;
+}
+
+static const char *iso_time(char *out, size_t size, time_t t)
+{
+	struct tm tm;
+	if (strftime(out, size, "%Y-%m-%d %H:%M:%S %z", localtime_r(&t, &tm)) ==
+	    0)
+		out[0] = 0;
+	return out;
 }
 
 static void show_envelope(const struct queue_envelope *m)
 {
 	char when[64];
-	time_t t = (time_t)(m->arrival_us / 1000000);
-	struct tm tm;
-	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z",
-		       localtime_r(&t, &tm));
+	const struct {
+		const char *label, *value;
+	} opt[] = {
+	        {"helo", m->helo},
+	        {"protocol", m->protocol},
+	        {"sasl_username", m->sasl_user},
+	        {"envid", m->envid},
+	        {"ret",
+	         m->ret != QUEUE_RET_DEFAULT ? queue_ret_name(m->ret) : NULL},
+	};
 	printf("queue_id: %s\narrival: %s\nsize: %" PRIu64 "\nsender: <%s>\n",
-	       m->queue_id, when, m->size, m->sender);
+	       m->queue_id,
+	       iso_time(when, sizeof(when), (time_t)(m->arrival_us / 1000000)),
+	       m->size, m->sender);
 	if (m->client_name || m->client_addr)
 		printf("client: %s[%s]\n", m->client_name ? m->client_name : "",
 		       m->client_addr ? m->client_addr : "");
-	if (m->helo)
-		printf("helo: %s\n", m->helo);
-	if (m->protocol)
-		printf("protocol: %s\n", m->protocol);
-	if (m->sasl_user)
-		printf("sasl_username: %s\n", m->sasl_user);
-	if (m->envid)
-		printf("envid: %s\n", m->envid);
-	if (m->ret != QUEUE_RET_DEFAULT)
-		printf("ret: %s\n", queue_ret_name(m->ret));
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		if (opt[i].value)
+			printf("%s: %s\n", opt[i].label, opt[i].value);
 	printf("body: %s%s%s%s\n", queue_body_name(m->body),
 	       m->smtputf8 ? " smtputf8" : "", m->hold ? " hold" : "",
 	       m->bounce ? " bounce" : "");
-	t = (time_t)m->next_attempt;
-	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z",
-		       localtime_r(&t, &tm));
-	printf("next_attempt: %s\n", when);
+	printf("next_attempt: %s\n",
+	       iso_time(when, sizeof(when), (time_t)m->next_attempt));
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct queue_rcpt *r = &m->rcpts[i];
-		printf("recipient: <%s> status=%s attempts=%" PRIu32, r->address,
-		       queue_rcpt_status_name(r->status), r->attempts);
+		printf("recipient: <%s> status=%s attempts=%" PRIu32,
+		       r->address, queue_rcpt_status_name(r->status),
+		       r->attempts);
 		if (r->notify)
 			printf(" notify=%u", r->notify);
 		if (r->orcpt)
@@ -182,8 +191,8 @@ static int show(const char *id)
 	}
 	struct arena *a = arena_new();
 	rc = db_read_begin(env, &txn, &e) < 0
-		     ? -1
-		     : queue_index_get(txn, id, a, true, &m, &e);
+	             ? -1
+	             : queue_index_get(txn, id, a, true, &m, &e);
 	if (rc == 1)
 		show_envelope(&m);
 	db_txn_end(&txn);
@@ -223,6 +232,6 @@ int cmd_queue(struct posthorn_ctx *ctx, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
 	fprintf(stderr, "usage: posthorn queue list | show ID\n"
-			"(flush, delete, hold, release, requeue: not yet)\n");
+	                "(flush, delete, hold, release, requeue: not yet)\n");
 	return 2;
 }

@@ -48,9 +48,9 @@ struct args {
 static _Noreturn void usage(void)
 {
 	fprintf(stderr,
-		"usage: sendmail [-t] [-i] [-f sender] [-F fullname] "
-		"[-C dir] [-N dsn] [-R full|hdrs] [-V envid] [-bm|-bs|-bp] "
-		"[--] recipient...\n");
+	        "usage: sendmail [-t] [-i] [-f sender] [-F fullname] "
+	        "[-C dir] [-N dsn] [-R full|hdrs] [-V envid] [-bm|-bs|-bp] "
+	        "[--] recipient...\n");
 	exit(EX_USAGE);
 }
 
@@ -70,7 +70,8 @@ static unsigned parse_notify(const char *s)
 		else if (str_eq_nocase(words.v[i], "delay"))
 			n |= QUEUE_NOTIFY_DELAY;
 		else
-			log_fatal("-N %s: use never or success,failure,delay", s);
+			log_fatal("-N %s: use never or success,failure,delay",
+			          s);
 	}
 	strv_deinit(&words);
 	if ((n & QUEUE_NOTIFY_NEVER) && n != QUEUE_NOTIFY_NEVER)
@@ -83,7 +84,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	int opt;
 	a->dot_ends = true;
 	while ((opt = getopt(argc, argv,
-			     "+B:b:C:F:f:GhIiL:N:nO:o:q::R:r:tUV:vX:")) != -1) {
+	                     "+B:b:C:F:f:GhIiL:N:nO:o:q::R:r:tUV:vX:")) != -1) {
 		switch (opt) {
 		case 'b':
 			if (strcmp(optarg, "m") == 0)
@@ -94,8 +95,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 				a->mode = MODE_LIST;
 			else
 				log_fatal("-b%s is not supported (use -bm, -bs "
-					  "or -bp)",
-					  optarg);
+				          "or -bp)",
+				          optarg);
 			break;
 		case 'C':
 			a->config = optarg;
@@ -112,7 +113,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'I':
 			log_fatal("newaliases: run `posthorn map build -a` "
-				  "instead");
+			          "instead");
 		case 'N':
 			a->dsn.notify = parse_notify(optarg);
 			break;
@@ -126,8 +127,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			if (!str_eq_nocase(optarg, "full") &&
 			    !str_eq_nocase(optarg, "hdrs"))
 				log_fatal("-R %s: use full or hdrs", optarg);
-			a->dsn.ret = str_eq_nocase(optarg, "full") ? "full"
-								   : "hdrs";
+			a->dsn.ret =
+			        str_eq_nocase(optarg, "full") ? "full" : "hdrs";
 			break;
 		case 't':
 			a->extract = true;
@@ -135,8 +136,15 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'V':
 			a->dsn.envid = optarg;
 			break;
-		case 'B': case 'G': case 'h': case 'L': case 'n':
-		case 'O': case 'U': case 'v': case 'X':
+		case 'B':
+		case 'G':
+		case 'h':
+		case 'L':
+		case 'n':
+		case 'O':
+		case 'U':
+		case 'v':
+		case 'X':
 			break; /* Sendmail knobs with no meaning here */
 		default:
 			usage();
@@ -159,7 +167,7 @@ static const char *config_dir(const char *c)
 }
 
 static int deliver(const struct args *a, int argc, char **argv,
-		   const struct sendmail_opts *o)
+                   const struct sendmail_opts *o)
 {
 	struct buf in, out;
 	struct strv rcpts;
@@ -172,16 +180,16 @@ static int deliver(const struct args *a, int argc, char **argv,
 		sendmail_parse_addresses(argv[i], strlen(argv[i]), &rcpts);
 	if (sendmail_read(stdin, a->dot_ends, o->max_size, &in, &e) < 0 ||
 	    sendmail_rewrite(in.data ? in.data : "", in.len, o, &out, &rcpts,
-			     &e) < 0) {
+	                     &e) < 0) {
 		log_error("%s", e.msg);
 		status = EX_DATAERR;
 	} else if (rcpts.n == 0) {
 		log_error("No recipient addresses found in %s",
-			  a->extract ? "message header" : "the command line");
+		          a->extract ? "message header" : "the command line");
 		status = EX_USAGE;
 	} else {
 		int rc = sendmail_submit(out.data, out.len, a->sender, &rcpts,
-					 &a->dsn, NULL, &e);
+		                         &a->dsn, NULL, &e);
 		if (rc < 0) {
 			log_error("message not queued: %s", e.msg);
 			status = rc == -2 ? EX_DATAERR : EX_TEMPFAIL;
@@ -214,7 +222,8 @@ int main(int argc, char **argv)
 		return posthorn_queue_list(stdout) == 0 ? 0 : EX_UNAVAILABLE;
 
 	struct passwd *pw = getpwuid(getuid());
-	char *login = pw ? xstrdup(pw->pw_name) : xasprintf("%ld", (long)getuid());
+	char *login =
+	        pw ? xstrdup(pw->pw_name) : xasprintf("%ld", (long)getuid());
 	char *from_addr = xasprintf("%s@%s", login, params->myorigin);
 	char *gecos = NULL;
 	if (pw && pw->pw_gecos && pw->pw_gecos[0])
@@ -222,18 +231,18 @@ int main(int argc, char **argv)
 	if (!a.sender)
 		a.sender = from_addr;
 	struct sendmail_opts o = {
-		.extract = a.extract,
-		.dot_ends = a.dot_ends,
-		.from_addr = strchr(a.sender, '@') || !a.sender[0]
-				     ? (a.sender[0] ? a.sender : from_addr)
-				     : xasprintf("%s@%s", a.sender,
-						 params->myorigin),
-		.fullname = a.fullname ? a.fullname : gecos,
-		.hostname = params->myhostname,
-		.max_size = params->message_size_limit,
+	        .extract = a.extract,
+	        .dot_ends = a.dot_ends,
+	        .from_addr = strchr(a.sender, '@') || !a.sender[0]
+	                             ? (a.sender[0] ? a.sender : from_addr)
+	                             : xasprintf("%s@%s", a.sender,
+	                                         params->myorigin),
+	        .fullname = a.fullname ? a.fullname : gecos,
+	        .hostname = params->myhostname,
+	        .max_size = params->message_size_limit,
 	};
 	int status = a.mode == MODE_SMTP ? sendmail_smtp(stdin, stdout, &o)
-					 : deliver(&a, argc, argv, &o);
+	                                 : deliver(&a, argc, argv, &o);
 	free(login);
 	free(from_addr);
 	free(gecos);

@@ -19,8 +19,8 @@
  */
 
 struct sendmail_opts {
-	bool extract;         /* -t: recipients from To/Cc/Bcc */
-	bool dot_ends;        /* no -i: a line "." ends the input */
+	bool extract;          /* -t: recipients from To/Cc/Bcc */
+	bool dot_ends;         /* no -i: a line "." ends the input */
 	const char *from_addr; /* for a From: header we add */
 	const char *fullname;  /* -F, or the GECOS name; may be NULL */
 	const char *hostname;  /* right side of a Message-ID we add */
@@ -33,7 +33,7 @@ struct sendmail_opts {
  * not part of it). 0, or -1 with e set (read error, too large).
  */
 int sendmail_read(FILE *f, bool dot_ends, uint64_t max, struct buf *out,
-		  struct err *e);
+                  struct err *e);
 
 /*
  * Turns a locally submitted message into what is queued: drops a leading
@@ -43,7 +43,7 @@ int sendmail_read(FILE *f, bool dot_ends, uint64_t max, struct buf *out,
  * in is LF-terminated text (sendmail_read). 0, or -1 with e set.
  */
 int sendmail_rewrite(const char *in, size_t len, const struct sendmail_opts *o,
-		     struct buf *out, struct strv *rcpts, struct err *e);
+                     struct buf *out, struct strv *rcpts, struct err *e);
 
 /* Appends the addresses of an RFC 5322 address-list (a header field's
  * value, unfolded or not) to out: display names, comments and group names
@@ -64,8 +64,8 @@ struct sendmail_dsn {
  * bytes) the queue id is returned. 0 queued, -1 temporary failure, -2
  * permanent (e set). */
 int sendmail_submit(const char *msg, size_t len, const char *sender,
-		    const struct strv *rcpts, const struct sendmail_dsn *dsn,
-		    char *qid_out, struct err *e);
+                    const struct strv *rcpts, const struct sendmail_dsn *dsn,
+                    char *qid_out, struct err *e);
 
 /* -bs: speaks SMTP on in/out, submitting each message. Exit status. */
 int sendmail_smtp(FILE *in, FILE *out, const struct sendmail_opts *o);

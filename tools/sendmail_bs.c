@@ -93,7 +93,7 @@ static void do_data(struct bs *b)
 	char qid[QUEUE_ID_SIZE], reply[512];
 	if (!b->sender || b->rcpts.n == 0) {
 		say(b, b->sender ? "554 5.5.1 Error: no valid recipients"
-				 : "503 5.5.1 Error: need RCPT command");
+		                 : "503 5.5.1 Error: need RCPT command");
 		return;
 	}
 	say(b, "354 End data with <CR><LF>.<CR><LF>");
@@ -110,20 +110,20 @@ static void do_data(struct bs *b)
 	o.from_addr = b->sender[0] ? b->sender : o.from_addr;
 	if (too_big) {
 		say(b, "552 5.3.4 Error: message file too big");
-	} else if (sendmail_rewrite(raw.data ? raw.data : "", raw.len, &o,
-				    &msg, &none, &e) < 0) {
-		snprintf(reply, sizeof(reply), "552 5.3.4 Error: %.400s", e.msg);
+	} else if (sendmail_rewrite(raw.data ? raw.data : "", raw.len, &o, &msg,
+	                            &none, &e) < 0) {
+		snprintf(reply, sizeof(reply), "552 5.3.4 Error: %.400s",
+		         e.msg);
 		say(b, reply);
 	} else {
 		int rc = sendmail_submit(msg.data, msg.len, b->sender,
-					 &b->rcpts, NULL, qid, &e);
+		                         &b->rcpts, NULL, qid, &e);
 		if (rc == 0)
 			snprintf(reply, sizeof(reply),
-				 "250 2.0.0 Ok: queued as %s", qid);
+			         "250 2.0.0 Ok: queued as %s", qid);
 		else
-			snprintf(reply, sizeof(reply),
-				 "%s Error: %.400s",
-				 rc == -2 ? "554 5.3.0" : "451 4.3.0", e.msg);
+			snprintf(reply, sizeof(reply), "%s Error: %.400s",
+			         rc == -2 ? "554 5.3.0" : "451 4.3.0", e.msg);
 		say(b, reply);
 	}
 	buf_deinit(&raw);
@@ -145,7 +145,7 @@ int sendmail_smtp(FILE *in, FILE *out, const struct sendmail_opts *o)
 	ssize_t n;
 	strv_init(&b.rcpts);
 	snprintf(reply, sizeof(reply), "220 %s ESMTP %s", params->myhostname,
-		 params->mail_name);
+	         params->mail_name);
 	say(&b, reply);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		if (n > LINE_MAX_BS) {
@@ -155,14 +155,14 @@ int sendmail_smtp(FILE *in, FILE *out, const struct sendmail_opts *o)
 		line[strcspn(line, "\r\n")] = 0;
 		if (command(line, "EHLO")) {
 			snprintf(reply, sizeof(reply),
-				 "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-				 "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
-				 params->myhostname,
-				 (unsigned long long)o->max_size);
+			         "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
+			         "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+			         params->myhostname,
+			         (unsigned long long)o->max_size);
 			say(&b, reply);
 		} else if (command(line, "HELO")) {
 			snprintf(reply, sizeof(reply), "250 %s",
-				 params->myhostname);
+			         params->myhostname);
 			say(&b, reply);
 		} else if (command(line, "MAIL FROM:")) {
 			char *a = path_arg(line + 10);
@@ -181,7 +181,8 @@ int sendmail_smtp(FILE *in, FILE *out, const struct sendmail_opts *o)
 			if (!b.sender)
 				say(&b, "503 5.5.1 Error: need MAIL command");
 			else if (!a || !a[0])
-				say(&b, "501 5.1.3 Bad recipient address syntax");
+				say(&b,
+				    "501 5.1.3 Bad recipient address syntax");
 			else {
 				strv_push(&b.rcpts, a);
 				say(&b, "250 2.1.5 Ok");

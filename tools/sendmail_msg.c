@@ -18,7 +18,7 @@
 #include "tools/sendmail.h"
 
 int sendmail_read(FILE *f, bool dot_ends, uint64_t max, struct buf *out,
-		  struct err *e)
+                  struct err *e)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -36,7 +36,7 @@ int sendmail_read(FILE *f, bool dot_ends, uint64_t max, struct buf *out,
 			break;
 		if (out->len + len + 1 > max) {
 			err_set(e, "message too large (limit %llu bytes)",
-				(unsigned long long)max);
+			        (unsigned long long)max);
 			rc = -1;
 			break;
 		}
@@ -60,7 +60,7 @@ void sendmail_date(char *out, size_t size)
 	time_t now = time(NULL);
 	struct tm tm;
 	if (strftime(out, size, "%a, %d %b %Y %H:%M:%S %z",
-		     localtime_r(&now, &tm)) == 0 &&
+	             localtime_r(&now, &tm)) == 0 &&
 	    size > 0)
 		out[0] = 0;
 }
@@ -70,8 +70,8 @@ void sendmail_date(char *out, size_t size)
 /* Ends one list element: the text inside <> if there was one, else the
  * element itself; a source route (@a,@b:user@c) is reduced to its
  * mailbox. */
-static void flush_element(struct buf *plain, struct buf *angle,
-			  bool have_angle, struct strv *out)
+static void flush_element(struct buf *plain, struct buf *angle, bool have_angle,
+                          struct strv *out)
 {
 	const struct buf *b = have_angle ? angle : plain;
 	const char *p = b->data ? b->data : "";
@@ -206,7 +206,7 @@ static void append_display_name(struct buf *out, const char *name)
 }
 
 static void add_missing(struct buf *out, const struct sendmail_opts *o,
-			bool from, bool date, bool msgid)
+                        bool from, bool date, bool msgid)
 {
 	if (!date) {
 		char d[64];
@@ -221,9 +221,9 @@ static void add_missing(struct buf *out, const struct sendmail_opts *o,
 		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 			r = (unsigned)getpid();
 		(void)strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S",
-			       gmtime_r(&now, &tm));
+		               gmtime_r(&now, &tm));
 		(void)buf_printf(out, "Message-ID: <%s.%ld.%08x@%s>\n", stamp,
-				 (long)getpid(), r, o->hostname);
+		                 (long)getpid(), r, o->hostname);
 	}
 	if (!from) {
 		(void)buf_append_str(out, "From: ");
@@ -237,7 +237,7 @@ static void add_missing(struct buf *out, const struct sendmail_opts *o,
 }
 
 int sendmail_rewrite(const char *in, size_t len, const struct sendmail_opts *o,
-		     struct buf *out, struct strv *rcpts, struct err *e)
+                     struct buf *out, struct strv *rcpts, struct err *e)
 {
 	size_t i = 0;
 	bool from = false, date = false, msgid = false;
@@ -258,11 +258,11 @@ int sendmail_rewrite(const char *in, size_t len, const struct sendmail_opts *o,
 			date = true;
 		else if (is_name(h, nlen, "Message-ID"))
 			msgid = true;
-		if (o->extract && (is_name(h, nlen, "To") ||
-				   is_name(h, nlen, "Cc") ||
-				   is_name(h, nlen, "Bcc")))
+		if (o->extract &&
+		    (is_name(h, nlen, "To") || is_name(h, nlen, "Cc") ||
+		     is_name(h, nlen, "Bcc")))
 			sendmail_parse_addresses(h + nlen + 1, hlen - nlen - 1,
-						 rcpts);
+			                         rcpts);
 		if (is_name(h, nlen, "Bcc"))
 			keep = false;
 		if (keep && buf_append(out, h, hlen) < 0)
@@ -280,7 +280,7 @@ int sendmail_rewrite(const char *in, size_t len, const struct sendmail_opts *o,
 		goto full;
 	if (out->len > o->max_size) {
 		err_set(e, "message too large (limit %llu bytes)",
-			(unsigned long long)o->max_size);
+		        (unsigned long long)o->max_size);
 		return -1;
 	}
 	return 0;

@@ -25,7 +25,7 @@
 static int make_memfd(const char *msg, size_t len, struct err *e)
 {
 	int fd = memfd_create("posthorn-sendmail",
-			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	                      MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		err_set(e, "memfd_create: %s", strerror(errno));
 		return -1;
@@ -43,7 +43,7 @@ static int make_memfd(const char *msg, size_t len, struct err *e)
 		off += (size_t)n;
 	}
 	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) <
+	          F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) <
 	    0) {
 		err_set(e, "seal memfd: %s", strerror(errno));
 		close(fd);
@@ -53,47 +53,42 @@ static int make_memfd(const char *msg, size_t len, struct err *e)
 }
 
 /* Builds the request messages: rcpt batches, then submit. */
-static size_t build(struct ipc_msg **out, const char *sender,
-		    const struct strv *rcpts, const struct sendmail_dsn *dsn)
+static int build(struct ipc_msg **out, size_t *n, const char *sender,
+                 const struct strv *rcpts, const struct sendmail_dsn *dsn,
+                 struct err *e)
 {
-	size_t n = rcpts->n / QMGR_RCPT_PER_MSG + 1, done = 0;
-	struct ipc_msg *v = xcalloc(n, sizeof(*v));
-	for (size_t i = 0; i < n; i++) {
-		bool last = i + 1 == n;
-		size_t k = last ? rcpts->n - done : QMGR_RCPT_PER_MSG;
-		ipc_msg_init(&v[i]);
-		ipc_msg_begin(&v[i], last ? PICKUP_REQ_SUBMIT : QMGR_REQ_RCPT);
-		if (last) {
-			(void)ipc_put_str(&v[i], QMGR_ATTR_SENDER, sender);
-			(void)ipc_put_u64(&v[i], QMGR_ATTR_NRCPT, rcpts->n);
-			if (dsn && dsn->ret)
-				(void)ipc_put_str(&v[i], QMGR_ATTR_RET,
-						  dsn->ret);
-			if (dsn && dsn->envid)
-				(void)ipc_put_str(&v[i], QMGR_ATTR_ENVID,
-						  dsn->envid);
-		}
-		for (size_t j = 0; j < k; j++) {
-			(void)ipc_put_str(&v[i], QMGR_ATTR_RCPT,
-					  rcpts->v[done + j]);
-			(void)ipc_put_u64(&v[i], QMGR_ATTR_NOTIFY,
-					  dsn ? dsn->notify : 0);
-		}
-		done += k;
+	struct queue_rcpt *r = xcalloc(rcpts->n ? rcpts->n : 1, sizeof(*r));
+	for (size_t i = 0; i < rcpts->n; i++)
+		r[i] = (struct queue_rcpt){.address = rcpts->v[i],
+		                           .notify = dsn ? dsn->notify : 0};
+	int rc = qmgr_proto_build_rcpts(r, rcpts->n, PICKUP_REQ_SUBMIT, out, n,
+	                                e);
+	free(r);
+	if (rc < 0)
+		return -1;
+	struct ipc_msg *last = &(*out)[*n - 1];
+	rc = ipc_put_str(last, QMGR_ATTR_SENDER, sender);
+	rc |= ipc_put_u64(last, QMGR_ATTR_NRCPT, rcpts->n);
+	if (dsn && dsn->ret)
+		rc |= ipc_put_str(last, QMGR_ATTR_RET, dsn->ret);
+	if (dsn && dsn->envid)
+		rc |= ipc_put_str(last, QMGR_ATTR_ENVID, dsn->envid);
+	if (rc) {
+		err_set(e, "request over IPC limits");
+		return -1;
 	}
-	*out = v;
-	return n;
+	return 0;
 }
 
 int sendmail_submit(const char *msg, size_t len, const char *sender,
-		    const struct strv *rcpts, const struct sendmail_dsn *dsn,
-		    char *qid_out, struct err *e)
+                    const struct strv *rcpts, const struct sendmail_dsn *dsn,
+                    char *qid_out, struct err *e)
 {
 	for (size_t i = 0; i < rcpts->n; i++)
 		if (!rcpts->v[i][0] ||
 		    !queue_addr_safe(rcpts->v[i], strlen(rcpts->v[i]))) {
 			err_set(e, "bad recipient address \"%.100s\"",
-				rcpts->v[i]);
+			        rcpts->v[i]);
 			return -2;
 		}
 	if (!queue_addr_safe(sender, strlen(sender))) {
@@ -112,18 +107,14 @@ int sendmail_submit(const char *msg, size_t len, const char *sender,
 	int rc = -1;
 	ipc_msg_init(&reply);
 	if (ipc_client_connect(&c, path, PICKUP_PROTO, PICKUP_PROTO_VERSION,
-			       timeout, e) < 0)
+	                       timeout, e) < 0)
 		goto out;
 	if (fdpass_send(c.conn.fd, fd, timeout, e) < 0) {
 		ipc_client_close(&c);
 		goto out;
 	}
-	n = build(&msgs, sender, rcpts, dsn);
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (ipc_client_send(&c, &msgs[i], e) < 0)
-			break;
-	if (i == n && ipc_client_recv(&c, &reply, e) == 0) {
+	if (build(&msgs, &n, sender, rcpts, dsn, e) == 0 &&
+	    qmgr_proto_exchange(&c, msgs, n, &reply, e) == 0) {
 		const char *qid;
 		if (ipc_status_ok(&reply) &&
 		    ipc_get_str(&reply, QMGR_ATTR_QUEUE_ID, &qid) == 1) {
@@ -131,17 +122,16 @@ int sendmail_submit(const char *msg, size_t len, const char *sender,
 				snprintf(qid_out, QUEUE_ID_SIZE, "%s", qid);
 			rc = 0;
 		} else {
-			err_set(e, "%.400s", ipc_reason(&reply)[0]
-						     ? ipc_reason(&reply)
-						     : "the mail system refused");
+			err_set(e, "%.400s",
+			        ipc_reason(&reply)[0]
+			                ? ipc_reason(&reply)
+			                : "the mail system refused");
 			rc = strcmp(ipc_status(&reply), "fail") == 0 ? -2 : -1;
 		}
 	}
 	ipc_client_close(&c);
 out:
-	for (size_t j = 0; j < n; j++)
-		ipc_msg_deinit(&msgs[j]);
-	free(msgs);
+	qmgr_proto_msgs_free(&msgs, n);
 	ipc_msg_deinit(&reply);
 	free(path);
 	close(fd);

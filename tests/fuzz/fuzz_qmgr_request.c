@@ -37,12 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 1) {
 			const struct queue_envelope *env = &req.env;
 			if (!queue_id_valid(env->queue_id,
-					    strlen(env->queue_id)) ||
+			                    strlen(env->queue_id)) ||
 			    env->nrcpt == 0 || !env->sender)
 				abort();
 			for (size_t i = 0; i < env->nrcpt; i++) {
 				const char *a = env->rcpts[i].address;
-				if (!a || !a[0] || !queue_addr_safe(a, strlen(a)))
+				if (!a || !a[0] ||
+				    !queue_addr_safe(a, strlen(a)))
 					abort();
 			}
 			qmgr_proto_commit_reset(&req);

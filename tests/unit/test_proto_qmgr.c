@@ -18,7 +18,7 @@
 #include "common/xalloc.h"
 
 static void build_envelope(struct queue_envelope *env, struct queue_rcpt *r,
-			   size_t n)
+                           size_t n)
 {
 	memset(env, 0, sizeof(*env));
 	queue_id_new(env->queue_id);
@@ -31,10 +31,10 @@ static void build_envelope(struct queue_envelope *env, struct queue_rcpt *r,
 	env->envid = "abc";
 	for (size_t i = 0; i < n; i++) {
 		char *a = xasprintf("r%zu@example.test", i);
-		r[i] = (struct queue_rcpt){.address = a,
-					   .notify = i % 2 ? QUEUE_NOTIFY_NEVER
-							   : 0,
-					   .orcpt = i % 3 ? NULL : "rfc822;o@x"};
+		r[i] = (struct queue_rcpt){
+		        .address = a,
+		        .notify = i % 2 ? QUEUE_NOTIFY_NEVER : 0,
+		        .orcpt = i % 3 ? NULL : "rfc822;o@x"};
 	}
 	env->rcpts = r;
 	env->nrcpt = n;
@@ -49,7 +49,7 @@ static void free_rcpts(struct queue_rcpt *r, size_t n)
 /* Sends msgs through the wire codec (encode -> bytes -> decode) into
  * the server-side parser; returns its last result. */
 static int feed(struct qmgr_commit_req *req, struct ipc_msg *msgs, size_t n,
-		struct err *e)
+                struct err *e)
 {
 	int rc = -1;
 	for (size_t i = 0; i < n; i++) {
@@ -57,13 +57,13 @@ static int feed(struct qmgr_commit_req *req, struct ipc_msg *msgs, size_t n,
 		struct ipc_msg m;
 		size_t used;
 		buf_init(&wire, 0);
-		assert_int_equal(buf_append(&wire, msgs[i].wire.data,
-					    msgs[i].wire.len),
-				 0);
+		assert_int_equal(
+		        buf_append(&wire, msgs[i].wire.data, msgs[i].wire.len),
+		        0);
 		assert_int_equal(buf_append(&wire, "\0\0\0\0", 4), 0);
 		ipc_msg_init(&m);
 		assert_int_equal(
-			ipc_msg_decode(&m, wire.data, wire.len, &used, e), 1);
+		        ipc_msg_decode(&m, wire.data, wire.len, &used, e), 1);
 		rc = qmgr_proto_commit_add(req, &m, e);
 		ipc_msg_deinit(&m);
 		buf_deinit(&wire);
@@ -105,9 +105,7 @@ static void round_trip(size_t nrcpt)
 	assert_int_equal(feed(&req, msgs, n, &e), 1);
 	assert_int_equal(req.env.nrcpt, nrcpt);
 	qmgr_proto_commit_free(&req);
-	for (size_t i = 0; i < n; i++)
-		ipc_msg_deinit(&msgs[i]);
-	free(msgs);
+	qmgr_proto_msgs_free(&msgs, n);
 	free_rcpts(r, nrcpt);
 	free(r);
 }
@@ -131,7 +129,7 @@ static int parse_strings(const char *const *attrs, struct err *e)
 		const char *eq = strchr(attrs[i], '=');
 		char name[40];
 		snprintf(name, sizeof(name), "%.*s", (int)(eq - attrs[i]),
-			 attrs[i]);
+		         attrs[i]);
 		assert_int_equal(ipc_put(&m, name, eq + 1, strlen(eq + 1)), 0);
 	}
 	struct qmgr_commit_req req = {0};
@@ -152,78 +150,86 @@ static void malformed_requests_are_refused(void **state)
 		const char *attrs[12];
 		const char *want; /* substring of the reason */
 	} cases[] = {
-		{"good", {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y"},
-		 NULL},
-		{"wrong verb", {"type=flush", OKID}, "unexpected"},
-		{"no type", {OKID, BASE, "nrcpt=1", "rcpt=x@y"}, "unexpected"},
-		{"missing queue_id", {"type=commit", BASE, "nrcpt=1", "rcpt=x@y"},
-		 "queue_id missing"},
-		{"bad queue_id",
-		 {"type=commit", "queue_id=../../x", BASE, "nrcpt=1",
-		  "rcpt=x@y"},
-		 "queue_id invalid"},
-		{"repeated queue_id",
-		 {"type=commit", OKID, OKID, BASE, "nrcpt=1", "rcpt=x@y"},
-		 "queue_id invalid"},
-		{"missing sender",
-		 {"type=commit", OKID, "size=1", "arrival_us=1", "nrcpt=1",
-		  "rcpt=x@y"},
-		 "sender missing"},
-		{"missing size",
-		 {"type=commit", OKID, "sender=", "arrival_us=1", "nrcpt=1",
-		  "rcpt=x@y"},
-		 "size missing"},
-		{"bad size",
-		 {"type=commit", OKID, "sender=", "size=-1", "arrival_us=1",
-		  "nrcpt=1", "rcpt=x@y"},
-		 "size invalid"},
-		{"size not a number",
-		 {"type=commit", OKID, "sender=", "size=12k", "arrival_us=1",
-		  "nrcpt=1", "rcpt=x@y"},
-		 "size invalid"},
-		{"missing nrcpt", {"type=commit", OKID, BASE, "rcpt=x@y"},
-		 "nrcpt missing"},
-		{"zero nrcpt", {"type=commit", OKID, BASE, "nrcpt=0"},
-		 "nrcpt invalid"},
-		{"huge nrcpt",
-		 {"type=commit", OKID, BASE, "nrcpt=99999999999999999999",
-		  "rcpt=x@y"},
-		 "nrcpt invalid"},
-		{"count mismatch",
-		 {"type=commit", OKID, BASE, "nrcpt=2", "rcpt=x@y"},
-		 "nrcpt=2"},
-		{"orcpt count mismatch",
-		 {"type=commit", OKID, BASE, "nrcpt=2", "rcpt=x@y", "rcpt=z@y",
-		  "orcpt="},
-		 "orcpt"},
-		{"bad notify",
-		 {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y", "notify=16"},
-		 "notify"},
-		{"never with others",
-		 {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y", "notify=3"},
-		 "notify"},
-		{"empty recipient",
-		 {"type=commit", OKID, BASE, "nrcpt=1", "rcpt="}, "rcpt"},
-		{"CRLF in recipient",
-		 {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y\r\nDATA"},
-		 "rcpt"},
-		{"angle brackets in sender",
-		 {"type=commit", OKID, "sender=<a@b>", "size=1", "arrival_us=1",
-		  "nrcpt=1", "rcpt=x@y"},
-		 "sender"},
-		{"bad body",
-		 {"type=commit", OKID, BASE, "body=9bit", "nrcpt=1", "rcpt=x@y"},
-		 "body"},
-		{"bad ret",
-		 {"type=commit", OKID, BASE, "ret=", "nrcpt=1", "rcpt=x@y"},
-		 "ret"},
-		{"bad flag",
-		 {"type=commit", OKID, BASE, "hold=2", "nrcpt=1", "rcpt=x@y"},
-		 "hold"},
-		{"control in helo",
-		 {"type=commit", OKID, BASE, "helo=a\tb", "nrcpt=1", "rcpt=x@y"},
-		 "helo"},
-		{"rcpt message without recipients", {"type=rcpt"}, "without"},
+	        {"good",
+	         {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y"},
+	         NULL},
+	        {"wrong verb", {"type=flush", OKID}, "unexpected"},
+	        {"no type", {OKID, BASE, "nrcpt=1", "rcpt=x@y"}, "unexpected"},
+	        {"missing queue_id",
+	         {"type=commit", BASE, "nrcpt=1", "rcpt=x@y"},
+	         "queue_id missing"},
+	        {"bad queue_id",
+	         {"type=commit", "queue_id=../../x", BASE, "nrcpt=1",
+	          "rcpt=x@y"},
+	         "queue_id invalid"},
+	        {"repeated queue_id",
+	         {"type=commit", OKID, OKID, BASE, "nrcpt=1", "rcpt=x@y"},
+	         "queue_id invalid"},
+	        {"missing sender",
+	         {"type=commit", OKID, "size=1", "arrival_us=1", "nrcpt=1",
+	          "rcpt=x@y"},
+	         "sender missing"},
+	        {"missing size",
+	         {"type=commit", OKID, "sender=", "arrival_us=1", "nrcpt=1",
+	          "rcpt=x@y"},
+	         "size missing"},
+	        {"bad size",
+	         {"type=commit", OKID, "sender=", "size=-1", "arrival_us=1",
+	          "nrcpt=1", "rcpt=x@y"},
+	         "size invalid"},
+	        {"size not a number",
+	         {"type=commit", OKID, "sender=", "size=12k", "arrival_us=1",
+	          "nrcpt=1", "rcpt=x@y"},
+	         "size invalid"},
+	        {"missing nrcpt",
+	         {"type=commit", OKID, BASE, "rcpt=x@y"},
+	         "nrcpt missing"},
+	        {"zero nrcpt",
+	         {"type=commit", OKID, BASE, "nrcpt=0"},
+	         "nrcpt invalid"},
+	        {"huge nrcpt",
+	         {"type=commit", OKID, BASE, "nrcpt=99999999999999999999",
+	          "rcpt=x@y"},
+	         "nrcpt invalid"},
+	        {"count mismatch",
+	         {"type=commit", OKID, BASE, "nrcpt=2", "rcpt=x@y"},
+	         "nrcpt=2"},
+	        {"orcpt count mismatch",
+	         {"type=commit", OKID, BASE, "nrcpt=2", "rcpt=x@y", "rcpt=z@y",
+	          "orcpt="},
+	         "orcpt"},
+	        {"bad notify",
+	         {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y",
+	          "notify=16"},
+	         "notify"},
+	        {"never with others",
+	         {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y", "notify=3"},
+	         "notify"},
+	        {"empty recipient",
+	         {"type=commit", OKID, BASE, "nrcpt=1", "rcpt="},
+	         "rcpt"},
+	        {"CRLF in recipient",
+	         {"type=commit", OKID, BASE, "nrcpt=1", "rcpt=x@y\r\nDATA"},
+	         "rcpt"},
+	        {"angle brackets in sender",
+	         {"type=commit", OKID, "sender=<a@b>", "size=1", "arrival_us=1",
+	          "nrcpt=1", "rcpt=x@y"},
+	         "sender"},
+	        {"bad body",
+	         {"type=commit", OKID, BASE, "body=9bit", "nrcpt=1",
+	          "rcpt=x@y"},
+	         "body"},
+	        {"bad ret",
+	         {"type=commit", OKID, BASE, "ret=", "nrcpt=1", "rcpt=x@y"},
+	         "ret"},
+	        {"bad flag",
+	         {"type=commit", OKID, BASE, "hold=2", "nrcpt=1", "rcpt=x@y"},
+	         "hold"},
+	        {"control in helo",
+	         {"type=commit", OKID, BASE, "helo=a\tb", "nrcpt=1",
+	          "rcpt=x@y"},
+	         "helo"},
+	        {"rcpt message without recipients", {"type=rcpt"}, "without"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct err e = {{0}};
@@ -231,15 +237,26 @@ static void malformed_requests_are_refused(void **state)
 		if (!cases[i].want) {
 			if (rc != 1)
 				fail_msg("%s: got %d (%s), want 1",
-					 cases[i].what, rc, e.msg);
+				         cases[i].what, rc, e.msg);
 			continue;
 		}
 		if (rc != -1)
 			fail_msg("%s: got %d, want -1", cases[i].what, rc);
 		if (!strstr(e.msg, cases[i].want))
 			fail_msg("%s: reason \"%s\" lacks \"%s\"",
-				 cases[i].what, e.msg, cases[i].want);
+			         cases[i].what, e.msg, cases[i].want);
 	}
+}
+
+/* A commit message with the required envelope and nrcpt = n. */
+static void begin_commit(struct ipc_msg *m, uint64_t n)
+{
+	ipc_msg_begin(m, QMGR_REQ_COMMIT);
+	(void)ipc_put_str(m, QMGR_ATTR_QUEUE_ID, "4Xb2kQ0z7Lz9aB0");
+	(void)ipc_put_str(m, QMGR_ATTR_SENDER, "");
+	(void)ipc_put_u64(m, QMGR_ATTR_SIZE, 1);
+	(void)ipc_put_u64(m, QMGR_ATTR_ARRIVAL, 1);
+	(void)ipc_put_u64(m, QMGR_ATTR_NRCPT, n);
 }
 
 static void rcpt_messages_then_commit(void **state)
@@ -252,12 +269,7 @@ static void rcpt_messages_then_commit(void **state)
 	ipc_msg_begin(&m, QMGR_REQ_RCPT);
 	(void)ipc_put_str(&m, QMGR_ATTR_RCPT, "a@x");
 	assert_int_equal(qmgr_proto_commit_add(&req, &m, &e), 0);
-	ipc_msg_begin(&m, QMGR_REQ_COMMIT);
-	(void)ipc_put_str(&m, QMGR_ATTR_QUEUE_ID, "4Xb2kQ0z7Lz9aB0");
-	(void)ipc_put_str(&m, QMGR_ATTR_SENDER, "");
-	(void)ipc_put_u64(&m, QMGR_ATTR_SIZE, 1);
-	(void)ipc_put_u64(&m, QMGR_ATTR_ARRIVAL, 1);
-	(void)ipc_put_u64(&m, QMGR_ATTR_NRCPT, 1);
+	begin_commit(&m, 1);
 	/* nrcpt counts the earlier rcpt message too: 1 + 1 != 1. */
 	(void)ipc_put_str(&m, QMGR_ATTR_RCPT, "b@x");
 	assert_int_equal(qmgr_proto_commit_add(&req, &m, &e), -1);
@@ -265,12 +277,7 @@ static void rcpt_messages_then_commit(void **state)
 	ipc_msg_begin(&m, QMGR_REQ_RCPT);
 	(void)ipc_put_str(&m, QMGR_ATTR_RCPT, "a@x");
 	assert_int_equal(qmgr_proto_commit_add(&req, &m, &e), 0);
-	ipc_msg_begin(&m, QMGR_REQ_COMMIT);
-	(void)ipc_put_str(&m, QMGR_ATTR_QUEUE_ID, "4Xb2kQ0z7Lz9aB0");
-	(void)ipc_put_str(&m, QMGR_ATTR_SENDER, "");
-	(void)ipc_put_u64(&m, QMGR_ATTR_SIZE, 1);
-	(void)ipc_put_u64(&m, QMGR_ATTR_ARRIVAL, 1);
-	(void)ipc_put_u64(&m, QMGR_ATTR_NRCPT, 1);
+	begin_commit(&m, 1);
 	assert_int_equal(qmgr_proto_commit_add(&req, &m, &e), 1);
 	assert_int_equal(req.env.nrcpt, 1);
 	assert_string_equal(req.env.rcpts[0].address, "a@x");
@@ -298,10 +305,10 @@ static void address_safety(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trips),
-		cmocka_unit_test(malformed_requests_are_refused),
-		cmocka_unit_test(rcpt_messages_then_commit),
-		cmocka_unit_test(address_safety),
+	        cmocka_unit_test(round_trips),
+	        cmocka_unit_test(malformed_requests_are_refused),
+	        cmocka_unit_test(rcpt_messages_then_commit),
+	        cmocka_unit_test(address_safety),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

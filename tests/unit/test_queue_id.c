@@ -33,7 +33,7 @@ static void new_ids_are_valid_unique_and_ordered(void **state)
 		/* Generated in order: bytewise order is creation order. */
 		if (i > 0 && strcmp(ids[i - 1], ids[i]) >= 0)
 			fail_msg("id %d (%s) not after %s", i, ids[i],
-				 ids[i - 1]);
+			         ids[i - 1]);
 	}
 	qsort(ids, N, QUEUE_ID_SIZE, cmp_id);
 	for (int i = 1; i < N; i++)
@@ -108,31 +108,33 @@ static void validation(void **state)
 		const char *s;
 		bool ok;
 	} cases[] = {
-		{"4Xb2kQ0z7Lz9aB0", true},
-		{"4Xb2kQ0z7Lz9aB", false},   /* short */
-		{"4Xb2kQ0z7Lz9aB01", false}, /* long */
-		{"4Xb2kQ0z7Lz9a/0", false},  /* path separator */
-		{"../../etc/passw", false},
-		{"4Xb2kQ0z7Lz9a 0", false},
-		{"", false},
+	        {"4Xb2kQ0z7Lz9aB0", true},
+	        {"4Xb2kQ0z7Lz9aB", false},   /* short */
+	        {"4Xb2kQ0z7Lz9aB01", false}, /* long */
+	        {"4Xb2kQ0z7Lz9a/0", false},  /* path separator */
+	        {"../../etc/passw", false},
+	        {"4Xb2kQ0z7Lz9a 0", false},
+	        {"", false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (queue_id_valid(cases[i].s, strlen(cases[i].s)) !=
 		    cases[i].ok)
 			fail_msg("queue_id_valid(\"%s\"): got %d, want %d",
-				 cases[i].s, !cases[i].ok, cases[i].ok);
+			         cases[i].s, !cases[i].ok, cases[i].ok);
 	/* An embedded NUL within the length is not a valid id. */
-	assert_false(queue_id_valid("4Xb2kQ0z7Lz9a\0" "0", QUEUE_ID_LEN));
+	assert_false(queue_id_valid("4Xb2kQ0z7Lz9a\0"
+	                            "0",
+	                            QUEUE_ID_LEN));
 	assert_false(queue_id_valid(NULL, QUEUE_ID_LEN));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(new_ids_are_valid_unique_and_ordered),
-		cmocka_unit_test(processes_do_not_collide),
-		cmocka_unit_test(layout_and_time),
-		cmocka_unit_test(validation),
+	        cmocka_unit_test(new_ids_are_valid_unique_and_ordered),
+	        cmocka_unit_test(processes_do_not_collide),
+	        cmocka_unit_test(layout_and_time),
+	        cmocka_unit_test(validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,13 +51,16 @@ static int teardown(void **state)
 }
 
 static struct queue_rcpt rcpts3[] = {
-	{.address = "a@example.test", .notify = QUEUE_NOTIFY_FAILURE},
-	{.address = "\"b c\"@example.test",
-	 .orcpt = "rfc822;b+2Bx@example.test",
-	 .notify = QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY},
-	{.address = "d@example.test", .status = QUEUE_RCPT_DEFERRED,
-	 .attempts = 3, .last_attempt = 1700000000, .dsn = "4.4.1",
-	 .reason = "connection refused"},
+        {.address = "a@example.test", .notify = QUEUE_NOTIFY_FAILURE},
+        {.address = "\"b c\"@example.test",
+         .orcpt = "rfc822;b+2Bx@example.test",
+         .notify = QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY},
+        {.address = "d@example.test",
+         .status = QUEUE_RCPT_DEFERRED,
+         .attempts = 3,
+         .last_attempt = 1700000000,
+         .dsn = "4.4.1",
+         .reason = "connection refused"},
 };
 
 static void fill(struct queue_envelope *env, const char *id, int64_t next)
@@ -104,7 +107,7 @@ static void put(struct fx *f, const struct queue_envelope *envs, size_t n)
 }
 
 static int get(struct fx *f, const char *id, bool rcpts,
-	       struct queue_envelope *out, struct err *e)
+               struct queue_envelope *out, struct err *e)
 {
 	struct db_txn *txn;
 	if (db_read_begin(f->env, &txn, e) < 0)
@@ -229,7 +232,7 @@ static void update_recipient_and_envelope(void **state)
 }
 
 static int collect_due(struct fx *f, int64_t until, char ids[][QUEUE_ID_SIZE],
-		       int max)
+                       int max)
 {
 	struct db_txn *txn;
 	struct queue_due pos;
@@ -237,7 +240,8 @@ static int collect_due(struct fx *f, int64_t until, char ids[][QUEUE_ID_SIZE],
 	int n = 0, rc;
 	queue_due_start(&pos);
 	assert_int_equal(db_read_begin(f->env, &txn, &e), 0);
-	while (n < max && (rc = queue_index_due_next(txn, &pos, until, &e)) == 1)
+	while (n < max &&
+	       (rc = queue_index_due_next(txn, &pos, until, &e)) == 1)
 		memcpy(ids[n++], pos.id, QUEUE_ID_SIZE);
 	db_txn_end(&txn);
 	return n;
@@ -288,17 +292,17 @@ static void due_order_hold_and_delete(void **state)
 	struct queue_rcpt r;
 	assert_int_equal(db_read_begin(f->env, &txn, &e), 0);
 	assert_int_equal(
-		queue_index_get_rcpt(txn, "00000000000000D", 0, f->a, &r, &e),
-		0);
+	        queue_index_get_rcpt(txn, "00000000000000D", 0, f->a, &r, &e),
+	        0);
 	assert_int_equal(
-		queue_index_get_rcpt(txn, "00000000000000A", 1, f->a, &r, &e),
-		1);
+	        queue_index_get_rcpt(txn, "00000000000000A", 1, f->a, &r, &e),
+	        1);
 	assert_string_equal(r.address, rcpts3[1].address);
 
 	/* Iteration over all ids in order, held one included. */
 	char id[QUEUE_ID_SIZE] = "";
 	const char *want[] = {"00000000000000A", "00000000000000B",
-			      "00000000000000C", "00000000000000E"};
+	                      "00000000000000C", "00000000000000E"};
 	size_t k = 0;
 	int rc;
 	while ((rc = queue_index_next(txn, id, &e)) == 1) {
@@ -325,8 +329,8 @@ static void shrinking_recipients_leave_no_stale_records(void **state)
 	struct db_txn *txn;
 	struct queue_rcpt r;
 	assert_int_equal(db_read_begin(f->env, &txn, &e), 0);
-	assert_int_equal(queue_index_get_rcpt(txn, in.queue_id, 2, f->a, &r, &e),
-			 0);
+	assert_int_equal(
+	        queue_index_get_rcpt(txn, in.queue_id, 2, f->a, &r, &e), 0);
 	db_txn_end(&txn);
 }
 
@@ -360,8 +364,8 @@ static void corrupt_and_foreign_records(void **state)
 
 	/* A well-formed record of another version. */
 	static const char v2[] = "\0\0\0\x03v=2\0\0\0\x08sender=x"
-				 "\0\0\0\x06size=1\0\0\0\x0c"
-				 "arrival_us=1\0\0\0\0";
+	                         "\0\0\0\x06size=1\0\0\0\x0c"
+	                         "arrival_us=1\0\0\0\0";
 	r.val = v2;
 	r.vlen = sizeof(v2) - 1;
 	assert_int_equal(db_write(f->env, raw_fn, &r, &e), 0);
@@ -376,11 +380,11 @@ static void corrupt_and_foreign_records(void **state)
 	fill(&in, "000000000000021", 1);
 	put(f, &in, 1);
 	static const char rec[] = "\0\0\0\x03v=1\0\0\0\x08sender=x"
-				  "\0\0\0\x06size=1\0\0\0\x0c"
-				  "arrival_us=1\0\0\0\x0enext_attempt=1"
-				  "\0\0\0\x07nrcpt=4\0\0\0\0";
+	                          "\0\0\0\x06size=1\0\0\0\x0c"
+	                          "arrival_us=1\0\0\0\x0enext_attempt=1"
+	                          "\0\0\0\x07nrcpt=4\0\0\0\0";
 	r = (struct raw){"msg", in.queue_id, QUEUE_ID_LEN, rec,
-			 sizeof(rec) - 1};
+	                 sizeof(rec) - 1};
 	assert_int_equal(db_write(f->env, raw_fn, &r, &e), 0);
 	assert_int_equal(get(f, in.queue_id, true, &out, &e), -1);
 	assert_int_equal(get(f, in.queue_id, false, &out, &e), 1);
@@ -408,18 +412,18 @@ static void index_version_mismatch_refuses_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(update_recipient_and_envelope,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(due_order_hold_and_delete,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			shrinking_recipients_leave_no_stale_records, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(corrupt_and_foreign_records,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			index_version_mismatch_refuses_open, setup, teardown),
+	        cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+	        cmocka_unit_test_setup_teardown(update_recipient_and_envelope,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(due_order_hold_and_delete,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                shrinking_recipients_leave_no_stale_records, setup,
+	                teardown),
+	        cmocka_unit_test_setup_teardown(corrupt_and_foreign_records,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                index_version_mismatch_refuses_open, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
