@@ -49,4 +49,8 @@ if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/mbox_deliver" \
 else
 	echo "bench: cannot build mbox_deliver"
 fi
+
+echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
+	echo "bench: smtpd_accept failed"
 exit 0
