@@ -67,6 +67,8 @@ LINK_LIBS  = $(DAEMON_LIBS) $(TOOLS_LIB) $(COMMON_LIB)
 .PHONY: all build deps check unit lint e2e fuzz fuzz-smoke demo install \
         clean bench
 .DEFAULT_GOAL := all
+# Keep test objects: they are inputs of the test programs, not temporaries.
+.SECONDARY:
 
 all: deps
 	@$(MAKE) --no-print-directory build
