@@ -86,11 +86,8 @@
 #define DELIVER_RESULT_BOUNCE "bounce"
 #define DELIVER_RESULT_FORWARD "forward"
 
-/* Bounds a reader enforces. A reply carries 6 attributes per recipient
- * after status=, and IPC_ATTR_MAX is 512: (512 - 1) / 6 = 85, so a
- * request may hold no more recipients than that; 80 leaves room for
- * attributes added later. */
-#define DELIVER_RCPT_MAX 80         /* recipients per request */
+/* Bounds a reader enforces. */
+#define DELIVER_RCPT_MAX 1000       /* recipients per request */
 #define DELIVER_REASON_MAX 1000     /* bytes of reason text kept */
 #define DELIVER_FORWARD_MAX 1000    /* addresses one forward may add */
 

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/dns.h"
 #include "common/err.h"
+#include "common/ipc.h"
 #include "common/nexthop.h"
 
 /*
@@ -19,6 +20,11 @@
  */
 
 /* ---- per-recipient results -------------------------------------------- */
+
+/* Recipients in one request: the reply carries six attributes for each
+ * after status=, within IPC_ATTR_MAX (proto_deliver.h allows more than
+ * a reply can hold; qmgr's default_destination_recipient_limit is 50). */
+#define SMTP_RCPT_MAX ((IPC_ATTR_MAX - 1) / 6)
 
 enum smtp_result {
 	SMTP_RES_NONE,   /* not tried yet */

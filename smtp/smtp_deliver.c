@@ -166,6 +166,11 @@ static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
 		err_set(e, "missing or bad attribute %s", DELIVER_ATTR_NRCPT);
 		return -1;
 	}
+	if (n > SMTP_RCPT_MAX) {
+		err_set(e, "nrcpt=%llu: at most %d recipients per request",
+		        (unsigned long long)n, SMTP_RCPT_MAX);
+		return -2;
+	}
 	static const char *const names[] = {
 	        DELIVER_ATTR_RCPT_ID, DELIVER_ATTR_RCPT, DELIVER_ATTR_ORCPT,
 	        DELIVER_ATTR_NOTIFY};
@@ -423,10 +428,10 @@ static void log_results(const struct smtp_request *req)
 	}
 }
 
-/* The reply fits the codec's limits: at most DELIVER_RCPT_MAX recipients
+/* The reply fits the codec's limits: at most SMTP_RCPT_MAX recipients
  * (decode() checks), six attributes each, values bounded by ADDR_MAX and
  * DELIVER_REASON_MAX. */
-_Static_assert(DELIVER_RCPT_MAX * 6 + 1 <= IPC_ATTR_MAX,
+_Static_assert(SMTP_RCPT_MAX * 6 + 1 <= IPC_ATTR_MAX,
                "a full reply must fit IPC_ATTR_MAX");
 
 static void build_reply(const struct smtp_request *req, struct ipc_msg *out)
@@ -456,14 +461,19 @@ static int handle(struct ipc_client *c, const struct ipc_msg *m)
 	int rc = 0;
 	void *map = NULL;
 	size_t maplen = 0;
-	if (decode(m, &req, &e) < 0) {
+	int drc = decode(m, &req, &e);
+	if (drc == -1) {
 		/* CONVENTIONS 5: log and close, never act on part of it. */
 		log_error("malformed request from qmgr: %s", e.msg);
 		rc = -1;
 		goto out;
 	}
-	map = map_queue_file(&req, &maplen, &e);
-	if (!map) {
+	if (drc == -2) {
+		/* Well-formed, but the reply could not carry the results. */
+		log_warn("request from qmgr refused: %s", e.msg);
+		ipc_msg_begin_reply(&reply, "error");
+		(void)ipc_put_str(&reply, "reason", e.msg);
+	} else if (!(map = map_queue_file(&req, &maplen, &e))) {
 		log_warn("%s: %s", req.queue_id, e.msg);
 		ipc_msg_begin_reply(&reply, "defer");
 		(void)ipc_put_str(&reply, "reason", "queue file unavailable");

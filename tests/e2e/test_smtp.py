@@ -645,7 +645,7 @@ def test_many_recipients_are_pipelined_in_groups(env):
     e = env()
     s1 = e.sink(MX1, name="mx1.remote.test", rcpt_reply=lambda a: (
         "550 5.1.1 unknown" if a.startswith("x7") else "250 2.1.5 Ok"))
-    # DELIVER_RCPT_MAX recipients: three groups of pipelined commands.
+    # 80 recipients: three groups of pipelined commands.
     rcpts = [f"x{i}@remote.test" for i in range(80)]
     res, _ = e.deliver(rcpts, "remote.test")
     bounced = {r["rcpt_id"] for r in res if r["result"] == "bounce"}
@@ -679,3 +679,17 @@ def test_binarymime_without_chunking_bounces(env):
                        body=message(), body_type="BINARYMIME")
     assert res[0]["result"] == "bounce", res
     assert res[0]["dsn"] == "5.6.3"
+
+
+def test_more_recipients_than_a_reply_can_carry_is_an_error(env):
+    e = env()
+    c = e.connect()
+    try:
+        qid = e.put_message(message())
+        reply = c.call(e.request(qid, message(),
+                                 [f"x{i}@remote.test" for i in range(90)],
+                                 "remote.test"))
+    finally:
+        c.close()
+    assert reply[0] == ("status", "error"), reply
+    assert "at most 85 recipients" in reply[1][1]
