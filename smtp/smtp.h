@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/ipc.h"
 #include "common/nexthop.h"
+#include "common/proto_deliver.h"
 
 /*
  * The smtp delivery agent's shared types: one delivery request (one
@@ -24,7 +25,7 @@
 /* Recipients in one request: the reply carries six attributes for each
  * after status=, within IPC_ATTR_MAX (proto_deliver.h allows more than
  * a reply can hold; qmgr's default_destination_recipient_limit is 50). */
-#define SMTP_RCPT_MAX ((IPC_ATTR_MAX - 1) / 6)
+#define SMTP_RCPT_MAX DELIVER_RCPT_MAX
 
 enum smtp_result {
 	SMTP_RES_NONE,   /* not tried yet */
