@@ -162,7 +162,7 @@ static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
                         struct err *e)
 {
 	uint64_t n;
-	if (ipc_get_u64(m, DELIVER_ATTR_NRCPT, 1, DELIVER_RCPT_MAX, &n) != 1) {
+	if (ipc_get_u64(m, DELIVER_ATTR_NRCPT, 1, UINT32_MAX, &n) != 1) {
 		err_set(e, "missing or bad attribute %s", DELIVER_ATTR_NRCPT);
 		return -1;
 	}

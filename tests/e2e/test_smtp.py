@@ -692,4 +692,4 @@ def test_more_recipients_than_a_reply_can_carry_is_an_error(env):
     finally:
         c.close()
     assert reply[0] == ("status", "error"), reply
-    assert "at most 85 recipients" in reply[1][1]
+    assert "at most 80 recipients" in reply[1][1]
