@@ -49,8 +49,18 @@ if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/mbox_deliver" \
 else
 	echo "bench: cannot build mbox_deliver"
 fi
+
+echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
+	echo "bench: smtpd_accept failed"
+
+echo "== smtp relay (bench/relay.py): qmgr requests -> smtp -> sink"
+mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
+${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
+	echo "bench: relay failed"
+
 echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
 	"Posthorn pop3d beside Dovecot on the same maildir"
-/usr/bin/python3 bench/pop3_retrieve.py "$B" "$tmp" ||
+${PYTHON:-/usr/bin/python3} bench/pop3_retrieve.py "$B" "$tmp" ||
 	echo "bench: pop3_retrieve failed"
 exit 0
