@@ -41,4 +41,8 @@ for method in ${BENCH_SYNC_METHODS:-syncfs fdatasync auto}; do
 	done
 	"$B/sbin/posthorn" -c "$inst" stop >/dev/null
 done
+
+echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
+	echo "bench: smtpd_accept failed"
 exit 0

@@ -304,6 +304,7 @@ int cmd_init(struct posthorn_ctx *ctx, int argc, char **argv)
 {
 	struct init_ids ids;
 	struct err e;
+	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "usage: posthorn -c DIR %s\n", argv[0]);
 		return 2;
