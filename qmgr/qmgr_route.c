@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmgr_route.c - which transport and next hop a recipient goes to
+ *
+ * Postfix's rules (trivial-rewrite's resolve and transport(5)), on the
+ * recipient domain:
+ *   1. the address class: mydestination -> local_transport;
+ *      virtual_alias_domains and virtual_mailbox_domains ->
+ *      virtual_transport (local does the alias rewriting and the
+ *      mailbox lookup); relay_domains -> relay_transport; anything else
+ *      -> default_transport. A class parameter may carry a nexthop
+ *      ("smtp:[relay.example]:587"); otherwise the nexthop is the domain,
+ *      or relayhost for the relay and default classes when it is set.
+ *   2. transport_maps, searched for the whole address, the domain, each
+ *      parent domain as ".parent", then "*"; the first hit changes the
+ *      class result as qmgr_route_combine() says.
+ * The transport is a master.cf service name (qmgr connects to
+ * private/<name>), or "error" (bounce with the nexthop as the reason) or
+ * "discard", which qmgr answers itself.
+ *
+ * Not responsible for the nexthop's syntax (smtp parses it) or for
+ * concurrency (qmgr_sched.c).
+ */
+#include "qmgr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/map.h"
+#include "common/params.h"
+#include "common/str.h"
+
+static struct maplist *transport_maps;
+
+int qmgr_route_init(struct err *e)
+{
+	transport_maps = maplist_open(&params->transport_maps, e);
+	return transport_maps ? 0 : -1;
+}
+
+void qmgr_route_deinit(void)
+{
+	maplist_close(&transport_maps);
+}
+
+void qmgr_route_domain(const char *addr, char *out, size_t outsz)
+{
+	const char *at = strrchr(addr, '@');
+	out[0] = 0;
+	if (!at || outsz == 0)
+		return;
+	size_t n = strlen(at + 1);
+	if (n > 0 && at[n] == '.')
+		n--;
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, at + 1, n);
+	out[n] = 0;
+	str_lower(out);
+}
+
+static int set_text(char *dst, size_t size, const char *s, size_t len,
+                    const char *what, struct err *e)
+{
+	if (len >= size) {
+		err_set(e, "%s too long", what);
+		return -1;
+	}
+	memcpy(dst, s, len);
+	dst[len] = 0;
+	return 0;
+}
+
+int qmgr_route_combine(const char *class_value, const char *class_nexthop,
+                       const char *map_value, const char *domain,
+                       struct qmgr_route *out, struct err *e)
+{
+	const char *colon = strchr(class_value, ':');
+	size_t tlen = colon ? (size_t)(colon - class_value)
+	                    : strlen(class_value);
+	const char *nh = colon && colon[1] ? colon + 1 : class_nexthop;
+	if (set_text(out->transport, sizeof(out->transport), class_value, tlen,
+	             "transport name", e) < 0 ||
+	    set_text(out->nexthop, sizeof(out->nexthop), nh, strlen(nh),
+	             "nexthop", e) < 0)
+		return -1;
+	if (map_value) {
+		const char *mc = strchr(map_value, ':');
+		size_t mt = mc ? (size_t)(mc - map_value) : strlen(map_value);
+		const char *mn = mc ? mc + 1 : "";
+		if (mt > 0) {
+			/* "transport:" delivers to the recipient domain. */
+			if (set_text(out->transport, sizeof(out->transport),
+			             map_value, mt, "transport name", e) < 0 ||
+			    set_text(out->nexthop, sizeof(out->nexthop),
+			             mn[0] ? mn : domain,
+			             strlen(mn[0] ? mn : domain), "nexthop",
+			             e) < 0)
+				return -1;
+		} else if (mn[0]) {
+			if (set_text(out->nexthop, sizeof(out->nexthop), mn,
+			             strlen(mn), "nexthop", e) < 0)
+				return -1;
+		}
+	}
+	if (!out->transport[0]) {
+		err_set(e, "empty transport name");
+		return -1;
+	}
+	/* Destinations differ only by case: one queue for them. The text
+	 * of an error transport is a reason and keeps its case. */
+	if (strcmp(out->transport, "error") != 0)
+		str_lower(out->nexthop);
+	return 0;
+}
+
+/* Looks up the transport_maps keys for addr/domain in Postfix's order. 1
+ * found (*out, caller frees), 0 none, -1 error. */
+static int map_find(const char *addr, const char *domain, char **out,
+                    struct err *e)
+{
+	int rc;
+	if (params->transport_maps.n == 0)
+		return 0;
+	if (strchr(addr, '@') &&
+	    (rc = maplist_lookup(transport_maps, addr, out, e)) != 0)
+		return rc;
+	if (domain[0]) {
+		if ((rc = maplist_lookup(transport_maps, domain, out, e)) != 0)
+			return rc;
+		for (const char *p = strchr(domain, '.'); p;
+		     p = strchr(p + 1, '.'))
+			if ((rc = maplist_lookup(transport_maps, p, out, e)) !=
+			    0)
+				return rc;
+	}
+	return maplist_lookup(transport_maps, "*", out, e);
+}
+
+int qmgr_route_rcpt(const char *addr, struct qmgr_route *out, struct err *e)
+{
+	char domain[256];
+	const char *class_value, *class_nexthop;
+	qmgr_route_domain(addr, domain, sizeof(domain));
+	/* An address without a domain is a local user (sendmail qualifies
+	 * addresses; this is the safe reading of one that slipped by). */
+	if (!domain[0] || strv_contains_nocase(&params->mydestination, domain)) {
+		out->cls = QMGR_CLASS_LOCAL;
+		class_value = params->local_transport;
+	} else if (strv_contains_nocase(&params->virtual_alias_domains,
+	                                domain) ||
+	           strv_contains_nocase(&params->virtual_mailbox_domains,
+	                                domain)) {
+		out->cls = QMGR_CLASS_VIRTUAL;
+		class_value = params->virtual_transport;
+	} else if (strv_contains_nocase(&params->relay_domains, domain)) {
+		out->cls = QMGR_CLASS_RELAY;
+		class_value = params->relay_transport;
+	} else {
+		out->cls = QMGR_CLASS_DEFAULT;
+		class_value = params->default_transport;
+	}
+	const char *home = domain[0] ? domain : params->myhostname;
+	class_nexthop = home;
+	if ((out->cls == QMGR_CLASS_RELAY || out->cls == QMGR_CLASS_DEFAULT) &&
+	    params->relayhost[0])
+		class_nexthop = params->relayhost;
+	char *mv = NULL;
+	int rc = map_find(addr, domain, &mv, e);
+	if (rc < 0)
+		return -1;
+	rc = qmgr_route_combine(class_value, class_nexthop, mv, home, out, e);
+	free(mv);
+	return rc;
+}
