@@ -125,7 +125,7 @@ static bool remote_relay(const char *relay)
 {
 	return relay && relay[0] && strcmp(relay, "local") != 0 &&
 	       strcmp(relay, "none") != 0 && strcmp(relay, "discard") != 0 &&
-	       strcmp(relay, "error") != 0;
+	       strcmp(relay, "error") != 0 && strcmp(relay, "retry") != 0;
 }
 
 static bool has_8bit(const char *p, size_t n)

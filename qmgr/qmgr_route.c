@@ -15,8 +15,9 @@
  *      parent domain as ".parent", then "*"; the first hit changes the
  *      class result as qmgr_route_combine() says.
  * The transport is a master.cf service name (qmgr connects to
- * private/<name>), or "error" (bounce with the nexthop as the reason) or
- * "discard", which qmgr answers itself.
+ * private/<name>), or one of Postfix's trivial agents, which qmgr
+ * answers itself: "error" (bounce with the nexthop as the reason),
+ * "retry" (defer with it) and "discard".
  *
  * Not responsible for the nexthop's syntax (smtp parses it) or for
  * concurrency (qmgr_sched.c).
@@ -109,8 +110,9 @@ int qmgr_route_combine(const char *class_value, const char *class_nexthop,
 		return -1;
 	}
 	/* Destinations differ only by case: one queue for them. The text
-	 * of an error transport is a reason and keeps its case. */
-	if (strcmp(out->transport, "error") != 0)
+	 * of an error or retry transport is a reason and keeps its case. */
+	if (strcmp(out->transport, "error") != 0 &&
+	    strcmp(out->transport, "retry") != 0)
 		str_lower(out->nexthop);
 	return 0;
 }

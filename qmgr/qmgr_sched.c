@@ -392,6 +392,16 @@ void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 			                   "error");
 			continue;
 		}
+		if (strcmp(rt.transport, "retry") == 0) {
+			qmgr_result_direct(m, (uint32_t)i, QMGR_RES_DEFER,
+			                   "4.3.0",
+			                   rt.nexthop[0] ? rt.nexthop
+			                                 : "delivery "
+			                                   "temporarily "
+			                                   "suspended",
+			                   "retry");
+			continue;
+		}
 		if (strcmp(rt.transport, "discard") == 0) {
 			qmgr_result_direct(m, (uint32_t)i, QMGR_RES_SENT,
 			                   "2.0.0", "discarded", "discard");
