@@ -112,7 +112,8 @@ class FakeAgent:
                               ("dsn", a.get("dsn", {
                                   "sent": "2.0.0", "defer": "4.4.1",
                                   "bounce": "5.1.1",
-                                  "forward": "2.0.0"}[a["result"]])),
+                                  "forward": "2.0.0"}.get(a["result"],
+                                                          "2.0.0"))),
                               ("reason", a.get("reason", "test says so")),
                               ("relay", a.get("relay", "fake.test")),
                               ("forward_to", a.get("forward_to", ""))]
