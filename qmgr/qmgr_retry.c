@@ -91,8 +91,10 @@ const char *qmgr_notify_text(unsigned notify, char *out, size_t outsz)
 			continue;
 		int n = snprintf(out + o, outsz - o, "%s%s", o ? "," : "",
 		                 names[i].name);
-		if (n < 0 || (size_t)n >= outsz - o)
+		if (n < 0 || (size_t)n >= outsz - o) {
+			out[o] = 0; /* whole words only */
 			break;
+		}
 		o += (size_t)n;
 	}
 	return out;
