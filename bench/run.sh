@@ -45,4 +45,8 @@ done
 echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on"
 BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
 	echo "bench: smtpd_accept failed"
+
+echo "== SMTP to maildir (bench/deliver.py): 1 KB, Posthorn beside Postfix"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/deliver.py "$B" "$SECS" 10 50 ||
+	echo "bench: deliver failed"
 exit 0

@@ -63,7 +63,7 @@ def reply(sock, buf):
             return int(line[:3]), buf
 
 
-def client(port, secs, start, out):
+def client(port, secs, start, out, rcpt="demo@example.test"):
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     buf = b""
     code, buf = reply(sock, buf)
@@ -73,7 +73,7 @@ def client(port, secs, start, out):
     end = time.monotonic() + secs
     n = 0
     envelope = (b"MAIL FROM:<bench@client.example>\r\n"
-                b"RCPT TO:<demo@example.test>\r\nDATA\r\n")
+                b"RCPT TO:<" + rcpt.encode() + b">\r\nDATA\r\n")
     while time.monotonic() < end:
         sock.sendall(envelope)
         codes = []
