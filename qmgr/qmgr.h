@@ -247,7 +247,6 @@ struct qmgr_rcpt {
 #define QMGR_M_HOLD 0x04     /* put on hold when no job is left */
 #define QMGR_M_REQUEUE 0x08  /* reset attempts, due now, when finished */
 #define QMGR_M_GROWN 0x10    /* recipients added: rewrite it whole */
-#define QMGR_M_STORING 0x20  /* being written by qmgr_store */
 #define QMGR_M_EXPIRED_LOGGED 0x40 /* "status=expired" was logged */
 
 struct qmgr_msg {
@@ -256,7 +255,6 @@ struct qmgr_msg {
 	struct queue_envelope env; /* env.rcpts unused: see r */
 	struct qmgr_rcpt *r;
 	size_t nr, cap;
-	uint32_t persisted_nrcpt; /* recipients the index holds */
 	int64_t active_ms; /* wall clock, when it entered the active set */
 	unsigned jobs;     /* jobs queued or in flight */
 	unsigned flags;
@@ -288,6 +286,7 @@ struct qmgr_dest {
 	struct qmgr_job *head, *tail;
 	bool ready; /* on t's ready ring */
 	struct qmgr_dest *ready_next;
+	struct qmgr_job *open; /* being filled by qmgr_sched_route() */
 };
 
 struct qmgr_conn;
@@ -373,8 +372,6 @@ void qmgr_store_init(struct qmgr_queue *q, struct event_loop *loop);
 void qmgr_store_mark(struct qmgr_msg *m);
 /* Writes everything marked, now. */
 void qmgr_store_flush(void);
-/* True when m has no job left and is waiting to be written. */
-bool qmgr_store_pending(const struct qmgr_msg *m);
 
 /* ---- qmgr_bounce.c ------------------------------------------------- */
 

@@ -42,7 +42,7 @@ int qmgr_request_build(const struct qmgr_job *j, struct ipc_msg *m)
 {
 	const struct qmgr_msg *msg = j->msg;
 	const struct queue_envelope *env = &msg->env;
-	char file[8 + QUEUE_ID_SIZE], num[16], notify[40];
+	char file[8 + QUEUE_ID_SIZE], num[24], notify[40];
 	int rc = 0;
 	(void)snprintf(file, sizeof(file), "queue/%s", env->queue_id);
 	ipc_msg_begin(m, DELIVER_REQ_DELIVER);

@@ -96,7 +96,6 @@ static struct qmgr_msg *msg_new(const struct queue_envelope *env)
 	m->cap = env->nrcpt ? env->nrcpt : 1;
 	m->r = xcalloc(m->cap, sizeof(*m->r));
 	m->nr = env->nrcpt;
-	m->persisted_nrcpt = (uint32_t)env->nrcpt;
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		struct queue_rcpt *q = &m->r[i].q;
 		*q = env->rcpts[i];
@@ -327,28 +326,19 @@ static struct qmgr_job *job_pop(struct qmgr_dest *d)
 
 /* ---- routing a message's recipients into jobs ---------------------- */
 
+/* The destinations that have a job being filled, for one route call;
+ * each has it in d->open, so finding it is O(1). */
 struct open_jobs {
-	struct qmgr_job **v;
+	struct qmgr_dest **v;
 	size_t n, cap;
 };
 
 static void open_add(struct open_jobs *o, struct qmgr_msg *m, uint32_t i,
                      struct qmgr_dest *d)
 {
-	struct qmgr_job *j = NULL;
-	for (size_t k = 0; k < o->n; k++)
-		if (o->v[k]->dest == d) {
-			j = o->v[k];
-			break;
-		}
+	struct qmgr_job *j = d->open;
 	if (j && j->n >= d->rcpt_limit) {
-		/* Full: queue it and start another. */
-		for (size_t k = 0; k < o->n; k++)
-			if (o->v[k] == j) {
-				o->v[k] = o->v[--o->n];
-				break;
-			}
-		job_enqueue(j);
+		job_enqueue(j); /* full: queue it and start another */
 		j = NULL;
 	}
 	if (!j) {
@@ -357,11 +347,14 @@ static void open_add(struct open_jobs *o, struct qmgr_msg *m, uint32_t i,
 		j->dest = d;
 		j->queued_ms = qmgr_now_ms();
 		m->jobs++;
-		if (o->n == o->cap) {
-			o->cap = o->cap ? o->cap * 2 : 8;
-			o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
+		if (!d->open) {
+			if (o->n == o->cap) {
+				o->cap = o->cap ? o->cap * 2 : 8;
+				o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
+			}
+			o->v[o->n++] = d;
 		}
-		o->v[o->n++] = j;
+		d->open = j;
 	}
 	j->rcpt[j->n++] = i;
 	m->r[i].flags |= QMGR_R_BUSY;
@@ -423,8 +416,10 @@ void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 		        dest_get(t, rt.nexthop, per_rcpt ? r->q.address : NULL);
 		open_add(&o, m, (uint32_t)i, d);
 	}
-	for (size_t k = 0; k < o.n; k++)
-		job_enqueue(o.v[k]);
+	for (size_t k = 0; k < o.n; k++) {
+		job_enqueue(o.v[k]->open);
+		o.v[k]->open = NULL;
+	}
 	free(o.v);
 	if (m->jobs == 0)
 		qmgr_store_mark(m);

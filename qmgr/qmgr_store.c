@@ -93,11 +93,6 @@ void qmgr_store_mark(struct qmgr_msg *m)
 		event_timer_set(flush_timer, 0);
 }
 
-bool qmgr_store_pending(const struct qmgr_msg *m)
-{
-	return (m->flags & QMGR_M_DIRTY) && m->jobs == 0;
-}
-
 /* ---- notices ------------------------------------------------------- */
 
 static char *qualify(struct arena *a, const char *addr)
@@ -468,7 +463,6 @@ static void after_commit(struct round *rd)
 	}
 	for (size_t i = 0; i < rd->n; i++) {
 		struct qmgr_msg *m = rd->v[i];
-		m->flags &= ~QMGR_M_STORING;
 		switch (rd->state[i]) {
 		case ST_SKIP:
 			m->flags &= ~QMGR_M_DIRTY;
@@ -510,7 +504,7 @@ static void fail_round(struct round *rd, const struct err *e)
 	for (size_t i = 0; i < rd->nnotes; i++)
 		(void)unlinkat(queue->queue_fd, rd->notes[i].id, 0);
 	for (size_t i = 0; i < rd->n; i++) {
-		rd->v[i]->flags &= ~(QMGR_M_STORING | QMGR_M_DIRTY);
+		rd->v[i]->flags &= ~QMGR_M_DIRTY;
 		qmgr_store_mark(rd->v[i]);
 	}
 	event_timer_set(flush_timer, RETRY_MS);
@@ -531,7 +525,7 @@ void qmgr_store_flush(void)
 	rd.a = arena_new();
 	rd.now = (int64_t)time(NULL);
 	for (struct qmgr_msg *m = dirty; m; m = m->dirty_next) {
-		m->flags = (m->flags & ~QMGR_M_DIRTY) | QMGR_M_STORING;
+		m->flags &= ~QMGR_M_DIRTY;
 		rd.v[rd.n++] = m;
 	}
 	dirty = NULL;
