@@ -17,8 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/imap_struct.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/mbox.h"
+#include "common/mime.h"
 #include "common/params.h"
 #include "common/proto_deliver.h"
 #include "common/service.h"
@@ -26,12 +29,24 @@
 
 static struct local_resolver resolver;
 
+/* The mailbox index caches what IMAP FETCH asks most (ENVELOPE,
+ * BODYSTRUCTURE): computed here, while the copy is in memory, so imapd
+ * never parses a message it has not opened yet. */
+static int cache_build(const void *msg, size_t len, struct buf *out)
+{
+	struct mime_msg *m = mime_parse(msg, len);
+	int rc = imap_struct_cache_build(out, m);
+	mime_free(&m);
+	return rc;
+}
+
 static void local_init(struct event_loop *loop)
 {
 	(void)loop;
 	struct err e = {{0}};
 	if (local_resolver_init(&resolver, &e) < 0)
 		log_fatal("%s", e.msg);
+	mbox_set_cache_builder(cache_build, IMAP_STRUCT_CACHE_VERSION);
 }
 
 static void local_exit(void)

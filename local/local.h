@@ -110,6 +110,9 @@ struct local_user {
  * tests (local_set_getpw). */
 typedef int (*local_getpw_fn)(const char *name, struct local_user *out);
 int local_getpw_system(const char *name, struct local_user *out);
+/* Commands and files never run as root (Postfix: default_privs): when
+ * *uid is 0, replaces *uid and *gid by nobody's. */
+void local_never_root(uid_t *uid, gid_t *gid);
 
 /* ---- expansion -------------------------------------------------------- */
 

@@ -190,15 +190,8 @@ void local_command_run(struct local_target *t, const struct local_msg *msg,
 {
 	uid_t uid = t->uid;
 	gid_t gid = t->gid;
-	if (as_root && uid == 0) {
-		struct local_user nobody;
-		if (local_getpw_system("nobody", &nobody) == 1) {
-			uid = nobody.uid;
-			gid = nobody.gid;
-		} else {
-			uid = gid = 65534;
-		}
-	}
+	if (as_root)
+		local_never_root(&uid, &gid);
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) < 0) {
 		outcome(t, LOCAL_DEFER, "4.3.0", "cannot run command", "", 0);

@@ -332,16 +332,8 @@ static void deliver_file(struct run *r, struct local_target *t)
 	struct buf text;
 	uid_t uid = t->uid;
 	gid_t gid = t->gid;
-	if (r->as_root && uid == 0) {
-		/* Never append to a file as root (Postfix: default_privs). */
-		struct local_user nobody;
-		if (local_getpw_system("nobody", &nobody) == 1) {
-			uid = nobody.uid;
-			gid = nobody.gid;
-		} else {
-			uid = gid = 65534;
-		}
-	}
+	if (r->as_root)
+		local_never_root(&uid, &gid);
 	buf_init(&text, 0);
 	mbox_format(&text, r, t);
 	if (become(r, uid, gid, &e) < 0) {

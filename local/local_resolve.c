@@ -88,6 +88,19 @@ int local_getpw_system(const char *name, struct local_user *out)
 	return getpw_common(name, 0, true, out);
 }
 
+void local_never_root(uid_t *uid, gid_t *gid)
+{
+	if (*uid != 0)
+		return;
+	struct local_user nobody;
+	if (local_getpw_system("nobody", &nobody) == 1) {
+		*uid = nobody.uid;
+		*gid = nobody.gid;
+	} else {
+		*uid = *gid = 65534;
+	}
+}
+
 /* The user a uid belongs to, or a stand-in named by the number. */
 static void user_of_uid(uid_t uid, gid_t gid, struct local_user *out)
 {

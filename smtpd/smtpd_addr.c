@@ -108,33 +108,42 @@ static bool local_put(struct smtpd_addr *a, struct cursor *c,
 	return true;
 }
 
+/* Moves n bytes at the cursor, after skip bytes, into the local part. */
+static bool local_take(struct cursor *c, struct smtpd_addr *a, size_t skip,
+		       size_t n)
+{
+	if (!local_put(a, c, c->p + c->i + skip, n))
+		return false;
+	c->i += skip + n;
+	return true;
+}
+
+/* One non-ASCII character into the local part, if allowed. */
+static bool local_utf8(struct cursor *c, struct smtpd_addr *a)
+{
+	size_t k;
+	if (!take_utf8(c, &k))
+		return false;
+	a->utf8 = true;
+	return local_take(c, a, 0, k);
+}
+
 /* Dot-string = Atom *("." Atom) */
 static bool parse_dot_string(struct cursor *c, struct smtpd_addr *a)
 {
 	bool need_atext = true; /* at the start and after a dot */
 	for (;;) {
 		int ch = peek(c);
-		size_t k;
-		if (ch >= 0x80) {
-			if (!take_utf8(c, &k))
-				return false;
-			a->utf8 = true;
-			if (!local_put(a, c, c->p + c->i, k))
-				return false;
-			c->i += k;
-			need_atext = false;
-		} else if (is_atext(ch)) {
-			if (!local_put(a, c, c->p + c->i, 1))
-				return false;
-			c->i++;
-			need_atext = false;
-		} else if (ch == '.' && !need_atext) {
-			if (!local_put(a, c, c->p + c->i, 1))
-				return false;
-			c->i++;
-			need_atext = true;
-		} else
+		bool ok;
+		if (ch >= 0x80)
+			ok = local_utf8(c, a);
+		else if (is_atext(ch) || (ch == '.' && !need_atext))
+			ok = local_take(c, a, 0, 1);
+		else
 			break;
+		if (!ok)
+			return false;
+		need_atext = ch == '.';
 	}
 	if (need_atext)
 		c->err = SMTPD_ADDR_ESYNTAX;
@@ -148,7 +157,7 @@ static bool parse_quoted(struct cursor *c, struct smtpd_addr *a)
 	a->quoted = true;
 	for (;;) {
 		int ch = peek(c);
-		size_t k;
+		bool ok;
 		if (ch < 0)
 			break;
 		if (ch == '"') {
@@ -160,23 +169,16 @@ static bool parse_quoted(struct cursor *c, struct smtpd_addr *a)
 			if (c->i + 1 >= c->n || c->p[c->i + 1] < 32 ||
 			    c->p[c->i + 1] > 126)
 				break;
-			if (!local_put(a, c, c->p + c->i + 1, 1))
-				return false;
-			c->i += 2;
-		} else if (ch >= 0x80) {
-			if (!take_utf8(c, &k))
-				return false;
-			a->utf8 = true;
-			if (!local_put(a, c, c->p + c->i, k))
-				return false;
-			c->i += k;
-		} else if (ch >= 32 && ch <= 126) {
+			ok = local_take(c, a, 1, 1);
+		} else if (ch >= 0x80)
+			ok = local_utf8(c, a);
+		else if (ch >= 32 && ch <= 126)
 			/* qtextSMTP: %d32-33 / %d35-91 / %d93-126 */
-			if (!local_put(a, c, c->p + c->i, 1))
-				return false;
-			c->i++;
-		} else
+			ok = local_take(c, a, 0, 1);
+		else
 			break;
+		if (!ok)
+			return false;
 	}
 	c->err = SMTPD_ADDR_ESYNTAX;
 	return false;

@@ -142,7 +142,7 @@ static int verify(struct smtpd_session *s, const char *cmd, const char *arg,
 	struct smtpd_verdict v;
 	smtpd_who(s, &w);
 	if (smtpd_rcpt_verify(&w, &a, text, &v) != 0) {
-		smtpd_reject(s, &v, text);
+		smtpd_reject(s, &v, NULL, text);
 		return -1;
 	}
 	smtpd_reply(s, 252, "2.0.0", "<%s>", text);

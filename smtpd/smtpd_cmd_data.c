@@ -100,7 +100,7 @@ static void refuse_content(struct smtpd_session *s, const struct smtpd_data *d)
 	else
 		smtpd_verdict_set(&v, 550, "5.5.2",
 				  "Error: bare <CR> received");
-	smtpd_reject(s, &v, NULL);
+	smtpd_reject(s, &v, NULL, NULL);
 }
 
 /* Content complete: commit and answer. Ends the transaction. 0/-1. */

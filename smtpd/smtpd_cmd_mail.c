@@ -59,6 +59,15 @@ static void bad_path(struct smtpd_session *s, enum smtpd_addr_err err,
 			    which);
 }
 
+/* Valid RFC 5321, but not something the queue may carry (angle brackets
+ * in a quoted local part: they would break every "<%s>" downstream). */
+static void unsafe_path(struct smtpd_session *s, const char *which, char x)
+{
+	char dsn[8];
+	(void)snprintf(dsn, sizeof(dsn), "5.1.%c", x);
+	smtpd_reply(s, 553, dsn, "Error: unsupported %s address", which);
+}
+
 int smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t len)
 {
 	struct smtpd_tx *t = &s->tx;
@@ -96,12 +105,16 @@ int smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	char text[SMTPD_ADDR_TEXT_MAX + 1];
 	(void)smtpd_addr_format(&a, params->myhostname, text, sizeof(text));
+	if (!queue_addr_safe(text, strlen(text))) {
+		unsafe_path(s, "sender", '7');
+		return -1;
+	}
 	/* RFC 1870 6.1: refuse early what would be refused after DATA. */
 	if (mp.has_size && mp.size > params->message_size_limit) {
 		struct smtpd_verdict v;
 		smtpd_verdict_set(&v, 552, "5.3.4",
 				  "Message size exceeds fixed limit");
-		smtpd_reject(s, &v, NULL);
+		smtpd_reject(s, &v, text, NULL);
 		return -1;
 	}
 	struct smtpd_who w;
@@ -110,7 +123,7 @@ int smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t len)
 	w.sender = &a;
 	w.sender_text = text;
 	if (smtpd_sender_check(&w, &a, text, &v) != 0) {
-		smtpd_reject(s, &v, NULL);
+		smtpd_reject(s, &v, text, NULL);
 		return -1;
 	}
 	smtpd_tx_reset(s);
@@ -209,11 +222,19 @@ int smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t len)
 	}
 	char text[SMTPD_ADDR_TEXT_MAX + 1];
 	(void)smtpd_addr_format(&a, params->myhostname, text, sizeof(text));
+	if (!queue_addr_safe(text, strlen(text))) {
+		unsafe_path(s, "recipient", '3');
+		return -1;
+	}
+	if (rp.orcpt[0] && !queue_addr_safe(rp.orcpt, strlen(rp.orcpt))) {
+		smtpd_reply(s, 501, "5.5.4", "Bad ORCPT parameter");
+		return -1;
+	}
 	struct smtpd_who w;
 	struct smtpd_verdict v;
 	smtpd_who(s, &w);
 	if (smtpd_rcpt_check(&w, &a, text, &v) != 0) {
-		smtpd_reject(s, &v, text);
+		smtpd_reject(s, &v, NULL, text);
 		return -1;
 	}
 	if (open_queue_file(s) < 0)

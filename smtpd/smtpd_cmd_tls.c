@@ -12,6 +12,7 @@
  * had come over TLS. After the handshake the session starts over (RFC
  * 3207 4.2): no HELO, no transaction, and SASL learns the new channel.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -132,6 +133,8 @@ int smtpd_cmd_starttls(struct smtpd_session *s, const char *arg, size_t len)
 	smtpd_tx_reset(s);
 	s->helo[0] = 0;
 	s->esmtp = false;
+	free(s->sasl_user); /* AUTH in the clear (smtpd_tls_auth_only=no) */
+	s->sasl_user = NULL;
 	smtpd_state_set(s, SMTPD_STATE_GREET);
 	return 0;
 }

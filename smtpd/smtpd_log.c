@@ -27,14 +27,17 @@ static const struct {
 };
 
 void smtpd_log_reject(const struct smtpd_session *s,
-		      const struct smtpd_verdict *v, const char *to)
+		      const struct smtpd_verdict *v, const char *from_text,
+		      const char *to)
 {
 	char from[SMTPD_ADDR_TEXT_MAX + 16] = "", rcpt[SMTPD_ADDR_TEXT_MAX + 16] = "";
 	char q[SMTPD_ADDR_TEXT_MAX + 8], h[300], text[400];
-	if (s->state & (SMTPD_STATE_MAIL | SMTPD_STATE_RCPT) && s->tx.sender)
+	if (!from_text && s->state & (SMTPD_STATE_MAIL | SMTPD_STATE_RCPT))
+		from_text = s->tx.sender;
+	if (from_text)
 		(void)snprintf(from, sizeof(from), " from=<%s>",
-			       log_quote(q, sizeof(q), s->tx.sender,
-					 strlen(s->tx.sender)));
+			       log_quote(q, sizeof(q), from_text,
+					 strlen(from_text)));
 	if (to)
 		(void)snprintf(rcpt, sizeof(rcpt), " to=<%s>",
 			       log_quote(q, sizeof(q), to, strlen(to)));

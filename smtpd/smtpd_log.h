@@ -20,9 +20,11 @@
  * log_quote().
  */
 
-/* The reject line for a refusal v (to: the recipient, or NULL). */
+/* The reject line for a refusal v (from: the sender, NULL for the
+ * transaction's; to: the recipient, or NULL). */
 void smtpd_log_reject(const struct smtpd_session *s,
-		      const struct smtpd_verdict *v, const char *to);
+		      const struct smtpd_verdict *v, const char *from,
+		      const char *to);
 /* "ID: client=..." when a queue file is created. */
 void smtpd_log_client(const struct smtpd_session *s);
 /* "<what> after CMD from host[addr]" for a failed stream. */

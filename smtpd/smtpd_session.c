@@ -187,9 +187,9 @@ void smtpd_reply_part(struct smtpd_session *s, int code, bool last,
 }
 
 void smtpd_reject(struct smtpd_session *s, const struct smtpd_verdict *v,
-		  const char *to)
+		  const char *from, const char *to)
 {
-	smtpd_log_reject(s, v, to);
+	smtpd_log_reject(s, v, from, to);
 	smtpd_reply(s, v->code, v->dsn, "%s", v->text);
 }
 

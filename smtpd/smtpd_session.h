@@ -127,9 +127,10 @@ void smtpd_reply_part(struct smtpd_session *s, int code, bool last,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* A policy refusal: the reply, plus Postfix's "reject:" log line
  * ("NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1 ...; from=<>
- * to=<> proto=ESMTP helo=<>"). to may be NULL. */
+ * to=<> proto=ESMTP helo=<>"). from: the sender, or NULL for the
+ * transaction's (if any); to may be NULL. */
 void smtpd_reject(struct smtpd_session *s, const struct smtpd_verdict *v,
-		  const char *to);
+		  const char *from, const char *to);
 
 /* The one place the state changes. */
 void smtpd_state_set(struct smtpd_session *s, enum smtpd_state st);

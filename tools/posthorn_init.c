@@ -154,7 +154,9 @@ static int make_tree(const char *dir, const struct init_ids *ids)
 		{"spool/queue", 0700, 1},
 		{"spool/index.lmdb", 0700, 1}, /* queue index (qmgr) */
 		{"spool/private", 0700, 1},
-		{"spool/public", 0710, 1},
+		/* 0711: every local user may reach public/pickup (sendmail)
+		 * but not list what is there. */
+		{"spool/public", 0711, 1},
 		{"spool/pid", 0755, 0},
 	};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -304,7 +306,6 @@ int cmd_init(struct posthorn_ctx *ctx, int argc, char **argv)
 {
 	struct init_ids ids;
 	struct err e;
-	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "usage: posthorn -c DIR %s\n", argv[0]);
 		return 2;

@@ -69,7 +69,7 @@
 	"  -o smtpd_sasl_auth_enable=yes\n"                              \
 	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
-	"pickup    unix  n       -       n       -       -       pickup\n" \
+	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
 	"local     unix  -       n       n       -       -       local\n"
 
 #define INIT_ALIASES                                                          \

@@ -127,18 +127,20 @@ def build_aliases(inst, text):
     inst.run("map", "build", "-a", str(inst.dir / "aliases"))
 
 
+def virtual_mailboxes(inst, lines):
+    """Makes virtual_mailbox_maps a table of address -> maildir lines."""
+    (inst.dir / "vmailbox").write_text(lines)
+    inst.run("map", "build", str(inst.dir / "vmailbox"))
+    inst.config(virtual_mailbox_maps="lmdb:$config_directory/vmailbox")
+
+
 def demo_maildir(inst):
     return inst.dir / "mail" / "example.test" / "demo"
 
 
-@pytest.fixture
-def shared_dir(make_instance):
+def writable_dir(inst):
     """A world-writable directory for files commands write (alias
     commands run as nobody when the alias table belongs to root)."""
-    return None
-
-
-def writable_dir(inst):
     d = inst.dir.parent / "out"
     d.mkdir(exist_ok=True)
     os.chmod(d, 0o1777)
@@ -186,6 +188,8 @@ def test_virtual_account_delivery(make_instance):
     assert ",S=%d," % len(data) in files[0].name
     assert ",W=%d" % (len(data) + data.count(b"\n")) in files[0].name
     assert index_entries(md) == 1
+    # ENVELOPE/BODYSTRUCTURE were cached for imapd at delivery.
+    assert index_entries(md, "cache") == 1
     if IS_ROOT:
         vmail = pwd.getpwnam("vmail")
         assert files[0].stat().st_uid == vmail.pw_uid
@@ -213,11 +217,9 @@ def test_unknown_users_bounce(make_instance):
 
 def test_batch_of_many_mailboxes(make_instance):
     def setup(inst):
-        lines = "".join("u%d@example.test example.test/u%d/\n" % (i, i)
-                        for i in range(40))
-        (inst.dir / "vmailbox").write_text(lines)
-        inst.run("map", "build", str(inst.dir / "vmailbox"))
-        inst.config(virtual_mailbox_maps="lmdb:$config_directory/vmailbox")
+        virtual_mailboxes(inst, "".join(
+            "u%d@example.test example.test/u%d/\n" % (i, i)
+            for i in range(40)))
     inst = make_instance(setup=setup)
     rcpts = ["u%d@example.test" % i for i in range(40)]
     r = deliver(inst, rcpts)
@@ -251,10 +253,7 @@ def test_alias_fan_out_and_remote_forward(make_instance):
         build_aliases(inst, "team: demo, other@example.test,"
                             " friend@remote.test\n"
                             "ext: someone@remote.test\n")
-        lines = "other@example.test example.test/other/\n"
-        (inst.dir / "vmailbox").write_text(lines)
-        inst.run("map", "build", str(inst.dir / "vmailbox"))
-        inst.config(virtual_mailbox_maps="lmdb:$config_directory/vmailbox")
+        virtual_mailboxes(inst, "other@example.test example.test/other/\n")
     inst = make_instance(setup=setup)
     r = deliver(inst, ["team@mail.example.test", "ext@localhost"])
     assert r[0]["result"] == "forward", r

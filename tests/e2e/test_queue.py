@@ -10,6 +10,7 @@ acknowledged.
 """
 import concurrent.futures
 import os
+import pwd
 import re
 import signal
 import socket
@@ -166,6 +167,21 @@ def test_sendmail_messages_are_listed(instance):
     assert re.search(r"recipient: <bob@example.test> "
                      r"status=(pending|deferred)", show)
     assert show.endswith(first.decode())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+def test_ordinary_user_can_submit(instance):
+    # public/ is 0711: any local user reaches public/pickup; pickup takes
+    # the uid from the socket, not from what the client says.
+    p = subprocess.run(["runuser", "-u", "nobody", "--", str(SENDMAIL), "-C",
+                        str(instance.dir), "bob@example.test"],
+                       input="Subject: from nobody\n\nhi\n",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: len(listed_ids(instance)) == 1, what="queued")
+    qid = listed_ids(instance).pop()
+    body = queue_files(instance)[qid].read_text()
+    assert f"from userid {pwd.getpwnam('nobody').pw_uid})" in body
 
 
 def test_sendmail_refuses_without_recipients(instance):

@@ -100,7 +100,8 @@ def test_size_limits(make_instance):
     assert c.cmd("MAIL FROM:<a@b.example> SIZE=2001") == (
         552, ["5.3.4 Message size exceeds fixed limit"])
     inst.wait_log(r"NOQUEUE: reject: MAIL from unknown\[127\.0\.0\.1\]: "
-                  r"552 5\.3\.4 Message size exceeds fixed limit;")
+                  r"552 5\.3\.4 Message size exceeds fixed limit; "
+                  r"from=<a@b\.example> proto=ESMTP helo=<x\.example>")
     # an undeclared size is enforced while streaming
     r = transaction(c, "a@b.example", ["demo@example.test"],
                     b"Subject: big\r\n\r\n" + b"x" * 70 + b"\r\n" * 0 +

@@ -285,3 +285,20 @@ def test_passwords_never_written(tls_instance):
             data = path.read_bytes()
             for n in needles:
                 assert n not in data, f"secret found in {path}"
+
+
+def test_auth_protocol_errors(tls_instance):
+    c = Raw(smtp_port(tls_instance, "submission"))
+    c.cmd("EHLO x.example")
+    c.cmd("STARTTLS")
+    c.starttls()
+    c.cmd("EHLO x.example")
+    assert c.cmd("AUTH CRAM-MD5") == (
+        504, ["5.5.4 Unrecognized authentication type"])
+    assert c.cmd("AUTH") == (501, ["5.5.4 Syntax: AUTH mechanism"])
+    assert c.cmd("AUTH PLAIN")[0] == 334
+    assert c.cmd("*") == (501, ["5.0.0 Authentication aborted"])
+    assert c.cmd("AUTH PLAIN !!notbase64")[0] == 501
+    c.cmd("MAIL FROM:<a@b.example>")
+    assert c.cmd("AUTH PLAIN") == (
+        503, ["5.5.1 Error: MAIL transaction in progress"])
