@@ -360,6 +360,45 @@ static void open_add(struct open_jobs *o, struct qmgr_msg *m, uint32_t i,
 	m->r[i].flags |= QMGR_R_BUSY;
 }
 
+/* Postfix's trivial agents, which qmgr answers itself: the nexthop is
+ * the reason, led by a status code when it has one ("error:5.1.1 no
+ * such user"). True when rt named one and recipient i got its answer. */
+static bool trivial_agent(struct qmgr_msg *m, uint32_t i,
+                          const struct qmgr_route *rt)
+{
+	static const struct {
+		const char *name;
+		enum qmgr_res res;
+		char klass;
+		const char *dsn, *reason;
+	} agents[] = {
+	        {"error", QMGR_RES_BOUNCE, '5', "5.0.0",
+	         "mail delivery disabled"},
+	        {"retry", QMGR_RES_DEFER, '4', "4.3.0",
+	         "delivery temporarily suspended"},
+	        {"discard", QMGR_RES_SENT, '2', "2.0.0", "discarded"},
+	};
+	for (size_t k = 0; k < sizeof(agents) / sizeof(agents[0]); k++) {
+		if (strcmp(rt->transport, agents[k].name) != 0)
+			continue;
+		char dsn[12];
+		const char *text = rt->nexthop;
+		size_t n = strcspn(text, " ");
+		(void)snprintf(dsn, sizeof(dsn), "%s", agents[k].dsn);
+		if (n >= 5 && n < sizeof(dsn) && text[0] == agents[k].klass &&
+		    text[1] == '.' && strspn(text, "0123456789.") == n) {
+			memcpy(dsn, text, n);
+			dsn[n] = 0;
+			text += n + strspn(text + n, " ");
+		}
+		qmgr_result_direct(m, i, agents[k].res, dsn,
+		                   text[0] ? text : agents[k].reason,
+		                   agents[k].name);
+		return true;
+	}
+	return false;
+}
+
 void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 {
 	struct open_jobs o = {0};
@@ -376,30 +415,8 @@ void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 			                   "4.3.0", e.msg, "none");
 			continue;
 		}
-		if (strcmp(rt.transport, "error") == 0) {
-			qmgr_result_direct(m, (uint32_t)i, QMGR_RES_BOUNCE,
-			                   "5.0.0",
-			                   rt.nexthop[0] ? rt.nexthop
-			                                 : "mail delivery "
-			                                   "disabled",
-			                   "error");
+		if (trivial_agent(m, (uint32_t)i, &rt))
 			continue;
-		}
-		if (strcmp(rt.transport, "retry") == 0) {
-			qmgr_result_direct(m, (uint32_t)i, QMGR_RES_DEFER,
-			                   "4.3.0",
-			                   rt.nexthop[0] ? rt.nexthop
-			                                 : "delivery "
-			                                   "temporarily "
-			                                   "suspended",
-			                   "retry");
-			continue;
-		}
-		if (strcmp(rt.transport, "discard") == 0) {
-			qmgr_result_direct(m, (uint32_t)i, QMGR_RES_SENT,
-			                   "2.0.0", "discarded", "discard");
-			continue;
-		}
 		if (!transport_name_ok(rt.transport)) {
 			char why[128];
 			(void)snprintf(why, sizeof(why),

@@ -205,3 +205,19 @@ def test_remote_recipient_waits_for_the_smtp_agent(make_instance):
                           inst.run("queue", "list").stdout, re.M)
     wait_until(lambda: rcpts() == ["far@remote.test"],
                what="only the remote recipient left in the listing")
+
+
+def test_trivial_transports_answered_by_qmgr(make_instance):
+    """discard, retry and error (Postfix's trivial agents) need no
+    process: qmgr answers them, with the status code the text leads
+    with."""
+    def setup(inst):
+        inst.config(transport_maps="inline:{ void.test=discard, "
+                                   "later.test=retry:4.4.5 try me later }")
+    inst = make_instance(setup=setup)
+    qid = smtp_send(inst, "demo@example.test",
+                    ["x@void.test", "y@later.test"], BODY)
+    inst.wait_log(rf"{qid}: to=<x@void\.test>, relay=discard, .*"
+                  r"dsn=2\.0\.0, status=sent \(discarded\)")
+    inst.wait_log(rf"{qid}: to=<y@later\.test>, relay=retry, .*"
+                  r"dsn=4\.4\.5, status=deferred \(try me later\)")

@@ -147,28 +147,6 @@ def writable_dir(inst):
     return d
 
 
-@pytest.fixture
-def sysuser(make_instance):
-    """Factory for system users with a home under /tmp, removed after."""
-    made = []
-
-    def factory(base):
-        name = "ph%s%04d" % (base, random.randrange(10000))
-        home = pathlib.Path("/tmp") / ("posthorn-home-" + name)
-        subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh",
-                        name], check=True, capture_output=True)
-        made.append((name, home))
-        home.mkdir(mode=0o755)
-        pw = pwd.getpwnam(name)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        return name, home, pw
-
-    yield factory
-    for name, home in made:
-        subprocess.run(["userdel", name], capture_output=True)
-        subprocess.run(["rm", "-rf", str(home)])
-
-
 # ---- virtual accounts ------------------------------------------------------
 
 def test_virtual_account_delivery(make_instance):
