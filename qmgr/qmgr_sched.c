@@ -362,7 +362,8 @@ static void open_add(struct open_jobs *o, struct qmgr_msg *m, uint32_t i,
 
 /* Postfix's trivial agents, which qmgr answers itself: the nexthop is
  * the reason, led by a status code when it has one ("error:5.1.1 no
- * such user"). True when rt named one and recipient i got its answer. */
+ * such user"), else a default. True when rt named one and recipient i
+ * got its answer. */
 static bool trivial_agent(struct qmgr_msg *m, uint32_t i,
                           const struct qmgr_route *rt)
 {
@@ -391,6 +392,11 @@ static bool trivial_agent(struct qmgr_msg *m, uint32_t i,
 			dsn[n] = 0;
 			text += n + strspn(text + n, " ");
 		}
+		/* No text given: the nexthop is just the domain. */
+		char domain[256];
+		qmgr_route_domain(m->r[i].q.address, domain, sizeof(domain));
+		if (strcmp(text, domain) == 0)
+			text = "";
 		qmgr_result_direct(m, i, agents[k].res, dsn,
 		                   text[0] ? text : agents[k].reason,
 		                   agents[k].name);
