@@ -370,8 +370,23 @@ void qmgr_result_direct(struct qmgr_msg *m, uint32_t i, enum qmgr_res res,
 void qmgr_store_init(struct qmgr_queue *q, struct event_loop *loop);
 /* Puts m on the list written at the end of this loop round. */
 void qmgr_store_mark(struct qmgr_msg *m);
-/* Writes everything marked, now. */
+/* Writes everything marked, now (its own index transaction). */
 void qmgr_store_flush(void);
+/*
+ * The same in three steps, so a round can ride on another index
+ * transaction (the commit batch's: one LMDB commit instead of two):
+ * begin takes what is marked and writes and syncs the notice files (NULL
+ * when nothing is marked); write adds the round to txn (-1 with e set
+ * when the notices could not be made durable, or on an index error; it
+ * may be called again if db_write retries); end finishes it after the
+ * transaction committed or failed (then everything is retried later).
+ */
+struct qmgr_store_round;
+struct qmgr_store_round *qmgr_store_begin(void);
+int qmgr_store_write(struct db_txn *txn, struct qmgr_store_round *rd,
+                     struct err *e);
+void qmgr_store_end(struct qmgr_store_round *rd, bool committed,
+                    const struct err *e);
 
 /* ---- qmgr_bounce.c ------------------------------------------------- */
 

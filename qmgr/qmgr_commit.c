@@ -271,6 +271,7 @@ struct batch {
 	size_t n;
 	char **moved; /* ids renamed into queue/ */
 	size_t nmoved;
+	struct qmgr_store_round *store; /* delivery results riding along */
 };
 
 static void set_result(struct qconn *c, bool ok, const char *status,
@@ -325,7 +326,7 @@ static int put_all(struct db_txn *txn, void *ctx, struct err *e)
 		if (c->ok && queue_index_put(txn, &c->req.env, e) < 0)
 			return -1;
 	}
-	return 0;
+	return qmgr_store_write(txn, b->store, e);
 }
 
 /* Steps 2 and 3 for the moved files; on failure they leave queue/. */
@@ -338,8 +339,20 @@ static void make_durable(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		b->v[i]->req.env.next_attempt = now;
 	int rc = qmgr_sync_files(queue, sync_method, b->moved, b->nmoved, &e);
+	/* Delivery results waiting to be written share this transaction:
+	 * under load that halves the index commits. If they cannot be
+	 * written, the batch is tried alone so they never hold up a
+	 * commit. */
+	b->store = rc == 0 ? qmgr_store_begin() : NULL;
 	if (rc == 0)
 		rc = db_write(queue->index, put_all, b, &e);
+	if (rc < 0 && b->store) {
+		qmgr_store_end(b->store, false, &e);
+		b->store = NULL;
+		rc = db_write(queue->index, put_all, b, &e);
+	}
+	qmgr_store_end(b->store, rc == 0, &e);
+	b->store = NULL;
 	if (rc == 0)
 		return;
 	log_error("commit of %zu message(s) failed: %s", b->nmoved, e.msg);

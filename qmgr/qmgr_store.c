@@ -55,6 +55,7 @@
 static struct qmgr_queue *queue;
 static struct event *flush_timer;
 static struct qmgr_msg *dirty;
+static bool flush_armed;
 
 struct notice {
 	char id[QUEUE_ID_SIZE];
@@ -65,6 +66,8 @@ struct notice {
 };
 
 struct round {
+	bool failed; /* notice files could not be made durable */
+	struct err err;
 	struct qmgr_msg **v;
 	size_t n;
 	unsigned char *state; /* ST_* per message */
@@ -89,8 +92,10 @@ void qmgr_store_mark(struct qmgr_msg *m)
 		m->dirty_next = dirty;
 		dirty = m;
 	}
-	if (flush_timer)
-		event_timer_set(flush_timer, 0);
+	if (flush_timer && !flush_armed) {
+		flush_armed = true;
+		event_timer_set(flush_timer, 10);
+	}
 }
 
 /* ---- notices ------------------------------------------------------- */
@@ -510,45 +515,86 @@ static void fail_round(struct round *rd, const struct err *e)
 	event_timer_set(flush_timer, RETRY_MS);
 }
 
-void qmgr_store_flush(void)
+struct qmgr_store_round *qmgr_store_begin(void)
 {
-	struct round rd = {0};
 	struct err e;
 	size_t n = 0;
 	for (struct qmgr_msg *m = dirty; m; m = m->dirty_next)
 		n++;
 	if (n == 0)
-		return;
-	rd.v = xcalloc(n, sizeof(*rd.v));
-	rd.state = xcalloc(n, 1);
-	rd.full = xcalloc(n, sizeof(*rd.full));
-	rd.a = arena_new();
-	rd.now = (int64_t)time(NULL);
+		return NULL;
+	struct round *rd = xcalloc(1, sizeof(*rd));
+	rd->v = xcalloc(n, sizeof(*rd->v));
+	rd->state = xcalloc(n, 1);
+	rd->full = xcalloc(n, sizeof(*rd->full));
+	rd->a = arena_new();
+	rd->now = (int64_t)time(NULL);
 	for (struct qmgr_msg *m = dirty; m; m = m->dirty_next) {
 		m->flags &= ~QMGR_M_DIRTY;
-		rd.v[rd.n++] = m;
+		rd->v[rd->n++] = m;
 	}
 	dirty = NULL;
-
-	for (size_t i = 0; i < rd.n; i++)
-		prepare(&rd, i);
-	char **ids = xcalloc(rd.nnotes ? rd.nnotes : 1, sizeof(*ids));
-	for (size_t i = 0; i < rd.nnotes; i++)
-		ids[i] = rd.notes[i].id;
-	if (qmgr_sync_files(queue, QMGR_SYNC_FDATASYNC, ids, rd.nnotes, &e) <
-	            0 ||
-	    db_write(queue->index, write_round, &rd, &e) < 0)
-		fail_round(&rd, &e);
-	else
-		after_commit(&rd);
+	for (size_t i = 0; i < rd->n; i++)
+		prepare(rd, i);
+	char **ids = xcalloc(rd->nnotes ? rd->nnotes : 1, sizeof(*ids));
+	for (size_t i = 0; i < rd->nnotes; i++)
+		ids[i] = rd->notes[i].id;
+	rd->failed = qmgr_sync_files(queue, QMGR_SYNC_FDATASYNC, ids,
+	                             rd->nnotes, &e) < 0;
+	if (rd->failed)
+		rd->err = e;
 	free(ids);
-	for (size_t i = 0; i < rd.n; i++)
-		free(rd.full[i]);
-	free(rd.full);
-	free(rd.v);
-	free(rd.state);
-	free(rd.notes);
-	arena_free(&rd.a);
+	return (struct qmgr_store_round *)rd;
+}
+
+int qmgr_store_write(struct db_txn *txn, struct qmgr_store_round *r,
+                     struct err *e)
+{
+	struct round *rd = (struct round *)r;
+	if (!rd)
+		return 0;
+	if (rd->failed) {
+		*e = rd->err; /* never write without the notices on disk */
+		return -1;
+	}
+	return write_round(txn, rd, e);
+}
+
+void qmgr_store_end(struct qmgr_store_round *r, bool committed,
+                    const struct err *e)
+{
+	struct round *rd = (struct round *)r;
+	if (!rd)
+		return;
+	if (committed)
+		after_commit(rd);
+	else
+		fail_round(rd, rd->failed ? &rd->err : e);
+	for (size_t i = 0; i < rd->n; i++)
+		free(rd->full[i]);
+	free(rd->full);
+	free(rd->v);
+	free(rd->state);
+	free(rd->notes);
+	arena_free(&rd->a);
+	free(rd);
+}
+
+static int write_only(struct db_txn *txn, void *ctx, struct err *e)
+{
+	return qmgr_store_write(txn, ctx, e);
+}
+
+void qmgr_store_flush(void)
+{
+	struct err e;
+	struct qmgr_store_round *rd = qmgr_store_begin();
+	if (!rd)
+		return;
+	struct round *r = (struct round *)rd;
+	bool ok = !r->failed &&
+	          db_write(queue->index, write_only, rd, &e) == 0;
+	qmgr_store_end(rd, ok, &e);
 }
 
 static void on_flush(struct event *ev, unsigned what, void *ctx)
@@ -556,6 +602,7 @@ static void on_flush(struct event *ev, unsigned what, void *ctx)
 	(void)ev;
 	(void)what;
 	(void)ctx;
+	flush_armed = false;
 	qmgr_store_flush();
 }
 

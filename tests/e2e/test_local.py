@@ -20,7 +20,7 @@ import time
 import pytest
 
 import ipc
-from conftest import wait_until
+from conftest import maildir_files as messages, wait_until
 
 IS_ROOT = os.geteuid() == 0
 BODY = (b"Received: from client (client [127.0.0.1])\n"
@@ -94,16 +94,6 @@ def deliver(inst, rcpts, body=BODY, sender="sender@example.org"):
         return c.deliver(qid, rcpts, sender=sender, body=body)
     finally:
         c.close()
-
-
-def messages(maildir):
-    """The message files of a maildir (new/ and cur/), sorted by name."""
-    out = []
-    for sub in ("new", "cur"):
-        d = pathlib.Path(maildir) / sub
-        if d.is_dir():
-            out += sorted(d.iterdir())
-    return out
 
 
 def index_entries(maildir, table="msgs"):

@@ -45,6 +45,10 @@ def submit(inst, rcpt):
                      what="the new message")
     qid = qid.pop()
     inst.wait_log(rf"{qid}: to=<{re.escape(rcpt)}>, .*status=deferred")
+    # Logged when the result came; recorded in the index just after.
+    wait_until(lambda: "status=deferred" in
+               inst.run("queue", "show", qid).stdout,
+               what=f"{qid} recorded as deferred")
     return qid
 
 
@@ -128,8 +132,9 @@ def test_hold_all_release_all_requeue(make_instance):
             wait_until(lambda: len(re.findall(
                 rf"{q}: to=<.*status=deferred", inst.log())) == 2,
                 what=f"{q} retried after release")
-        show = inst.run("queue", "show", ids[0]).stdout
-        assert "attempts=2" in show
+        wait_until(lambda: "attempts=2" in
+                   inst.run("queue", "show", ids[0]).stdout,
+                   what="the second attempt recorded")
         n = len(agent.times())
         assert admin(inst, "requeue", ids[0]).stdout.strip() == \
             "Requeued: 1 message"
