@@ -27,10 +27,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-from smtpd_accept import client, floor, free_port
+from smtpd_accept import bench_args, client, free_port, print_floor
 
 USERS = 20
 POSTFIX = "/usr/sbin/postfix"
@@ -204,19 +203,14 @@ def measure(server, sessions, secs):
 
 
 def main():
-    if len(sys.argv) < 2:
+    args = bench_args("deliver", 5.0)
+    if not args:
         print(__doc__)
         return 0
-    build = sys.argv[1]
-    secs = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
-    counts = [int(a) for a in sys.argv[3:]] or [10, 50]
-    base = tempfile.mkdtemp(prefix="posthorn-deliver-bench.",
-                            dir=os.environ.get("BENCH_DIR", "/tmp"))
-    os.chmod(base, 0o755)
+    build, secs, counts, base = args
     servers = []
     try:
-        fl = floor(base, min(secs, 3))
-        print(f"disk floor: {fl:8.0f} fsync'd 1 KB creates/s (one writer)")
+        fl = print_floor(base, min(secs, 3))
         servers.append(Posthorn(build, base))
         if os.geteuid() == 0 and os.path.exists(POSTFIX):
             servers.append(Postfix(base))

@@ -146,20 +146,34 @@ def run(port, sessions, secs):
     return total / elapsed
 
 
-def main():
+def bench_args(name, default_secs):
+    """BUILD_DIR [SECONDS] [SESSIONS ...] from the command line, and a
+    fresh directory under $BENCH_DIR; None when there are no arguments."""
     if len(sys.argv) < 2:
-        print(__doc__)
-        return 0
-    build = sys.argv[1]
-    secs = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+        return None
+    secs = float(sys.argv[2]) if len(sys.argv) > 2 else default_secs
     counts = [int(a) for a in sys.argv[3:]] or [10, 50]
-    base = tempfile.mkdtemp(prefix="posthorn-smtpd-bench.",
+    base = tempfile.mkdtemp(prefix=f"posthorn-{name}-bench.",
                             dir=os.environ.get("BENCH_DIR", "/tmp"))
     os.chmod(base, 0o755)
+    return sys.argv[1], secs, counts, base
+
+
+def print_floor(base, secs):
+    fl = floor(base, secs)
+    print(f"disk floor: {fl:8.0f} fsync'd 1 KB creates/s (one writer)")
+    return fl
+
+
+def main():
+    args = bench_args("smtpd", 3.0)
+    if not args:
+        print(__doc__)
+        return 0
+    build, secs, counts, base = args
     posthorn = inst = None
     try:
-        fl = floor(base, secs)
-        print(f"disk floor: {fl:8.0f} fsync'd 1 KB creates/s (one writer)")
+        fl = print_floor(base, secs)
         posthorn, inst, port = make_instance(build, base)
         for n in counts:
             rate = run(port, n, secs)

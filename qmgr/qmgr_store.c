@@ -2,8 +2,10 @@
 /*
  * qmgr_store.c - making delivery results durable, once per loop round
  *
- * Messages whose recipients changed are marked (qmgr_store_mark); a timer
- * armed for "now" runs after the round's reads and writes them all:
+ * Messages whose recipients changed are marked (qmgr_store_mark); within
+ * STORE_GATHER_MS they are written together, either by the next commit
+ * batch's index transaction (qmgr_commit.c takes them along, so a busy
+ * qmgr pays one LMDB commit per round, not two) or by their own:
  *   1. notices: for each finished message (no job left), a DSN per kind
  *      owed (failure, delay, success) is written as a new file in queue/
  *      (qmgr_bounce.c builds the text);
@@ -51,6 +53,9 @@
  * read up to this much, or bounce_size_limit if larger. */
 #define HEADER_READ_MAX 16384
 #define RETRY_MS 1000
+/* Results wait this long for company: a round costs an LMDB commit (two
+ * fsyncs) however little it writes, and the loop waits for it. */
+#define STORE_GATHER_MS 10
 
 static struct qmgr_queue *queue;
 static struct event *flush_timer;
@@ -94,7 +99,7 @@ void qmgr_store_mark(struct qmgr_msg *m)
 	}
 	if (flush_timer && !flush_armed) {
 		flush_armed = true;
-		event_timer_set(flush_timer, 10);
+		event_timer_set(flush_timer, STORE_GATHER_MS);
 	}
 }
 
