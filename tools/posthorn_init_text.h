@@ -70,7 +70,8 @@
 	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
 	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
-	"local     unix  -       n       n       -       -       local\n"
+	"local     unix  -       n       n       -       -       local\n"   \
+	"smtp      unix  -       -       n       -       -       smtp\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
