@@ -8,6 +8,7 @@
 
 #include "common/db.h"
 #include "common/event.h"
+#include "common/proto_deliver.h"
 #include "common/queue_env.h"
 #include "common/service.h"
 
@@ -122,9 +123,9 @@ enum qmgr_class {
 
 struct qmgr_route {
 	enum qmgr_class cls;
-	char transport[QMGR_TRANSPORT_MAX]; /* master.cf name, or error /
-	                                       discard */
-	char nexthop[QMGR_NEXTHOP_MAX];     /* lower case, or error text */
+	char transport[QMGR_TRANSPORT_MAX]; /* master.cf name, or error,
+	                                       retry, discard */
+	char nexthop[QMGR_NEXTHOP_MAX];     /* lower case, or their text */
 };
 
 /* Opens transport_maps. 0, or -1 with e set. */
@@ -136,19 +137,6 @@ void qmgr_route_deinit(void);
  * recipient is deferred, not bounced).
  */
 int qmgr_route_rcpt(const char *addr, struct qmgr_route *out, struct err *e);
-/*
- * The pure rule behind it, as transport(5) has it: class_value is the
- * class's transport parameter ("local", "smtp:[relay]:587"),
- * class_nexthop what the nexthop is when that value names none (the
- * domain, or relayhost for the relay and default classes), map_value the
- * transport_maps result or NULL, domain the recipient domain. A map value
- * "t:" sets the transport and resets the nexthop to domain, ":n" sets
- * only the nexthop, ":" changes nothing. 0, or -1 with e set (empty
- * transport, too long).
- */
-int qmgr_route_combine(const char *class_value, const char *class_nexthop,
-                       const char *map_value, const char *domain,
-                       struct qmgr_route *out, struct err *e);
 /* The recipient domain of addr (after the last '@', lower-cased, without
  * a trailing dot) into out; "" when addr has none. */
 void qmgr_route_domain(const char *addr, char *out, size_t outsz);
@@ -184,9 +172,6 @@ const char *qmgr_notify_text(unsigned notify, char *out, size_t outsz);
 
 /* ---- qmgr_reply.c -------------------------------------------------- */
 
-/* Recipients per delivery request: the request carries four attributes
- * per recipient and the reply six, both within IPC_ATTR_MAX. */
-#define QMGR_REQ_RCPT_MAX 80
 #define QMGR_RELAY_MAX 255
 
 enum qmgr_res {
@@ -268,7 +253,7 @@ struct qmgr_dest;
 struct qmgr_job {
 	struct qmgr_msg *msg;
 	struct qmgr_dest *dest;
-	uint32_t rcpt[QMGR_REQ_RCPT_MAX]; /* indexes into msg->r */
+	uint32_t rcpt[DELIVER_RCPT_MAX]; /* indexes into msg->r */
 	size_t n;
 	int64_t queued_ms;  /* wall clock */
 	int64_t conn_ms;    /* connection setup took (for delays=) */

@@ -141,7 +141,7 @@ static void send_request(struct qmgr_conn *c)
 		rc = ipc_conn_queue(&c->ipc, &m);
 	ipc_msg_deinit(&m);
 	if (rc < 0) {
-		/* Cannot happen within QMGR_REQ_RCPT_MAX recipients of
+		/* Cannot happen within DELIVER_RCPT_MAX recipients of
 		 * bounded addresses; defer rather than trust that. */
 		log_error("%s: delivery request over IPC limits",
 		          j->msg->env.queue_id);

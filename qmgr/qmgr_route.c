@@ -13,7 +13,8 @@
  *      or relayhost for the relay and default classes when it is set.
  *   2. transport_maps, searched for the whole address, the domain, each
  *      parent domain as ".parent", then "*"; the first hit changes the
- *      class result as qmgr_route_combine() says.
+ *      class result as transport(5) says (common/nexthop.c,
+ *      nexthop_route(), shared with smtp's tests).
  * The transport is a master.cf service name (qmgr connects to
  * private/<name>), or one of Postfix's trivial agents, which qmgr
  * answers itself: "error" (bounce with the nexthop as the reason),
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "common/map.h"
+#include "common/nexthop.h"
 #include "common/params.h"
 #include "common/str.h"
 
@@ -61,62 +63,6 @@ void qmgr_route_domain(const char *addr, char *out, size_t outsz)
 	str_lower(out);
 }
 
-static int set_text(char *dst, size_t size, const char *s, size_t len,
-                    const char *what, struct err *e)
-{
-	if (len >= size) {
-		err_set(e, "%s too long", what);
-		return -1;
-	}
-	memcpy(dst, s, len);
-	dst[len] = 0;
-	return 0;
-}
-
-int qmgr_route_combine(const char *class_value, const char *class_nexthop,
-                       const char *map_value, const char *domain,
-                       struct qmgr_route *out, struct err *e)
-{
-	const char *colon = strchr(class_value, ':');
-	size_t tlen = colon ? (size_t)(colon - class_value)
-	                    : strlen(class_value);
-	const char *nh = colon && colon[1] ? colon + 1 : class_nexthop;
-	if (set_text(out->transport, sizeof(out->transport), class_value, tlen,
-	             "transport name", e) < 0 ||
-	    set_text(out->nexthop, sizeof(out->nexthop), nh, strlen(nh),
-	             "nexthop", e) < 0)
-		return -1;
-	if (map_value) {
-		const char *mc = strchr(map_value, ':');
-		size_t mt = mc ? (size_t)(mc - map_value) : strlen(map_value);
-		const char *mn = mc ? mc + 1 : "";
-		if (mt > 0) {
-			/* "transport:" delivers to the recipient domain. */
-			if (set_text(out->transport, sizeof(out->transport),
-			             map_value, mt, "transport name", e) < 0 ||
-			    set_text(out->nexthop, sizeof(out->nexthop),
-			             mn[0] ? mn : domain,
-			             strlen(mn[0] ? mn : domain), "nexthop",
-			             e) < 0)
-				return -1;
-		} else if (mn[0]) {
-			if (set_text(out->nexthop, sizeof(out->nexthop), mn,
-			             strlen(mn), "nexthop", e) < 0)
-				return -1;
-		}
-	}
-	if (!out->transport[0]) {
-		err_set(e, "empty transport name");
-		return -1;
-	}
-	/* Destinations differ only by case: one queue for them. The text
-	 * of an error or retry transport is a reason and keeps its case. */
-	if (strcmp(out->transport, "error") != 0 &&
-	    strcmp(out->transport, "retry") != 0)
-		str_lower(out->nexthop);
-	return 0;
-}
-
 /* Looks up the transport_maps keys for addr/domain in Postfix's order. 1
  * found (*out, caller frees), 0 none, -1 error. */
 static int map_find(const char *addr, const char *domain, char **out,
@@ -143,7 +89,7 @@ static int map_find(const char *addr, const char *domain, char **out,
 int qmgr_route_rcpt(const char *addr, struct qmgr_route *out, struct err *e)
 {
 	char domain[256];
-	const char *class_value, *class_nexthop;
+	const char *class_value;
 	qmgr_route_domain(addr, domain, sizeof(domain));
 	/* An address without a domain is a local user (sendmail qualifies
 	 * addresses; this is the safe reading of one that slipped by). */
@@ -164,15 +110,31 @@ int qmgr_route_rcpt(const char *addr, struct qmgr_route *out, struct err *e)
 		class_value = params->default_transport;
 	}
 	const char *home = domain[0] ? domain : params->myhostname;
-	class_nexthop = home;
-	if ((out->cls == QMGR_CLASS_RELAY || out->cls == QMGR_CLASS_DEFAULT) &&
-	    params->relayhost[0])
-		class_nexthop = params->relayhost;
+	/* relayhost is the nexthop of remote mail only. */
+	const char *relayhost = out->cls == QMGR_CLASS_RELAY ||
+	                                        out->cls == QMGR_CLASS_DEFAULT
+	                                ? params->relayhost
+	                                : "";
 	char *mv = NULL;
 	int rc = map_find(addr, domain, &mv, e);
 	if (rc < 0)
 		return -1;
-	rc = qmgr_route_combine(class_value, class_nexthop, mv, home, out, e);
+	struct buf t, n;
+	buf_init(&t, sizeof(out->transport) - 1);
+	buf_init(&n, sizeof(out->nexthop) - 1);
+	rc = nexthop_route(class_value, relayhost, mv, home, &t, &n, e);
 	free(mv);
+	if (rc == 0) {
+		memcpy(out->transport, buf_cstr(&t), t.len + 1);
+		memcpy(out->nexthop, buf_cstr(&n), n.len + 1);
+		/* Destinations differ only by case: one queue for them.
+		 * The text of an error or retry transport is a reason and
+		 * keeps its case. */
+		if (strcmp(out->transport, "error") != 0 &&
+		    strcmp(out->transport, "retry") != 0)
+			str_lower(out->nexthop);
+	}
+	buf_deinit(&t);
+	buf_deinit(&n);
 	return rc;
 }

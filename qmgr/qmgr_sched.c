@@ -265,8 +265,8 @@ static struct qmgr_dest *dest_get(struct qmgr_transport *t,
 		d->limit = (int)params->default_destination_concurrency_limit;
 		d->rcpt_limit =
 		        (size_t)params->default_destination_recipient_limit;
-		if (d->rcpt_limit > QMGR_REQ_RCPT_MAX)
-			d->rcpt_limit = QMGR_REQ_RCPT_MAX;
+		if (d->rcpt_limit > DELIVER_RCPT_MAX)
+			d->rcpt_limit = DELIVER_RCPT_MAX;
 	}
 	qmgr_hash_add(&dests, &d->h);
 	return d;

@@ -256,10 +256,12 @@ HELD = "retry:held for the test"
 
 
 def hold_delivery(inst):
-    """Keeps mail in the queue: qmgr defers every local and virtual
-    recipient itself (Postfix's "retry" transport) instead of delivering,
-    for tests that look at what was queued."""
-    inst.config(local_transport=HELD, virtual_transport=HELD)
+    """Keeps mail in the queue: qmgr defers every recipient itself
+    (Postfix's "retry" transport) instead of delivering, for tests that
+    look at what was queued. Remote mail then never reaches the smtp
+    agent, so no test asks a real DNS server by accident."""
+    inst.config(local_transport=HELD, virtual_transport=HELD,
+                relay_transport=HELD, default_transport=HELD)
 
 
 def held(factory):

@@ -4,7 +4,7 @@
  * (qmgr_reply_decode) on arbitrary bytes
  *
  * The first input byte chooses how many recipients the request had
- * (0..QMGR_REQ_RCPT_MAX); the rest is decoded as IPC messages, the way
+ * (0..DELIVER_RCPT_MAX); the rest is decoded as IPC messages, the way
  * qmgr_agent.c reads an agent's socket. Whatever the decoder accepts must
  * hold what qmgr relies on: a known result per recipient, a DSN whose
  * class matches it, bounded printable texts, and for forwards a bounded
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	size_t n = data[0] % (QMGR_REQ_RCPT_MAX + 1);
+	size_t n = data[0] % (DELIVER_RCPT_MAX + 1);
 	size_t off = 1;
 	struct ipc_msg m;
 	struct err e;
