@@ -24,26 +24,15 @@ import os
 import pathlib
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
-from smtpd_accept import bench_args, client, free_port, print_floor
+from smtpd_accept import (bench_args, client, free_port, print_floor,
+                          wait_port)
 
 USERS = 20
 POSTFIX = "/usr/sbin/postfix"
-
-
-def wait_port(port, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def count_mail(boxes):

@@ -92,6 +92,18 @@ def client(port, secs, start, out, rcpt="demo@example.test"):
     out.put(n)
 
 
+def wait_port(port, timeout=20):
+    """Waits until something listens on a loopback port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,13 +130,7 @@ def make_instance(build, base):
     (inst / "master.cf").write_text("\n".join(lines) + "\n")
     subprocess.run([posthorn, "-c", str(inst), "start"], check=True,
                    capture_output=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     return posthorn, inst, port
 
 
