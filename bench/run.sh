@@ -62,4 +62,9 @@ echo "== smtp relay (bench/relay.py): qmgr requests -> smtp -> sink"
 mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
 ${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
 	echo "bench: relay failed"
+
+echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
+	"Posthorn pop3d beside Dovecot on the same maildir"
+${PYTHON:-/usr/bin/python3} bench/pop3_retrieve.py "$B" "$tmp" ||
+	echo "bench: pop3_retrieve failed"
 exit 0

@@ -71,7 +71,10 @@
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
 	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
 	"local     unix  -       n       n       -       -       local\n"   \
-	"smtp      unix  -       -       n       -       -       smtp\n"
+	"smtp      unix  -       -       n       -       -       smtp\n"    \
+	"2110      inet  n       -       n       -       -       pop3d\n"   \
+	"2995      inet  n       -       n       -       -       pop3d\n"   \
+	"    -o pop3d_tls_wrappermode=yes\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
