@@ -8,11 +8,11 @@ instance. Alice submits on A's submission port to bob@beta.test; the mail
 crosses by MX to B and lands in Bob's maildir; Bob's reply comes back.
 
 Needs the whole pipeline: smtpd (submission with AUTH), qmgr scheduling
-remote recipients to smtp and local ones to local, and local. Skipped
-until the qmgr scheduling lands (it drives smtp); the smtp side of this
-route is covered by test_smtp.py, which plays qmgr itself.
+remote recipients to smtp and local ones to local, and local; the reader
+checks over IMAP or POP3 as well as in the maildir.
 """
 import pathlib
+import poplib
 import smtplib
 import ssl
 
@@ -21,12 +21,6 @@ import pytest
 from conftest import wait_until
 from dnsserver import DNSServer
 from smtp_env import MX1, MX2, shared_port
-
-# Remove this mark once qmgr schedules deliveries to smtp and local.
-pytestmark = pytest.mark.skip(
-    reason="needs qmgr scheduling of remote and local recipients "
-           "(issue 6: enable when it lands)")
-
 
 def org(make_instance, domain, addr, dns, port, user, password):
     def setup(inst):
@@ -69,6 +63,26 @@ def submit(inst, user, password, sender, rcpt, subject):
                    f"Subject: {subject}\r\n\r\nHello from {sender}.\r\n")
 
 
+def pop3_subjects(inst, user, password):
+    """What the user's mail client sees: the Subject of each message."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    p = poplib.POP3(inst.interface, inst.ports["pop3"], timeout=30)
+    try:
+        p.stls(context=ctx)
+        p.user(user)
+        p.pass_(password)
+        out = []
+        for i in range(1, p.stat()[0] + 1):
+            for line in p.retr(i)[1]:
+                if line.startswith(b"Subject: "):
+                    out.append(line[9:].decode())
+        return out
+    finally:
+        p.quit()
+
+
 def test_two_organisations_exchange_mail(make_instance):
     port = shared_port()
     zone = {"alpha.test": {"MX": [(10, "mail.alpha.test")]},
@@ -86,6 +100,7 @@ def test_two_organisations_exchange_mail(make_instance):
         assert b"Subject: hello bob" in text
         a.wait_log(r"to=<bob@beta\.test>, relay=mail\.beta\.test"
                    rf"\[127\.0\.0\.3\]:{port}, .*status=sent")
+        assert pop3_subjects(b, "bob@beta.test", "pw-b") == ["hello bob"]
         submit(b, "bob@beta.test", "pw-b", "bob@beta.test",
                "alice@alpha.test", "re: hello bob")
         msgs = wait_until(lambda: maildir_messages(a, "alpha.test", "alice"),
