@@ -18,6 +18,8 @@
  */
 #include "common/passwd_hash.h"
 
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +60,21 @@ static bool cost_ok(const struct passwd_cost *c, uint64_t *mem_out)
 	return true;
 }
 
+/*
+ * scrypt needs 16 MiB of work space per hash. glibc's dynamic mmap
+ * threshold would move the second such block onto the heap once the first
+ * is freed, where it stays resident for the life of a long-running pop3d,
+ * imapd or smtpd process; a fixed threshold keeps big blocks in mmap,
+ * returned to the kernel at free. Set once, before the first hash.
+ */
+static void keep_big_blocks_in_mmap(void)
+{
+	static bool done;
+	if (!done)
+		(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	done = true;
+}
+
 static int scrypt(const char *pw, size_t len, const unsigned char *salt,
 		  size_t saltlen, const struct passwd_cost *c,
 		  unsigned char *out, size_t outlen, struct err *e)
@@ -67,6 +84,7 @@ static int scrypt(const char *pw, size_t len, const unsigned char *salt,
 		err_set(e, "scrypt cost out of range");
 		return -1;
 	}
+	keep_big_blocks_in_mmap();
 	if (EVP_PBE_scrypt(pw, len, salt, saltlen, (uint64_t)1 << c->ln, c->r,
 			   c->p, mem, out, outlen) != 1) {
 		err_set(e, "scrypt failed (out of memory?)");

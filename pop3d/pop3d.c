@@ -9,7 +9,6 @@
  * configuration: plain POP3 with STLS, and pop3s with
  * -o pop3d_tls_wrappermode=yes.
  */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,12 +75,6 @@ static void pop3d_init(struct event_loop *loop)
 {
 	(void)loop;
 	struct err e;
-	/* A login runs scrypt here, in the process (16 MiB of work space).
-	 * glibc's dynamic mmap threshold would move the second such block
-	 * onto the heap after the first is freed, where it stays as RSS for
-	 * the life of the process (max_use sessions); a fixed threshold
-	 * keeps big blocks in mmap, returned at free. */
-	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (account_open(&cfg.accounts, params->account_database,
 	                 ACCOUNT_RDONLY, &e) < 0)
 		log_fatal("accounts: %s", e.msg);
