@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "common/arena.h"
+#include "common/dns.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/params.h"
@@ -263,37 +264,55 @@ void smtpd_stream_failed(struct smtpd_session *s)
 
 /* ---- the client ---------------------------------------------------------- */
 
-/* Reverse lookup confirmed by a forward lookup (Postfix's "verified"
- * name); "unknown" otherwise. Uses the system resolver (blocking, with
- * resolv.conf's timeouts): smtpd_peername_lookup is off in init's
- * configuration so no test depends on DNS. */
+/*
+ * Reverse lookup confirmed by a forward lookup (Postfix's "verified"
+ * name); "unknown" otherwise. Through c-ares with dns_servers and a
+ * per-query limit, so an unreachable resolver costs the client seconds,
+ * not resolv.conf's minutes. The resolver lives as long as the process
+ * (it serves max_use clients) and is made in it, never inherited.
+ */
 static void peer_name(struct smtpd_session *s)
 {
+	static struct dns_resolver *resolver;
 	(void)snprintf(s->name, sizeof(s->name), "unknown");
 	if (!params->smtpd_peername_lookup || !s->client->inet)
 		return;
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
-	if (getaddrinfo(s->addr, NULL, &hints, &ai) != 0)
-		return;
-	char host[sizeof(s->name)];
-	int rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host),
-			     NULL, 0, NI_NAMEREQD);
-	freeaddrinfo(ai);
-	if (rc != 0)
-		return;
-	struct addrinfo fh = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	if (getaddrinfo(host, NULL, &fh, &res) != 0)
-		return;
-	for (struct addrinfo *r = res; r; r = r->ai_next) {
-		char txt[NI_MAXHOST];
-		if (getnameinfo(r->ai_addr, r->ai_addrlen, txt, sizeof(txt),
-				NULL, 0, NI_NUMERICHOST) == 0 &&
-		    strcmp(txt, s->addr) == 0) {
-			memcpy(s->name, host, sizeof(s->name));
-			break;
+	if (!resolver) {
+		struct err e;
+		struct dns_config cfg = {
+			.servers = &params->dns_servers,
+			.timeout_ms = params->smtpd_peername_timeout * 1000,
+		};
+		resolver = dns_resolver_new(&cfg, NULL, &e);
+		if (!resolver) {
+			log_warn("client hostname lookups disabled: %s", e.msg);
+			return;
 		}
 	}
-	freeaddrinfo(res);
+	struct dns_result ptr, fwd;
+	dns_result_init(&ptr);
+	dns_result_init(&fwd);
+	if (dns_lookup_ptr(resolver, s->addr, &ptr) == DNS_OK) {
+		for (size_t i = 0; i < ptr.nnames && !strcmp(s->name, "unknown");
+		     i++) {
+			const char *host = ptr.names[i];
+			if (strlen(host) >= sizeof(s->name) ||
+			    dns_lookup_addr(resolver, host,
+					    DNS_FAMILY_V4 | DNS_FAMILY_V6,
+					    &fwd) != DNS_OK)
+				continue;
+			for (size_t j = 0; j < fwd.naddr; j++)
+				if (strcmp(fwd.addr[j].text, s->addr) == 0) {
+					(void)snprintf(s->name,
+						       sizeof(s->name), "%s",
+						       host);
+					break;
+				}
+			dns_result_deinit(&fwd);
+		}
+	}
+	dns_result_deinit(&ptr);
+	dns_result_deinit(&fwd);
 }
 
 static void session_setup(struct smtpd_session *s, struct service_client *c)
