@@ -114,6 +114,14 @@ static int finish_message(struct smtpd_session *s, struct smtpd_data *d,
 		refuse_content(s, d);
 		goto out;
 	}
+	if (d->received >= (unsigned)params->hopcount_limit) {
+		/* A mail loop between MTAs (RFC 5321 6.3): refuse rather
+		 * than pass it round again. */
+		struct smtpd_verdict v;
+		smtpd_verdict_set(&v, 554, "5.4.0", "Error: too many hops");
+		smtpd_reject(s, &v, NULL, NULL);
+		goto out;
+	}
 	if (d->bare_lf || d->bare_cr)
 		log_info("%s: bare %s received from %s (normalized)",
 			 smtpd_queue_id(s), d->bare_lf ? "<LF>" : "<CR>",

@@ -49,12 +49,45 @@ void smtpd_data_init(struct smtpd_data *d, bool dot, enum smtpd_bare_mode mode,
 	/* The CR LF of the DATA command itself precedes the content, so
 	 * "DATA\r\n.\r\n" is an empty message (RFC 5321 4.1.1.4). */
 	d->prev_crlf = true;
+	d->hdr_bol = true;
 }
 
 bool smtpd_data_failed(const struct smtpd_data *d)
 {
 	return d->too_big || d->too_long ||
 	       (d->mode == SMTPD_BARE_REJECT && (d->bare_lf || d->bare_cr));
+}
+
+/* Counts "Received:" fields of the header section in stored bytes; a
+ * message that has looped between MTAs piles them up (RFC 5321 6.3). */
+static void count_hops(struct smtpd_data *d, const char *p, size_t n)
+{
+	static const char name[] = "received:";
+	for (size_t i = 0; i < n && !d->in_body; i++) {
+		char c = p[i];
+		if (d->hdr_bol) {
+			if (c == '\n') {
+				d->in_body = true; /* the empty line */
+				break;
+			}
+			d->hdr_bol = false;
+			d->hdr_active = true;
+			d->hdr_match = 0;
+		}
+		if (c == '\n') {
+			d->hdr_bol = true;
+			continue;
+		}
+		if (!d->hdr_active)
+			continue;
+		char l = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		if (l != name[d->hdr_match])
+			d->hdr_active = false;
+		else if (++d->hdr_match == sizeof(name) - 1) {
+			d->received++;
+			d->hdr_active = false;
+		}
+	}
 }
 
 /* Appends to the output unless the message is refused already: a refused
@@ -69,6 +102,7 @@ static void put(struct smtpd_data *d, const char *p, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if ((unsigned char)p[i] >= 0x80)
 				d->eightbit = true;
+	count_hops(d, p, n);
 	if (buf_append(d->out, p, n) < 0)
 		d->too_big = true; /* the caller's buffer bound */
 }

@@ -62,6 +62,11 @@ struct smtpd_data {
 	bool bare_lf, bare_cr, too_long, too_big;
 	bool eightbit; /* a byte >= 0x80 was stored */
 	bool done;
+	/* Received: fields in the stored header (hop count, RFC 5321
+	 * 6.3), tracked across any split of the input */
+	unsigned received;
+	bool in_body, hdr_bol, hdr_active;
+	unsigned hdr_match;
 };
 
 /* Starts a message. out receives the stored bytes; the caller drains it

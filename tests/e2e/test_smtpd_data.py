@@ -127,6 +127,23 @@ def test_line_length_limit(instance):
     assert r[0] == 250
 
 
+def test_mail_loop_refused_by_hop_count(make_instance):
+    inst = make_instance(setup=lambda i: i.config(hopcount_limit=5))
+    c = Raw(smtp_port(inst))
+    hops = b"".join(b"Received: from hop%d by hop%d\r\n" % (i, i + 1)
+                    for i in range(5))
+    r = transaction(c, "a@b.example", ["demo@example.test"],
+                    hops + b"Subject: loop\r\n\r\nround and round\r\n")
+    assert r == (554, ["5.4.0 Error: too many hops"])
+    inst.wait_log(r"reject: .*554 5\.4\.0 Error: too many hops")
+    # One hop fewer is mail.
+    r = transaction(c, "a@b.example", ["demo@example.test"],
+                    hops[hops.index(b"\n") + 1:] +
+                    b"Subject: fine\r\n\r\nbody\r\n")
+    assert r[0] == 250
+    assert queued_ids(inst)
+
+
 SMUGGLE = [b"\n.\n", b"\n.\r\n", b"\r.\r", b"\r\n.\r", b"\r.\r\n",
            b"\r\n.\n"]
 

@@ -245,6 +245,49 @@ static void modes(void **state)
 	assert_int_equal(smtpd_bare_mode_parse("maybe", &m), -1);
 }
 
+/* Received: fields of the header section are counted however the input
+ * is split; one in the body, a folded one, or "X-Received:" do not count. */
+static void hop_count(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		unsigned want;
+	} hops[] = {
+		{"Received: a\r\nreceived: b\r\nRECEIVED:c\r\n\r\nx\r\n.\r\n",
+		 3},
+		{"Received: a\r\n (folded Received: no)\r\nX-Received: no\r\n"
+		 "\r\nReceived: in the body\r\n.\r\n",
+		 1},
+		{"Subject: none\r\n\r\n.\r\n", 0},
+		{"\r\nReceived: body only\r\n.\r\n", 0},
+		{"Receive: short\r\nReceived\r\n.\r\n", 0},
+	};
+	buf_init(&out, 0);
+	for (size_t i = 0; i < sizeof(hops) / sizeof(hops[0]); i++) {
+		size_t n = strlen(hops[i].in);
+		for (size_t step = 1; step <= n; step++) {
+			struct smtpd_data d;
+			buf_reset(&out);
+			smtpd_data_init(&d, true, SMTPD_BARE_NORMALIZE, 1 << 20,
+					1000, &out);
+			size_t off = 0, used;
+			while (off < n) {
+				size_t k = step < n - off ? step : n - off;
+				if (smtpd_data_feed(&d, hops[i].in + off, k,
+						    &used))
+					break;
+				off += used;
+			}
+			if (d.received != hops[i].want)
+				fail_msg("case %zu step %zu: got %u Received, "
+					 "want %u",
+					 i, step, d.received, hops[i].want);
+		}
+	}
+	buf_deinit(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +295,7 @@ int main(void)
 		cmocka_unit_test(limits),
 		cmocka_unit_test(bdat),
 		cmocka_unit_test(modes),
+		cmocka_unit_test(hop_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
