@@ -55,7 +55,10 @@
 	"# wakeup 0, maxproc default_process_limit.\n"                        \
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
-	"# ========================================================\n"
+	"# ========================================================\n"  \
+	"2143      inet  n       -       n       -       -       imapd\n"   \
+	"2993      inet  n       -       n       -       -       imapd\n"   \
+	"  -o imapd_tls_wrappermode=yes\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
