@@ -119,10 +119,17 @@ static void tail_add(struct imapd_reader *r, const char *p, size_t n)
 	r->tail_len += n;
 }
 
-static void start_skip(struct imapd_reader *r, int why)
+/* Starts throwing away the rest of the command; s[0..n) is the input
+ * not yet consumed, which holds the tag when cmd does not have it yet. */
+static void start_skip(struct imapd_reader *r, int why, const char *s,
+		       size_t n)
 {
-	if (r->state == ST_LINE || r->state == ST_LITERAL)
-		save_tag(r);
+	if (r->cmd.len <= IMAPD_READER_TAG_MAX)
+		(void)buf_append(&r->cmd, s,
+				 n < IMAPD_READER_TAG_MAX + 1
+					 ? n
+					 : IMAPD_READER_TAG_MAX + 1);
+	save_tag(r);
 	r->state = ST_SKIP_LINE;
 	r->tail_len = 0;
 	r->skip_event = why;
@@ -134,7 +141,9 @@ static enum imapd_read_event line_done(struct imapd_reader *r)
 	uint64_t n;
 	bool sync;
 	size_t hdr;
-	int lh = literal_header(r->cmd.data, r->cmd.len, &n, &sync, &hdr);
+	/* Only line text can announce a literal, never literal bytes. */
+	int lh = literal_header(r->cmd.data + r->seg, r->cmd.len - r->seg, &n,
+				&sync, &hdr);
 	if (lh == 0) {
 		r->done = true;
 		return IMAPD_READ_COMMAND;
@@ -202,6 +211,7 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 		buf_reset(&r->cmd);
 		r->done = false;
 		r->line_used = 0;
+		r->seg = 0;
 		r->lit_total = 0;
 		r->tag[0] = '\0';
 		r->state = ST_LINE;
@@ -215,7 +225,7 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 			size_t take = lf ? (size_t)(lf - s) : avail;
 			if (r->line_used + take > r->line_max + 1) {
 				/* +1: a CR that belongs to the line end */
-				start_skip(r, IMAPD_READ_TOO_LONG);
+				start_skip(r, IMAPD_READ_TOO_LONG, s, avail);
 				break;
 			}
 			(void)buf_append(&r->cmd, s, take);
@@ -224,7 +234,7 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 			if (!lf)
 				break;
 			used++; /* the LF */
-			if (r->cmd.len > 0 &&
+			if (r->cmd.len > r->seg &&
 			    r->cmd.data[r->cmd.len - 1] == '\r') {
 				buf_truncate(&r->cmd, r->cmd.len - 1);
 				r->line_used--;
@@ -246,8 +256,10 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 			(void)buf_append(&r->cmd, s, take);
 			r->lit_left -= take;
 			used += take;
-			if (r->lit_left == 0)
+			if (r->lit_left == 0) {
 				r->state = ST_LINE;
+				r->seg = r->cmd.len;
+			}
 			break;
 		}
 		case ST_SKIP_LINE: {

@@ -46,6 +46,8 @@ struct imapd_reader {
 	size_t line_max;     /* bound on line text per command */
 	size_t literal_max;  /* bound on one literal */
 	size_t line_used;    /* line text of the current command so far */
+	size_t seg;          /* where the current line's text starts in cmd
+				(after the last literal) */
 	uint64_t lit_total;  /* literal bytes of the current command */
 	uint64_t lit_left;   /* bytes of the current literal still to come */
 	int state;           /* see imapd_reader.c */

@@ -274,11 +274,11 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 	if (imapd_args_sp(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	int rc = imapd_search_parse(a, &root);
-	if (rc < 0 || imapd_args_done(a) < 0)
-		return imapd_cmd_syntax(c, s);
 	if (rc == 0)
 		return imapd_cmd_no(c, s, "[BADCHARSET (UTF-8 US-ASCII)] "
 					  "Unsupported charset.");
+	if (rc < 0 || imapd_args_done(a) < 0)
+		return imapd_cmd_syntax(c, s);
 	struct imapd_view *v = s->view;
 	imapd_search_prepare(root, (uint32_t)v->n,
 			     v->n ? v->m[v->n - 1].uid : 0, s->arena);
