@@ -11,15 +11,7 @@
 - `corpus()`: the MIME messages the FETCH tests use, built with Python's
   email package.
 """
-import email.encoders
-import email.mime.application
-import email.mime.base
-import email.mime.message
-import email.mime.multipart
-import email.mime.text
-import email.header
-import email.policy
-import email.utils
+import base64
 import imaplib
 import re
 import socket
@@ -204,77 +196,104 @@ def fetch_items(line):
 
 # ---- the MIME corpus ------------------------------------------------------
 
-PNG = bytes(range(256)) * 4 + b"\x00\r\n\x00\xff"
+# 1 KiB of every byte value, NUL and CR LF included: the binary attachment.
+BINARY = bytes(range(256)) * 4 + b"\x00\r\n\x00\xff"
+
+HTML_PART_BODY = base64.encodebytes(
+    "<p>Gr\u00fc\u00dfe <b>aus</b> M\u00fcnchen</p>\n".encode()).replace(
+    b"\n", b"\r\n")
+
+QP_TEXT = ("Gr=C3=BC=C3=9Fe aus M=C3=BCnchen =3D caf=C3=A9, a line long "
+           "enough to need a soft=\r\n break.\r\n")
+
+
+def _mixed():
+    att = base64.encodebytes(BINARY).replace(b"\n", b"\r\n")
+    return (b"From: Alice Example <alice@example.org>\r\n"
+            b"Sender: Secretary <sec@example.org>\r\n"
+            b"To: Bob <bob@example.net>, carol@example.com\r\n"
+            b"Cc: team: dan@example.com, eve@example.com;\r\n"
+            b"Subject: Mixed with attachment\r\n"
+            b"Date: Tue, 02 Jan 2024 10:00:00 +0100\r\n"
+            b"Message-ID: <mixed-1@example.org>\r\n"
+            b"In-Reply-To: <earlier@example.net>\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="=-=mixed=-="\r\n'
+            b"\r\n"
+            b"This is a multi-part message in MIME format.\r\n"
+            b"--=-=mixed=-=\r\n"
+            b"Content-Type: multipart/alternative; boundary=alt\r\n"
+            b"\r\n"
+            b"--alt\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n"
+            b"\r\n" + QP_TEXT.encode() +
+            b"--alt\r\n"
+            b"Content-Type: text/html; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"Content-ID: <html-part@example.org>\r\n"
+            b"\r\n" + HTML_PART_BODY +
+            b"--alt--\r\n"
+            b"--=-=mixed=-=\r\n"
+            b"Content-Type: application/octet-stream; name=data.bin\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="data.bin"\r\n'
+            b"\r\n" + att +
+            b"--=-=mixed=-=--\r\n"
+            b"epilogue\r\n")
+
+
+def _nested():
+    inner = (b"From: Inner Sender <inner@example.net>\r\n"
+             b"To: outer@example.org\r\n"
+             b"Subject: Inner message\r\n"
+             b"Date: Mon, 01 Jan 2024 09:00:00 +0000\r\n"
+             b"Content-Type: multipart/mixed; boundary=inner-b\r\n"
+             b"\r\n"
+             b"--inner-b\r\n"
+             b"\r\n"
+             b"inner part one\r\n"
+             b"--inner-b\r\n"
+             b"Content-Type: text/plain\r\n"
+             b"\r\n"
+             b"inner part two\r\n"
+             b"--inner-b--\r\n")
+    return (b"From: forwarder@example.org\r\n"
+            b"To: you@example.test\r\n"
+            b"Subject: Fwd: Inner message\r\n"
+            b"Date: Thu, 04 Jan 2024 12:00:00 +0000\r\n"
+            b"Content-Type: multipart/mixed; boundary=outer-b\r\n"
+            b"\r\n"
+            b"--outer-b\r\n"
+            b"Content-Type: text/plain; charset=us-ascii\r\n"
+            b"\r\n"
+            b"Forwarded below.\r\n"
+            b"--outer-b\r\n"
+            b"Content-Type: message/rfc822\r\n"
+            b"Content-Description: the original\r\n"
+            b"\r\n" + inner +
+            b"--outer-b--\r\n"), inner
+
+
+ENCODED_BODY = ("\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440! "
+                "Hello\n").encode()
+ENCODED_SUBJECT = "Gr\u00fc\u00dfe \u2013 \u65e5\u672c\u8a9e"
+
+
+def _encoded():
+    b64 = base64.b64encode(ENCODED_BODY)
+    return (b"From: =?utf-8?b?SsO2cmcgTcO8bGxlcg==?= <jm@example.de>\r\n"
+            b"To: =?utf-8?q?Ren=C3=A9e?= <renee@example.fr>\r\n"
+            b"Subject: =?utf-8?b?R3LDvMOfZSDigJMg5pel5pys6Kqe?=\r\n"
+            b"Date: Fri, 05 Jan 2024 08:15:00 +0100\r\n"
+            b"X-Raw-UTF8: caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=\"utf-8\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"\r\n" + b64 + b"\r\n")
 
 
 def corpus():
     """Name -> message bytes (CRLF line ends)."""
-    pol = email.policy.SMTP
-    out = {}
-
-    # multipart/mixed: text + binary attachment
-    m = email.mime.multipart.MIMEMultipart("mixed", boundary="=-=mixed=-=")
-    m["From"] = "Alice Example <alice@example.org>"
-    m["To"] = "Bob <bob@example.net>, carol@example.com"
-    m["Cc"] = "team: dan@example.com, eve@example.com;"
-    m["Subject"] = "Mixed with attachment"
-    m["Date"] = "Tue, 02 Jan 2024 10:00:00 +0100"
-    m["Message-ID"] = "<mixed-1@example.org>"
-    m.preamble = "This is a multi-part message in MIME format."
-    m.attach(email.mime.text.MIMEText("See the attached file.\n", "plain",
-                                      "us-ascii"))
-    att = email.mime.application.MIMEApplication(PNG, "octet-stream")
-    att.add_header("Content-Disposition", "attachment", filename="data.bin")
-    m.attach(att)
-    out["mixed"] = m.as_bytes(policy=pol)
-
-    # multipart/alternative (quoted-printable and base64 parts)
-    m = email.mime.multipart.MIMEMultipart("alternative", boundary="alt-b")
-    m["From"] = "news@example.com"
-    m["To"] = "reader@example.test"
-    m["Subject"] = "Alternative"
-    m["Date"] = "Wed, 03 Jan 2024 11:30:00 -0500"
-    t = email.mime.text.MIMEText("Gr\u00fc\u00dfe aus M\u00fcnchen = "
-                                 "caf\u00e9\n" * 3, "plain", "utf-8")
-    del t["Content-Transfer-Encoding"]
-    t.set_payload(t.get_payload(decode=True))
-    email.encoders.encode_quopri(t)
-    m.attach(t)
-    h = email.mime.text.MIMEText("<p>Gr\u00fc\u00dfe <b>aus</b> "
-                                 "M\u00fcnchen</p>\n", "html", "utf-8")
-    m.attach(h)
-    out["alternative"] = m.as_bytes(policy=pol)
-
-    # nested message/rfc822 holding a multipart
-    inner = email.mime.multipart.MIMEMultipart("mixed", boundary="inner-b")
-    inner["From"] = "Inner Sender <inner@example.net>"
-    inner["To"] = "outer@example.org"
-    inner["Subject"] = "Inner message"
-    inner["Date"] = "Mon, 01 Jan 2024 09:00:00 +0000"
-    inner.attach(email.mime.text.MIMEText("inner part one\n"))
-    inner.attach(email.mime.text.MIMEText("inner part two\n"))
-    m = email.mime.multipart.MIMEMultipart("mixed", boundary="outer-b")
-    m["From"] = "forwarder@example.org"
-    m["To"] = "you@example.test"
-    m["Subject"] = "Fwd: Inner message"
-    m["Date"] = "Thu, 04 Jan 2024 12:00:00 +0000"
-    m.attach(email.mime.text.MIMEText("Forwarded below.\n"))
-    m.attach(email.mime.message.MIMEMessage(inner))
-    out["nested"] = m.as_bytes(policy=pol)
-
-    # encoded words and raw UTF-8 headers, base64 body
-    subj = "Gr\u00fc\u00dfe \u2013 \u65e5\u672c\u8a9e"
-    body = ("\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440! "
-            "Hello\n").encode()
-    m = email.mime.text.MIMEText("", "plain", "utf-8")
-    m.set_payload(body)
-    email.encoders.encode_base64(m)
-    m["From"] = email.header.Header("J\u00f6rg M\u00fcller",
-                                    "utf-8").encode() + " <jm@example.de>"
-    m["To"] = "=?utf-8?q?Ren=C3=A9e?= <renee@example.fr>"
-    m["Subject"] = email.header.Header(subj, "utf-8").encode()
-    m["Date"] = "Fri, 05 Jan 2024 08:15:00 +0100"
-    m["X-Raw-UTF8"] = "caf\u00e9"
-    raw = m.as_string(policy=email.policy.SMTPUTF8).encode("utf-8")
-    out["encoded"] = raw
-    return out
+    nested, _ = _nested()
+    return {"mixed": _mixed(), "nested": nested, "encoded": _encoded()}
