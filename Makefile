@@ -42,7 +42,7 @@ ALL_CFLAGS  = -std=c11 $(OPT) $(WARN) $(DEFS) -I. $(PKG_CFLAGS) $(SANFLAGS) \
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS)
 
-DAEMON_NAMES := master smtpd qmgr local smtp pop3d imapd
+DAEMON_NAMES := master smtpd qmgr pickup local smtp pop3d imapd
 DAEMONS      := $(foreach d,$(DAEMON_NAMES),$(if $(wildcard $(d)/$(d).c),$(d)))
 TOOL_MAINS   := posthorn sendmail
 TOOLS        := $(foreach t,$(TOOL_MAINS),$(if $(wildcard tools/$(t).c),$(t)))

@@ -152,8 +152,11 @@ static int make_tree(const char *dir, const struct init_ids *ids)
 		{"spool", 0755, 0},
 		{"spool/incoming", 0700, 1},
 		{"spool/queue", 0700, 1},
+		{"spool/index.lmdb", 0700, 1}, /* queue index (qmgr) */
 		{"spool/private", 0700, 1},
-		{"spool/public", 0710, 1},
+		/* 0711: every local user may reach public/pickup (sendmail)
+		 * but not list what is there. */
+		{"spool/public", 0711, 1},
 		{"spool/pid", 0755, 0},
 	};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {

@@ -56,6 +56,8 @@
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
 	"# ========================================================\n"  \
+	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
+	"pickup    unix  n       -       n       -       -       pickup\n" \
 	"2143      inet  n       -       n       -       -       imapd\n"   \
 	"2993      inet  n       -       n       -       -       imapd\n"   \
 	"  -o imapd_tls_wrappermode=yes\n"

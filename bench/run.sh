@@ -1,0 +1,44 @@
+#!/bin/sh
+# run.sh - Posthorn's benchmarks: `make bench` runs this with the build
+# directory. Each benchmark prints its figure beside the measured floor of
+# the disk it ran on (DESIGN.md "The performance budget"). A benchmark
+# reports; it never fails the build, so errors are printed, not returned.
+#
+#   BENCH_SECONDS  seconds per measurement (default 3)
+#   BENCH_DIR      where instances are made (default /tmp; use the disk
+#                  whose figure you want)
+B=${1:?usage: bench/run.sh BUILD_DIR}
+cd "$(dirname "$0")/.." || exit 0
+SECS=${BENCH_SECONDS:-3}
+BASE=${BENCH_DIR:-/tmp}
+PKGS="openssl libsasl2 libcares lmdb"
+tmp=$(mktemp -d "$BASE/posthorn-bench.XXXXXX") || exit 0
+chmod 755 "$tmp"
+trap 'for i in "$tmp"/*/; do "$B/sbin/posthorn" -c "$i" stop >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
+
+echo "== queue commit (bench/queue_commit.c): 1 KB messages, fsync on"
+# shellcheck disable=SC2046
+if ! ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/queue_commit" \
+	bench/queue_commit.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	echo "bench: cannot build queue_commit"; exit 0
+fi
+echo "filesystem: $(df -T "$tmp" | awk 'NR==2 {print $1, $2}')"
+"$tmp/queue_commit" floor "$tmp" "$SECS"
+for method in ${BENCH_SYNC_METHODS:-syncfs fdatasync auto}; do
+	inst="$tmp/$method"
+	"$B/sbin/posthorn" -c "$inst" init >/dev/null 2>&1 ||
+		{ echo "bench: init failed"; continue; }
+	"$B/sbin/posthorn" -c "$inst" config qmgr_sync_method=$method \
+		inet_interfaces=127.0.0.1 >/dev/null
+	# Only qmgr matters here: no listeners on fixed ports.
+	grep -E '^(qmgr|#)' "$inst/master.cf" >"$inst/master.cf.new" &&
+		mv "$inst/master.cf.new" "$inst/master.cf"
+	"$B/sbin/posthorn" -c "$inst" start >/dev/null ||
+		{ echo "bench: start failed"; continue; }
+	echo "qmgr_sync_method = $method"
+	for p in 1 10 50; do
+		"$tmp/queue_commit" commit "$inst" "$p" "$SECS"
+	done
+	"$B/sbin/posthorn" -c "$inst" stop >/dev/null
+done
+exit 0

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * posthorn_queue.c - `posthorn queue list | show ID`, and mailq
+ *
+ * Reads the queue index read-only (qmgr is its only writer) and prints it
+ * in the layout of Postfix's mailq, so admins and their scripts recognise
+ * it: one block per message with id ('!' when on hold), size, arrival
+ * time and sender, then one line per recipient (a "(reason)" line above a
+ * deferred one), and a total. Read transactions are renewed every few
+ * hundred messages so a long listing does not pin old index pages.
+ * Changing the queue (flush, hold, delete ...) is a request to qmgr and
+ * belongs to issue 4.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+#include "common/log.h"
+#include "common/params.h"
+#include "common/queue_index.h"
+#include "common/xalloc.h"
+#include "tools/posthorn_cmd.h"
+
+#define TXN_BATCH 256
+
+static void print_rcpt(FILE *out, const struct queue_rcpt *r)
+{
+	switch (r->status) {
+	case QUEUE_RCPT_PENDING:
+		fprintf(out, "%47s%s\n", "", r->address);
+		break;
+	case QUEUE_RCPT_DEFERRED:
+		fprintf(out, "%47s(%s%s%s)\n", "", r->dsn ? r->dsn : "",
+		        r->dsn ? " " : "", r->reason ? r->reason : "deferred");
+		fprintf(out, "%47s%s\n", "", r->address);
+		break;
+	default:
+		fprintf(out, "%47s%s (%s%s%s)\n", "", r->address,
+		        queue_rcpt_status_name(r->status),
+		        r->reason ? ": " : "", r->reason ? r->reason : "");
+	}
+}
+
+static void print_message(FILE *out, const struct queue_envelope *env)
+{
+	char when[32];
+	time_t t = (time_t)(env->arrival_us / 1000000);
+	struct tm tm;
+	(void)strftime(when, sizeof(when), "%a %b %e %H:%M:%S",
+	               localtime_r(&t, &tm));
+	fprintf(out, "%s%c %8" PRIu64 " %-20.20s %s\n", env->queue_id,
+	        env->hold ? '!' : ' ', env->size, when,
+	        env->sender[0] ? env->sender : "MAILER-DAEMON");
+	for (size_t i = 0; i < env->nrcpt; i++)
+		print_rcpt(out, &env->rcpts[i]);
+	fputc('\n', out);
+}
+
+int posthorn_queue_list(FILE *out)
+{
+	struct db_env *env;
+	struct db_txn *txn = NULL;
+	struct err e;
+	char id[QUEUE_ID_SIZE] = "";
+	uint64_t bytes = 0, count = 0;
+	int rc = queue_index_open(&env, params->queue_directory, true, &e);
+	if (rc < 0) {
+		log_error("%s", e.msg);
+		return -1;
+	}
+	struct arena *a = arena_new();
+	while (rc == 1) {
+		if (!txn && db_read_begin(env, &txn, &e) < 0) {
+			rc = -1;
+			break;
+		}
+		rc = queue_index_next(txn, id, &e);
+		if (rc != 1)
+			break;
+		struct queue_envelope m;
+		arena_reset(a);
+		int got = queue_index_get(txn, id, a, true, &m, &e);
+		if (got < 0) {
+			fprintf(out, "%s  (unreadable index entry: %s)\n\n", id,
+			        e.msg);
+		} else if (got == 1) {
+			if (count == 0)
+				fprintf(out, "-Queue ID------  --Size-- "
+				             "----Arrival Time---- "
+				             "-Sender/Recipient-------\n");
+			print_message(out, &m);
+			bytes += m.size;
+			count++;
+		}
+		if (count % TXN_BATCH == 0)
+			db_txn_end(&txn);
+	}
+	db_txn_end(&txn);
+	arena_free(&a);
+	db_close(&env);
+	if (rc < 0) {
+		log_error("%s", e.msg);
+		return -1;
+	}
+	if (count == 0)
+		fprintf(out, "Mail queue is empty\n");
+	else
+		fprintf(out,
+		        "-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
+		        (bytes + 1023) / 1024, count, count == 1 ? "" : "s");
+	return 0;
+}
+
+static const char *iso_time(char *out, size_t size, time_t t)
+{
+	struct tm tm;
+	if (strftime(out, size, "%Y-%m-%d %H:%M:%S %z", localtime_r(&t, &tm)) ==
+	    0)
+		out[0] = 0;
+	return out;
+}
+
+static void show_envelope(const struct queue_envelope *m)
+{
+	char when[64];
+	const struct {
+		const char *label, *value;
+	} opt[] = {
+	        {"helo", m->helo},
+	        {"protocol", m->protocol},
+	        {"sasl_username", m->sasl_user},
+	        {"envid", m->envid},
+	        {"ret",
+	         m->ret != QUEUE_RET_DEFAULT ? queue_ret_name(m->ret) : NULL},
+	};
+	printf("queue_id: %s\narrival: %s\nsize: %" PRIu64 "\nsender: <%s>\n",
+	       m->queue_id,
+	       iso_time(when, sizeof(when), (time_t)(m->arrival_us / 1000000)),
+	       m->size, m->sender);
+	if (m->client_name || m->client_addr)
+		printf("client: %s[%s]\n", m->client_name ? m->client_name : "",
+		       m->client_addr ? m->client_addr : "");
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		if (opt[i].value)
+			printf("%s: %s\n", opt[i].label, opt[i].value);
+	printf("body: %s%s%s%s\n", queue_body_name(m->body),
+	       m->smtputf8 ? " smtputf8" : "", m->hold ? " hold" : "",
+	       m->bounce ? " bounce" : "");
+	printf("next_attempt: %s\n",
+	       iso_time(when, sizeof(when), (time_t)m->next_attempt));
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct queue_rcpt *r = &m->rcpts[i];
+		printf("recipient: <%s> status=%s attempts=%" PRIu32,
+		       r->address, queue_rcpt_status_name(r->status),
+		       r->attempts);
+		if (r->notify)
+			printf(" notify=%u", r->notify);
+		if (r->orcpt)
+			printf(" orcpt=%s", r->orcpt);
+		if (r->dsn)
+			printf(" dsn=%s", r->dsn);
+		if (r->reason)
+			printf(" reason=\"%s\"", r->reason);
+		printf("\n");
+	}
+}
+
+static int show(const char *id)
+{
+	struct db_env *env;
+	struct db_txn *txn;
+	struct err e;
+	struct queue_envelope m;
+	if (!queue_id_valid(id, strlen(id))) {
+		log_error("%s: not a queue id", id);
+		return 1;
+	}
+	int rc = queue_index_open(&env, params->queue_directory, true, &e);
+	if (rc <= 0) {
+		if (rc == 0)
+			log_error("%s: no such message", id);
+		else
+			log_error("%s", e.msg);
+		return 1;
+	}
+	struct arena *a = arena_new();
+	rc = db_read_begin(env, &txn, &e) < 0
+	             ? -1
+	             : queue_index_get(txn, id, a, true, &m, &e);
+	if (rc == 1)
+		show_envelope(&m);
+	db_txn_end(&txn);
+	db_close(&env);
+	arena_free(&a);
+	if (rc <= 0) {
+		if (rc == 0)
+			log_error("%s: no such message", id);
+		else
+			log_error("%s", e.msg);
+		return 1;
+	}
+	char *path = xasprintf("%s/queue/%s", params->queue_directory, id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("open %s: %s", path, strerror(errno));
+		free(path);
+		return 1;
+	}
+	free(path);
+	printf("\n");
+	fflush(stdout);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	close(fd);
+	return 0;
+}
+
+int cmd_queue(struct posthorn_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return posthorn_queue_list(stdout) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "show") == 0)
+		return show(argv[2]);
+	fprintf(stderr, "usage: posthorn queue list | show ID\n"
+	                "(flush, delete, hold, release, requeue: not yet)\n");
+	return 2;
+}
