@@ -41,4 +41,12 @@ for method in ${BENCH_SYNC_METHODS:-syncfs fdatasync auto}; do
 	done
 	"$B/sbin/posthorn" -c "$inst" stop >/dev/null
 done
+echo "== mailbox delivery (bench/mbox_deliver.c): 1 KB messages, batches of 64"
+# shellcheck disable=SC2046
+if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/mbox_deliver" \
+	bench/mbox_deliver.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	"$tmp/mbox_deliver" "$tmp" "$SECS"
+else
+	echo "bench: cannot build mbox_deliver"
+fi
 exit 0

@@ -311,6 +311,21 @@ int db_write(struct db_env *env, db_write_fn fn, void *ctx, struct err *e)
 	}
 }
 
+int db_write_relaxed(struct db_env *env, db_write_fn fn, void *ctx,
+		     struct err *e)
+{
+	check_pid(env);
+	int rc = mdb_env_set_flags(env->mdb, MDB_NOSYNC, 1);
+	if (rc != 0)
+		return mdb_fail(e, env, "set relaxed sync", rc);
+	int r = db_write(env, fn, ctx, e);
+	rc = mdb_env_set_flags(env->mdb, MDB_NOSYNC, 0);
+	if (rc != 0)
+		log_panic("db %s: cannot restore synchronous commits: %s",
+			  env->path, mdb_strerror(rc));
+	return r;
+}
+
 /* ---- tables ------------------------------------------------------- */
 
 /* Records what an LMDB error means for db_write's retry. */

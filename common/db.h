@@ -83,6 +83,17 @@ void db_txn_end(struct db_txn **txnp);
 typedef int (*db_write_fn)(struct db_txn *txn, void *ctx, struct err *e);
 int db_write(struct db_env *env, db_write_fn fn, void *ctx, struct err *e);
 
+/*
+ * db_write() whose commit does not wait for the disk (LMDB's MDB_NOSYNC
+ * for this one transaction): the transaction is visible to every reader
+ * at once but durable only after db_sync() or a syncfs() of the file's
+ * filesystem. A system crash (not a process crash) before that may undo
+ * it or leave the file damaged, so the caller must be able to tell that
+ * a crash came in between (and then rebuild what the file held).
+ */
+int db_write_relaxed(struct db_env *env, db_write_fn fn, void *ctx,
+		     struct err *e);
+
 /* For tests: the map size db_open starts with (0 restores 64 MiB), so a
  * test can make db_write grow the map with little data. Rounded up to
  * the page size by LMDB. */

@@ -320,9 +320,14 @@ int maildir_make(const char *path, bool folder, bool parents, struct err *e)
 		err_set(e, "path too long: %s", path);
 		return -1;
 	}
-	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	return maildir_touch(p, e);
+}
+
+int maildir_touch(const char *path, struct err *e)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		err_set(e, "create %s: %s", p, strerror(errno));
+		err_set(e, "create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);

@@ -82,4 +82,8 @@ bool maildir_is_inbox(const char *name);
  */
 int maildir_make(const char *path, bool folder, bool parents, struct err *e);
 
+/* Creates path as an empty file (mode 0600, not through a symlink)
+ * unless it exists. 0, or -1 with e set. */
+int maildir_touch(const char *path, struct err *e);
+
 #endif

@@ -468,7 +468,8 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 	mb->pid = getpid();
 	mb->refs = 1;
 	int ready = -1;
-	if (db_open(&mb->env, mb->index_path, DB_NOSUBDIR | DB_CREATE,
+	if (mbox_dirty_check(path, e) == 0 &&
+	    db_open(&mb->env, mb->index_path, DB_NOSUBDIR | DB_CREATE,
 		    MBOX_TABLES, e) == 0)
 		ready = index_ready(mb->env, e);
 	if (ready == 0)
@@ -499,6 +500,16 @@ void mbox_close(struct mbox **mbp)
 			*pp = mb->next;
 			break;
 		}
+	if (mb->unsynced) {
+		/* A batch that did not finish: its relaxed commits must be
+		 * on disk before the marker goes. */
+		int fd = open(mb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && syncfs(fd) == 0)
+			mb->unsynced = false;
+		if (fd >= 0)
+			close(fd);
+	}
+	mbox_dirty_clear(mb);
 	db_close(&mb->env);
 	free(mb->path);
 	free(mb->index_path);

@@ -133,24 +133,42 @@ void mbox_batch_free(struct mbox_batch **bp)
 	free(b);
 }
 
-/* Remembers the filesystem of f's tmp/ for syncfs; false when there are
- * too many filesystems (the caller syncs the file itself). */
-static bool note_dev(struct mbox_batch *b, const struct mbox_folder *f,
-		     dev_t dev)
+/* Remembers the filesystem of directory dir for syncfs; false when
+ * there are too many filesystems (the caller syncs by itself). */
+static bool note_dev(struct mbox_batch *b, const char *dir, dev_t dev)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (b->devs[i].dev == dev)
 			return true;
 	if (b->ndevs == DEVS_MAX)
 		return false;
-	char p[MBOX_PATH_MAX];
-	if (path_join(p, sizeof(p), f->path, "tmp", NULL) < 0)
-		return false;
-	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	b->devs[b->ndevs++] = (struct dev_fd){.dev = dev, .fd = fd};
 	return true;
+}
+
+/*
+ * Leaves the mailbox's dirty marker before its first relaxed index commit
+ * (mbox_dirty.c), on a filesystem the batch's first syncfs covers.
+ */
+static int mark_dirty(struct mbox_batch *b, struct mbox *mb, struct err *e)
+{
+	if (mb->marked)
+		return 0;
+	char dir[MBOX_PATH_MAX];
+	struct stat st;
+	if (mbox_dirty_mark(mb, e) < 0)
+		return -1;
+	if (mbox_dirty_dir(dir, sizeof(dir), mb->path) < 0 ||
+	    stat(dir, &st) < 0) {
+		err_set(e, "%s: %s", mb->path, strerror(errno));
+		return -1;
+	}
+	if (!note_dev(b, dir, st.st_dev) && dir_sync(dir, e) < 0)
+		return -1;
+	return 0;
 }
 
 /* Writes the parts to fd; 0 or -1 with errno. */
@@ -256,8 +274,17 @@ int mbox_batch_add(struct mbox_batch *b, struct mbox_folder *f,
 		(void)futimens(fd, ts);
 	}
 	it->dev = st.st_dev;
-	if (!note_dev(b, f, st.st_dev) && fdatasync(fd) < 0)
+	char tmpdir[MBOX_PATH_MAX];
+	if (path_join(tmpdir, sizeof(tmpdir), f->path, "tmp", NULL) < 0 ||
+	    (!note_dev(b, tmpdir, st.st_dev) && fdatasync(fd) < 0))
 		goto fail;
+	if (mark_dirty(b, f->mb, e) < 0) {
+		*errno_out = EIO;
+		close(fd);
+		(void)unlink(p);
+		free(it->kw);
+		return -1;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		goto fail;
@@ -439,7 +466,9 @@ static void publish(struct mbox_batch *b, struct mbox *mb,
 	}
 	struct publish_ctx c = {.b = b, .mb = mb};
 	buf_init(&c.scratch, 0);
-	if (db_write(mb->env, publish_txn, &c, &e) < 0) {
+	/* Durable with the batch's second syncfs (mbox_dirty.c). */
+	mb->unsynced = true;
+	if (db_write_relaxed(mb->env, publish_txn, &c, &e) < 0) {
 		/* Nothing was indexed: take back what was renamed, so a
 		 * retry does not deliver twice. */
 		for (size_t i = 0; i < b->n; i++) {
@@ -462,6 +491,25 @@ static void publish(struct mbox_batch *b, struct mbox *mb,
 			  e.msg);
 }
 
+/* The relaxed commits are on disk: the mailboxes' markers can go. */
+static void clear_marks(struct mbox_batch *b, mbox_owner_fn owner, void *ctx)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct mbox *mb = b->v[i].f->mb;
+		if (!mb->marked)
+			continue;
+		struct err e = {{0}};
+		if (owner && owner(ctx, mb, true, &e) < 0)
+			continue;
+		mb->unsynced = false;
+		mbox_dirty_clear(mb);
+		if (owner && owner(ctx, mb, false, &e) < 0)
+			log_panic("mbox: cannot leave the mailbox owner's ids: "
+				  "%s",
+				  e.msg);
+	}
+}
+
 int mbox_batch_commit(struct mbox_batch *b, mbox_owner_fn owner, void *ctx,
 		      struct err *e)
 {
@@ -474,7 +522,8 @@ int mbox_batch_commit(struct mbox_batch *b, mbox_owner_fn owner, void *ctx,
 		if (first)
 			publish(b, mb, owner, ctx);
 	}
-	(void)sync_all(b, ITEM_PUBLISHED, ITEM_DONE, e);
+	if (sync_all(b, ITEM_PUBLISHED, ITEM_DONE, e) == 0)
+		clear_marks(b, owner, ctx);
 	int rc = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->v[i].state == ITEM_DONE)

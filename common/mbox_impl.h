@@ -41,6 +41,8 @@
 #define MBOX_INDEX_FILE "posthorn.lmdb"
 #define MBOX_UIDVALIDITY_FILE "posthorn.uidvalidity"
 #define MBOX_LOCK_FILE "posthorn.session.lock"
+#define MBOX_DIRTY_DIR "posthorn.dirty"
+#define MBOX_REBUILD_LOCK "posthorn.rebuild.lock"
 #define MBOX_PATH_MAX 4096
 
 struct mbox {
@@ -52,6 +54,8 @@ struct mbox {
 	pid_t pid;
 	unsigned refs;
 	struct mbox *next; /* the process's open mailboxes */
+	bool marked;   /* this process's dirty marker exists */
+	bool unsynced; /* relaxed index commits not yet on disk */
 };
 
 struct mbox_folder {
@@ -169,6 +173,27 @@ void dir_clean_after(const struct mbox_folder *f, struct folder_rec *r, int d,
 int rename_idem(const char *from, const char *to);
 /* fsync of a directory; 0 or -1 with e. */
 int dir_sync(const char *path, struct err *e);
+
+/* ---- relaxed index commits (mbox_dirty.c) ---- */
+/*
+ * Batched deliveries commit the index without waiting for the disk and
+ * make it durable with the batch's second syncfs. Before such a commit
+ * the process leaves a marker M/posthorn.dirty/<boot id>.<pid>, made
+ * durable by the batch's first syncfs, and removes it once the commit is
+ * on disk. A marker from an earlier boot therefore means a system crash
+ * may have undone or damaged index commits: the next mbox_open rebuilds
+ * the index from the maildir, so every folder gets a new UIDVALIDITY and
+ * no UID a client saw is ever reused. A marker of a dead process of this
+ * boot only needs its writes flushed (the page cache survived).
+ */
+int mbox_dirty_mark(struct mbox *mb, struct err *e);
+/* Removes the marker (the caller made the relaxed commits durable). */
+void mbox_dirty_clear(struct mbox *mb);
+/* At open, before the index is opened: flushes stale markers of this
+ * boot, rebuilds the index after a crash. 0, or -1 with e. */
+int mbox_dirty_check(const char *path, struct err *e);
+/* The directory holding the markers of the maildir at path, into out. */
+int mbox_dirty_dir(char *out, size_t outsz, const char *path);
 
 /* The builder set by mbox_set_cache_builder. */
 extern mbox_cache_fn mbox_cache_builder;

@@ -58,6 +58,7 @@
 	"# ========================================================\n"  \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
 	"pickup    unix  n       -       n       -       -       pickup\n" \
+	"local     unix  -       n       n       -       -       local\n"   \
 	"2143      inet  n       -       n       -       -       imapd\n"   \
 	"2993      inet  n       -       n       -       -       imapd\n"   \
 	"  -o imapd_tls_wrappermode=yes\n"

@@ -271,15 +271,24 @@ static void append_and_read(void **state)
 	assert_int_equal(count_files(f->inbox, "tmp", NULL, 0), 0);
 }
 
+/* A second mailbox beside the fixture's. */
+static void open_other(struct fx *f, struct mbox **mb, struct mbox_folder **in)
+{
+	struct err e = {{0}};
+	char *p = xasprintf("%s/other/Maildir", f->dir);
+	if (mbox_open(mb, p, MBOX_CREATE, &e) != 1 ||
+	    mbox_folder_open(*mb, "INBOX", in, &e) != 1)
+		fail_msg("%s: %s", p, e.msg);
+	free(p);
+}
+
 static void batch_many_mailboxes(void **state)
 {
 	struct fx *f = *state;
 	struct mbox *mb2;
 	struct mbox_folder *in2;
 	struct err e = {{0}};
-	char *p2 = xasprintf("%s/other/Maildir", f->dir);
-	assert_int_equal(mbox_open(&mb2, p2, MBOX_CREATE, &e), 1);
-	assert_int_equal(mbox_folder_open(mb2, "INBOX", &in2, &e), 1);
+	open_other(f, &mb2, &in2);
 	struct mbox_batch *b = mbox_batch_new();
 	struct mbox_part hdr = {"Delivered-To: x\n", 16};
 	struct mbox_part parts[2] = {hdr, {"Subject: s\n\nbody\n", 17}};
@@ -312,7 +321,6 @@ static void batch_many_mailboxes(void **state)
 	assert_int_equal(count_files(in2, "tmp", NULL, 0), 0);
 	mbox_folder_close(&in2);
 	mbox_close(&mb2);
-	free(p2);
 }
 
 /* An owner callback that refuses one mailbox. */
@@ -332,9 +340,7 @@ static void batch_owner_failure(void **state)
 	struct mbox *mb2;
 	struct mbox_folder *in2;
 	struct err e = {{0}};
-	char *p2 = xasprintf("%s/other/Maildir", f->dir);
-	assert_int_equal(mbox_open(&mb2, p2, MBOX_CREATE, &e), 1);
-	assert_int_equal(mbox_folder_open(mb2, "INBOX", &in2, &e), 1);
+	open_other(f, &mb2, &in2);
 	struct mbox_part part = {"a\n", 2};
 	struct mbox_new m = {.parts = &part, .nparts = 1};
 	struct mbox_batch *b = mbox_batch_new();
@@ -350,7 +356,6 @@ static void batch_owner_failure(void **state)
 	assert_int_equal(count_files(in2, "new", NULL, 0), 0);
 	mbox_folder_close(&in2);
 	mbox_close(&mb2);
-	free(p2);
 }
 
 static void scan_foreign_files(void **state)
@@ -987,6 +992,97 @@ static void watch(void **state)
 	close(fd);
 }
 
+
+/* The boot id as mbox_dirty.c names markers. */
+static void read_boot_id(char *out, size_t outsz)
+{
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(out, (int)outsz, fp));
+	fclose(fp);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void reopen(struct fx *f)
+{
+	struct err e = {{0}};
+	mbox_folder_close(&f->inbox);
+	mbox_close(&f->mb);
+	if (mbox_open(&f->mb, f->path, 0, &e) != 1 ||
+	    mbox_folder_open(f->mb, "INBOX", &f->inbox, &e) != 1)
+		fail_msg("reopen: %s", e.msg);
+}
+
+/* A batch leaves no marker behind; a marker of a dead process of this
+ * boot is flushed and removed without touching the index. */
+static void dirty_markers_same_boot(void **state)
+{
+	struct fx *f = *state;
+	append(f->inbox, "a\n", 0);
+	char *dir = xasprintf("%s/posthorn.dirty", f->path);
+	DIR *d = opendir(dir);
+	assert_non_null(d); /* made by the batch */
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		assert_true(de->d_name[0] == '.');
+	closedir(d);
+	uint32_t v = status(f->inbox).uidvalidity;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	char boot[64];
+	read_boot_id(boot, sizeof(boot));
+	char *marker = xasprintf("%s/%s.%ld", dir, boot, (long)pid);
+	write_file(marker, "");
+	reopen(f);
+	assert_int_equal(access(marker, F_OK), -1);
+	assert_int_equal(status(f->inbox).uidvalidity, v);
+	assert_int_equal(status(f->inbox).exists, 1);
+	/* A live process's marker is left alone. */
+	free(marker);
+	marker = xasprintf("%s/%s.%ld", dir, boot, (long)getppid());
+	write_file(marker, "");
+	reopen(f);
+	assert_int_equal(access(marker, F_OK), 0);
+	unlink(marker);
+	free(marker);
+	free(dir);
+}
+
+/* A marker from an earlier boot: relaxed commits may have been lost in
+ * a crash, so the index is rebuilt with new UIDVALIDITYs. */
+static void dirty_marker_after_crash(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {{0}};
+	append(f->inbox, "a\n", 0);
+	append(f->inbox, "b\n", MBOX_F_SEEN);
+	assert_int_equal(mbox_folder_create(f->mb, "Sent", MBOX_SU_SENT, &e),
+			 1);
+	uint32_t v = status(f->inbox).uidvalidity;
+	char *marker = xasprintf("%s/posthorn.dirty/an-earlier-boot.4242",
+				 f->path);
+	write_file(marker, "");
+	reopen(f);
+	assert_int_equal(access(marker, F_OK), -1);
+	char *aside = xasprintf("%s/posthorn.lmdb.crashed", f->path);
+	assert_int_equal(access(aside, F_OK), 0);
+	sync_folder(f->inbox, 0, NULL);
+	struct mbox_status st = status(f->inbox);
+	assert_true(st.uidvalidity > v);
+	assert_int_equal(st.exists, 2);
+	struct msgs *s = list(f->inbox);
+	assert_int_equal(s->flags[1], MBOX_F_SEEN); /* from the file name */
+	free(s);
+	struct mbox_folder *sent;
+	assert_int_equal(mbox_folder_open(f->mb, "Sent", &sent, &e), 1);
+	assert_true(status(sent).uidvalidity > v);
+	mbox_folder_close(&sent);
+	free(marker);
+	free(aside);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1000,7 +1096,8 @@ int main(void)
 		T(rename_inbox),	 T(copy_and_move),
 		T(open_after_foreign_rename), T(session_lock),
 		T(cache_builder),	 T(recent),
-		T(watch),
+		T(watch),		 T(dirty_markers_same_boot),
+		T(dirty_marker_after_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
