@@ -9,10 +9,12 @@
  * UNSUBSCRIBE, STATUS and NAMESPACE (RFC 2342) are served. Also the
  * special-use folders (RFC 6154) a new mailbox gets at its first login.
  *
- * The hierarchy separator is "/"; Maildir++ itself needs no parent
- * folders, but CREATE and RENAME make missing superiors real folders, as
- * RFC 3501 6.3.3 suggests, so a tree never has holes unless another tool
- * (or DELETE of a parent) makes one; LIST then shows the hole \Noselect.
+ * The hierarchy separator is "/". Maildir++ needs no parent folders, so
+ * CREATE "a/b/c" makes only that folder (RFC 3501 6.3.3 asks for the
+ * superiors "needed for the CREATE to succeed": none are), and LIST shows
+ * a missing superior as \Noselect \HasChildren, as Dovecot does on the
+ * same layout. Synchronisers (offlineimap) rely on that: a real folder
+ * "a" would have no maildir of its own on their side.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,23 +100,6 @@ const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
 	return name;
 }
 
-/* Creates every missing superior of name ("a" and "a/b" for "a/b/c"). */
-static int create_parents(struct imapd_session *s, const char *name,
-			  struct err *e)
-{
-	char *copy = arena_strdup(s->arena, name);
-	for (char *p = strchr(copy, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		int rc = strcmp(copy, MBOX_INBOX) == 0
-				 ? 0
-				 : mbox_folder_create(s->mb, copy, 0, e);
-		*p = '/';
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* CREATE name [(USE (\Sent ...))] (RFC 6154 5.3 CREATE-SPECIAL-USE). */
 void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *c)
 {
@@ -150,8 +135,6 @@ void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_no(c, s, "[ALREADYEXISTS] Mailbox already "
 					  "exists.");
 	struct err e;
-	if (create_parents(s, name, &e) < 0)
-		return imapd_cmd_no(c, s, "[CANNOT] %s", e.msg);
 	int rc = mbox_folder_create(s->mb, name, su, &e);
 	if (rc == 0)
 		return imapd_cmd_no(c, s, "[ALREADYEXISTS] Mailbox already "
@@ -270,8 +253,6 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *c)
 		imapd_unselect(s);
 		imapd_untagged(s, "OK [CLOSED] Mailbox renamed.");
 	}
-	if (create_parents(s, to, &e) < 0)
-		return imapd_cmd_no(c, s, "[CANNOT] %s", e.msg);
 	rc = mbox_folder_rename(s->mb, from, to, &e);
 	if (rc == 0)
 		return imapd_cmd_no(c, s, "[NONEXISTENT] Mailbox doesn't "

@@ -60,6 +60,10 @@ void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
 	struct imapd_range *r = arena_calloc(a, in->n ? in->n : 1, sizeof(*r));
 	size_t n = 0;
 	for (size_t i = 0; i < in->n; i++) {
+		/* In an empty mailbox a range with "*" names nothing. */
+		if (star == 0 && (in->r[i].lo == IMAPD_SEQ_STAR ||
+				  in->r[i].hi == IMAPD_SEQ_STAR))
+			continue;
 		uint32_t lo = in->r[i].lo == IMAPD_SEQ_STAR ? star : in->r[i].lo;
 		uint32_t hi = in->r[i].hi == IMAPD_SEQ_STAR ? star : in->r[i].hi;
 		if (lo > hi) {
@@ -67,10 +71,6 @@ void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
 			lo = hi;
 			hi = t;
 		}
-		if (hi == 0)
-			continue; /* "*" in an empty mailbox */
-		if (lo == 0)
-			lo = 1;
 		r[n].lo = lo;
 		r[n].hi = hi;
 		n++;

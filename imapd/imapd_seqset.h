@@ -35,8 +35,8 @@ int imapd_args_seqset(struct imapd_args *a, struct imapd_seqset *out);
 
 /*
  * The normal form of in, with "*" meaning star (the largest number in
- * use; 0 when the mailbox is empty, which leaves "*" matching nothing
- * but a range "n:*" still reaching down to n). out may be in.
+ * use; 0 when the mailbox is empty: then a range with "*" names nothing,
+ * so "FETCH 1:*" of an empty mailbox is no error). out may be in.
  */
 void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
 			  struct arena *a, struct imapd_seqset *out);

@@ -185,10 +185,14 @@ def test_select_examine_and_recent(inst):
 def test_create_delete_rename_hierarchy(inst):
     m = login(inst)
     assert m.create("Work/Projects/2024")[0] == "OK"
+    # Maildir++ needs no superiors: they show as \Noselect.
     names = [ln.decode() for ln in m.list('""', "Work*")[1]]
-    assert '(\\HasChildren) "/" "Work"' in names
-    assert '(\\HasChildren) "/" "Work/Projects"' in names
+    assert '(\\Noselect \\HasChildren) "/" "Work"' in names
+    assert '(\\Noselect \\HasChildren) "/" "Work/Projects"' in names
     assert '(\\HasNoChildren) "/" "Work/Projects/2024"' in names
+    assert m.select("Work")[0] == "NO"
+    assert m.create("Work")[0] == "OK"
+    assert m.list('""', "Work")[1] == [b'(\\HasChildren) "/" "Work"']
     assert m.create("Work")[0] == "NO"
     assert m.create("INBOX")[0] == "NO"
     assert m.create("Trailing/")[0] == "OK"
