@@ -2,14 +2,17 @@
 /*
  * imapd_msgdata.c - a message's file, MIME tree and cached FETCH data
  *
- * Files are mapped, not read: FETCH BODY[] of a large message then costs
- * page-cache copies only. Maildir files never change once written (flags
- * live in the name), so a mapping stays valid while we hold it, even if
- * another session expunges the message meanwhile.
+ * Small files are read into one buffer the process reuses (mapping and
+ * unmapping costs more than the copy for the typical message); large
+ * ones are mapped, so FETCH BODY[] of a big attachment costs page-cache
+ * copies only. Maildir files never change once written (flags live in
+ * the name), so a mapping stays valid while we hold it, even if another
+ * session expunges the message meanwhile.
  */
 #include "imapd/imapd_msgdata.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +20,29 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/xalloc.h"
+
+/* Files up to this size are read into the shared buffer. */
+#define READ_MAX (1024 * 1024)
+
+/* The buffer small files are read into, and whether a msgdata holds it
+ * (one message at a time is the rule; a second one maps its file). */
+static char *readbuf;
+static bool readbuf_busy;
+
+static int read_all(int fd, char *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
 
 void imapd_msgdata_init(struct imapd_msgdata *md, uint32_t uid)
 {
@@ -43,6 +69,22 @@ int imapd_msgdata_file(struct imapd_msgdata *md, struct mbox_folder *f,
 		close(fd);
 		md->data = "";
 		md->len = 0;
+		return 1;
+	}
+	if (st.st_size <= READ_MAX && !readbuf_busy) {
+		if (!readbuf)
+			readbuf = xmalloc(READ_MAX);
+		int rrc = read_all(fd, readbuf, (size_t)st.st_size);
+		int saved = errno;
+		close(fd);
+		if (rrc < 0) {
+			err_set(e, "read: %s", strerror(saved));
+			return -1;
+		}
+		readbuf_busy = true;
+		md->owns_readbuf = true;
+		md->data = readbuf;
+		md->len = (size_t)st.st_size;
 		return 1;
 	}
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -112,6 +154,8 @@ void imapd_msgdata_release(struct imapd_msgdata *md)
 	mime_free(&md->mime);
 	if (md->map)
 		munmap(md->map, md->map_len);
+	if (md->owns_readbuf)
+		readbuf_busy = false;
 	free(md->blob);
 	imapd_msgdata_init(md, 0);
 }

@@ -2,6 +2,7 @@
 #ifndef POSTHORN_IMAPD_IMAPD_MSGDATA_H
 #define POSTHORN_IMAPD_IMAPD_MSGDATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct imapd_msgdata {
 	size_t len;
 	void *map;
 	size_t map_len;
+	bool owns_readbuf; /* data is the process's shared read buffer */
 	struct mime_msg *mime;
 	void *blob; /* cache blob (malloc'd), NULL until loaded */
 	size_t blob_len;
