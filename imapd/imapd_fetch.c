@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/str.h"
 #include "common/mime_codec.h"
 #include "imapd/imapd_date.h"
 #include "imapd/imapd_msgdata.h"
@@ -142,7 +143,7 @@ static int put_section(struct imapd_session *s, struct buf *out,
 /* One message's response into out. 1, 0 gone, -1 error. */
 static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 		     const struct imapd_fetch *f, size_t i, bool add_flags,
-		     struct buf *out, struct err *e)
+		     bool add_modseq, struct buf *out, struct err *e)
 {
 	struct imapd_view *v = s->view;
 	const struct imapd_msg *m = &v->m[i];
@@ -151,13 +152,21 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 	int rc = 1;
 	buf_printf(out, "* %zu FETCH (", i + 1);
 	bool sp = false;
-	if (c->uid && !f->has_uid) {
+	/* RFC 7162 3.1.4.1: with CONDSTORE on, a response about changed
+	 * flags carries UID and MODSEQ. */
+	bool cs = (s->enabled & IMAPD_EXT_CONDSTORE) && add_flags;
+	if ((c->uid || cs) && !f->has_uid) {
 		buf_printf(out, "UID %u", m->uid);
 		sp = true;
 	}
 	if (add_flags && !f->has_flags) {
 		buf_printf(out, "%sFLAGS ", sp ? " " : "");
 		imapd_view_flags(out, v, i);
+		sp = true;
+	}
+	if ((cs || add_modseq) && !f->has_modseq) {
+		buf_printf(out, "%sMODSEQ (%llu)", sp ? " " : "",
+			   (unsigned long long)m->modseq);
 		sp = true;
 	}
 	for (size_t k = 0; k < f->n && rc > 0; k++) {
@@ -259,10 +268,26 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 	struct imapd_args *a = &c->args;
 	struct imapd_seqset set;
 	struct imapd_fetch f;
+	uint64_t since = 0;
+	bool changedsince = false;
 	if (imapd_args_sp(a) < 0 || imapd_args_seqset(a, &set) < 0 ||
-	    imapd_args_sp(a) < 0 || imapd_fetch_parse(a, &f) < 0 ||
-	    imapd_args_done(a) < 0)
+	    imapd_args_sp(a) < 0 || imapd_fetch_parse(a, &f) < 0)
 		return imapd_cmd_syntax(c, s);
+	if (imapd_args_take(a, ' ')) {
+		/* RFC 7162 3.1.4.1: (CHANGEDSINCE modseq) */
+		struct imapd_str w;
+		if (imapd_args_open(a) < 0 || imapd_args_atom(a, &w) < 0 ||
+		    !str_eq_nocase(w.p, "CHANGEDSINCE") ||
+		    imapd_args_sp(a) < 0 ||
+		    imapd_args_number64(a, &since) < 0 ||
+		    imapd_args_close(a) < 0)
+			return imapd_cmd_syntax(c, s);
+		changedsince = true;
+	}
+	if (imapd_args_done(a) < 0)
+		return imapd_cmd_syntax(c, s);
+	if (changedsince || f.has_modseq)
+		imapd_condstore_enable(s);
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
 	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
@@ -283,8 +308,11 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 	size_t gone = 0;
 	for (size_t j = 0; j < n; j++) {
 		struct err e;
+		if (changedsince && v->m[idx[j]].modseq <= since)
+			continue;
 		buf_reset(&out);
-		int rc = fetch_one(s, c, &f, idx[j], changed[j], &out, &e);
+		int rc = fetch_one(s, c, &f, idx[j], changed[j], changedsince,
+				   &out, &e);
 		if (rc < 0) {
 			log_error("user=<%s>: fetch uid %u: %s", s->user,
 				  v->m[idx[j]].uid, e.msg);

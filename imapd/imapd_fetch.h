@@ -49,7 +49,7 @@ struct imapd_fetch {
 	bool set_seen;   /* some item sets \Seen (unless peek) */
 	bool need_cache; /* ENVELOPE, BODY, BODYSTRUCTURE */
 	bool need_file;  /* a section */
-	bool has_flags, has_uid;
+	bool has_flags, has_uid, has_modseq;
 };
 
 /* Parses the fetch attributes after "FETCH set SP" into out (in the

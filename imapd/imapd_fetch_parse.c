@@ -43,6 +43,9 @@ static struct imapd_fetch_item *add(struct imapd_args *a,
 	case IMAPD_FI_UID:
 		f->has_uid = true;
 		break;
+	case IMAPD_FI_MODSEQ:
+		f->has_modseq = true;
+		break;
 	default:
 		break;
 	}

@@ -309,6 +309,7 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 		{"MESSAGES", ST_MESSAGES},   {"RECENT", ST_RECENT},
 		{"UIDNEXT", ST_UIDNEXT},     {"UIDVALIDITY", ST_UIDVALIDITY},
 		{"UNSEEN", ST_UNSEEN},	     {"SIZE", ST_SIZE},
+		{"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
 	};
 	struct imapd_args *a = &c->args;
 	struct imapd_str raw, w;
@@ -328,6 +329,8 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 			return imapd_cmd_syntax(c, s);
 		}
 		want[nwant++] = (unsigned)k;
+		if (atts[k].bit == ST_HIGHESTMODSEQ)
+			imapd_condstore_enable(s);
 	} while (imapd_args_take(a, ' '));
 	if (imapd_args_close(a) < 0 || imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
@@ -367,6 +370,7 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 		case ST_UIDVALIDITY: v = st.uidvalidity; break;
 		case ST_UNSEEN: v = st.unseen; break;
 		case ST_SIZE: v = st.vsize; break;
+		case ST_HIGHESTMODSEQ: v = st.highestmodseq; break;
 		}
 		buf_printf(&b, "%s%s %llu", i ? " " : "", atts[want[i]].name,
 			   v);

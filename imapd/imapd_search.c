@@ -212,6 +212,16 @@ static int parse_key(struct imapd_args *a, struct imapd_snode **out)
 	return word_key(a, w.p, out);
 }
 
+bool imapd_search_uses(const struct imapd_snode *n, enum imapd_skey key)
+{
+	if (n->key == key)
+		return true;
+	for (const struct imapd_snode *c = n->child; c; c = c->next)
+		if (imapd_search_uses(c, key))
+			return true;
+	return false;
+}
+
 int imapd_search_parse(struct imapd_args *a, struct imapd_snode **root)
 {
 	size_t save = a->pos;
@@ -279,6 +289,10 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 					  "Unsupported charset.");
 	if (rc < 0 || imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
+	bool modseq = imapd_search_uses(root, IMAPD_S_MODSEQ);
+	if (modseq)
+		imapd_condstore_enable(s);
+	uint64_t highest = 0;
 	struct imapd_view *v = s->view;
 	imapd_search_prepare(root, (uint32_t)v->n,
 			     v->n ? v->m[v->n - 1].uid : 0, s->arena);
@@ -303,12 +317,18 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 			.content = ctx_content,
 			.ctx = &ctx,
 		};
-		if (imapd_search_match(root, &sm) == 1)
+		if (imapd_search_match(root, &sm) == 1) {
 			buf_printf(&out, " %u",
 				   c->uid ? m->uid : (unsigned)(i + 1));
+			if (m->modseq > highest)
+				highest = m->modseq;
+		}
 		imapd_search_msg_release(&sm);
 		imapd_msgdata_release(&ctx.md);
 	}
+	/* RFC 7162 3.1.5: the highest modseq of what matched. */
+	if (modseq && highest)
+		buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)highest);
 	buf_append_str(&out, "\r\n");
 	imapd_write(s, out.data, out.len);
 	buf_deinit(&out);

@@ -93,6 +93,9 @@ struct imapd_search_msg {
  */
 int imapd_search_parse(struct imapd_args *a, struct imapd_snode **root);
 
+/* Does the program use key anywhere? */
+bool imapd_search_uses(const struct imapd_snode *n, enum imapd_skey key);
+
 /* Resolves the sets for a folder of n messages whose largest UID is
  * max_uid, and orders AND children cheapest first. */
 void imapd_search_prepare(struct imapd_snode *root, uint32_t n,

@@ -33,11 +33,21 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	struct imapd_str raw;
 	if (imapd_args_sp(a) < 0 || imapd_args_astring(a, &raw) < 0)
 		return imapd_cmd_syntax(c, s);
+	bool condstore = false;
 	if (imapd_args_take(a, ' ')) {
-		/* RFC 4466 select parameters: none is supported, but an
-		 * empty list is harmless. */
-		if (imapd_args_open(a) < 0 || imapd_args_close(a) < 0)
+		/* RFC 4466 select parameters: CONDSTORE (RFC 7162 3.1.8). */
+		struct imapd_str w;
+		if (imapd_args_open(a) < 0)
 			return imapd_cmd_syntax(c, s);
+		while (!imapd_args_take(a, ')')) {
+			if ((condstore && imapd_args_sp(a) < 0) ||
+			    imapd_args_atom(a, &w) < 0)
+				return imapd_cmd_syntax(c, s);
+			if (!str_eq_nocase(w.p, "CONDSTORE"))
+				return imapd_cmd_bad(c, s, "Unknown SELECT "
+							   "parameter %s", w.p);
+			condstore = true;
+		}
 	}
 	if (imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
@@ -57,6 +67,8 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 					  "occurred.");
 	}
 	s->state = IMAPD_STATE_SELECTED;
+	if (condstore)
+		s->enabled |= IMAPD_EXT_CONDSTORE;
 	struct imapd_view *v = s->view;
 	imapd_view_send_flags(s);
 	imapd_untagged(s, "%zu EXISTS", v->n);
@@ -70,6 +82,9 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	}
 	imapd_untagged(s, "OK [UIDVALIDITY %u] UIDs valid.", v->uidvalidity);
 	imapd_untagged(s, "OK [UIDNEXT %u] Predicted next UID.", v->uidnext);
+	/* RFC 7162 3.1.2.1: mod-sequences are persistent in every folder. */
+	imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+		       (unsigned long long)imapd_view_highestmodseq(v));
 	imapd_cmd_ok(c, s, "[%s] %s completed.",
 		     readonly ? "READ-ONLY" : "READ-WRITE",
 		     readonly ? "Examine" : "Select");

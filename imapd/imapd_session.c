@@ -184,7 +184,8 @@ const char *imapd_capabilities(const struct imapd_session *s)
 	static char caps[512];
 	int n = snprintf(caps, sizeof(caps), "%s",
 			 "IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT "
-			 "CHILDREN UIDPLUS MOVE SPECIAL-USE");
+			 "CHILDREN UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE "
+			 "CONDSTORE");
 	if (s->state != IMAPD_STATE_NOTAUTH || n < 0)
 		return caps;
 	size_t len = (size_t)n;
@@ -324,8 +325,20 @@ static void cmd_id(struct imapd_session *s, struct imapd_cmd *c)
 	imapd_untagged(s, "ID (\"name\" \"Posthorn\" \"vendor\" \"Posthorn\")");
 }
 
+void imapd_condstore_enable(struct imapd_session *s)
+{
+	if (s->enabled & IMAPD_EXT_CONDSTORE)
+		return;
+	s->enabled |= IMAPD_EXT_CONDSTORE;
+	if (s->view)
+		imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+			       (unsigned long long)imapd_view_highestmodseq(
+				       s->view));
+}
+
 /* RFC 5161: only extensions that change what the server sends may be
- * enabled; we have none of those yet besides CONDSTORE when built. */
+ * enabled: CONDSTORE is the one we have. ENABLED lists what this
+ * command enabled. */
 static void cmd_enable(struct imapd_session *s, struct imapd_cmd *c)
 {
 	struct imapd_args *a = &c->args;
@@ -341,7 +354,11 @@ static void cmd_enable(struct imapd_session *s, struct imapd_cmd *c)
 			buf_deinit(&out);
 			return imapd_cmd_syntax(c, s);
 		}
-		(void)cap;
+		if (str_eq_nocase(cap.p, "CONDSTORE") &&
+		    !(s->enabled & IMAPD_EXT_CONDSTORE)) {
+			s->enabled |= IMAPD_EXT_CONDSTORE;
+			buf_append_str(&out, " CONDSTORE");
+		}
 	}
 	imapd_untagged(s, "ENABLED%s", buf_cstr(&out));
 	buf_deinit(&out);

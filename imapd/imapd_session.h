@@ -120,6 +120,13 @@ int imapd_read_command(struct imapd_session *s, int timeout_ms);
 /* Capability list for the current state, without "* CAPABILITY ". */
 const char *imapd_capabilities(const struct imapd_session *s);
 
+/* Marks the session CONDSTORE-enabled (RFC 7162 3.1: by ENABLE, SELECT
+ * (CONDSTORE), FETCH MODSEQ/CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH
+ * MODSEQ, STATUS HIGHESTMODSEQ); with a folder selected, tells the client
+ * its HIGHESTMODSEQ the first time. From then on FETCH responses about
+ * flag changes carry MODSEQ. */
+void imapd_condstore_enable(struct imapd_session *s);
+
 /* Leaves the selected state (closing the view). */
 void imapd_unselect(struct imapd_session *s);
 

@@ -97,6 +97,7 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 		    imapd_args_close(a) < 0 || imapd_args_sp(a) < 0)
 			return imapd_cmd_syntax(c, s);
 		req.unchanged_since = since ? since : 1;
+		imapd_condstore_enable(s);
 	}
 	size_t start = a->pos;
 	while (a->pos < a->len && a->p[a->pos] != ' ')
@@ -168,11 +169,15 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 		if (silent)
 			continue;
 		buf_reset(&b);
+		bool cs = (s->enabled & IMAPD_EXT_CONDSTORE) != 0;
 		buf_printf(&b, "* %zu FETCH (", i + 1);
-		if (c->uid)
+		if (c->uid || cs)
 			buf_printf(&b, "UID %u ", res[q].uid);
 		buf_append_str(&b, "FLAGS ");
 		imapd_view_flags(&b, v, i);
+		if (cs)
+			buf_printf(&b, " MODSEQ (%llu)",
+				   (unsigned long long)v->m[i].modseq);
 		buf_append_str(&b, ")\r\n");
 		imapd_write(s, b.data, b.len);
 	}

@@ -210,6 +210,15 @@ void imapd_view_close(struct imapd_view **vp)
 
 /* ---- syncing --------------------------------------------------------- */
 
+uint64_t imapd_view_highestmodseq(const struct imapd_view *v)
+{
+	uint64_t h = v->modseq;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->m[i].modseq > h)
+			h = v->m[i].modseq;
+	return h;
+}
+
 size_t imapd_view_find(const struct imapd_view *v, uint32_t uid)
 {
 	size_t lo = 0, hi = v->n;
@@ -366,6 +375,9 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge)
 		buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", i + 1,
 			   v->m[i].uid);
 		imapd_view_flags(&b, v, i);
+		if (s->enabled & IMAPD_EXT_CONDSTORE)
+			buf_printf(&b, " MODSEQ (%llu)",
+				   (unsigned long long)v->m[i].modseq);
 		buf_append(&b, ")\r\n", 3);
 		imapd_write(s, b.data, b.len);
 	}

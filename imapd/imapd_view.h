@@ -92,6 +92,10 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge);
 /* Sends EXPUNGE for every message marked expunged and removes them. */
 void imapd_view_send_expunges(struct imapd_session *s);
 
+/* The folder's HIGHESTMODSEQ as the client may be told it (what the
+ * view has seen, and this session's own changes). */
+uint64_t imapd_view_highestmodseq(const struct imapd_view *v);
+
 /* Index of uid in m, or SIZE_MAX. */
 size_t imapd_view_find(const struct imapd_view *v, uint32_t uid);
 

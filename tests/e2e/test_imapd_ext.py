@@ -174,3 +174,53 @@ def test_special_use_and_children(inst):
     m = login(inst)
     assert m.list('""', "Junk")[1] == [None]
     m.logout()
+
+
+def test_condstore(inst):
+    m = login(inst)
+    for i in range(3):
+        m.append("INBOX", None, None, msg(i))
+    m.logout()
+    r = Raw(inst.ports["imap"])
+    assert b"CONDSTORE" in r.greeting
+    r.login(inst.demo_user, inst.demo_password)
+    st, un = r.cmd("SELECT INBOX (CONDSTORE)")
+    assert st.startswith(b"OK")
+    hms = int(re.search(rb"\[HIGHESTMODSEQ (\d+)\]", b"\n".join(un)).group(1))
+    st, un = r.cmd("FETCH 1:* (MODSEQ)")
+    modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", u).group(1)) for u in un]
+    assert len(modseqs) == 3 and max(modseqs) <= hms
+    # A change, then only it comes back with CHANGEDSINCE.
+    st, un = r.cmd("STORE 2 +FLAGS (\\Flagged)")
+    m2 = int(re.search(rb"MODSEQ \((\d+)\)", un[0]).group(1))
+    assert m2 > hms and b"UID 2" in un[0]
+    st, un = r.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % hms)
+    assert len(un) == 1 and un[0].startswith(b"* 2 FETCH")
+    assert b"MODSEQ (%d)" % m2 in un[0]
+    # UNCHANGEDSINCE: message 2 changed after hms, 3 did not.
+    st, un = r.cmd("STORE 2:3 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % hms)
+    assert st.startswith(b"OK [MODIFIED 2]"), st
+    assert len(un) == 1 and un[0].startswith(b"* 3 FETCH")
+    st, un = r.cmd("UID SEARCH MODSEQ %d" % hms)
+    assert re.match(rb"\* SEARCH 2 3 \(MODSEQ \d+\)", un[0]), un
+    st, un = r.cmd("STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+    assert re.match(rb'\* STATUS "?INBOX"? \(HIGHESTMODSEQ \d+ MESSAGES '
+                    rb'3\)', un[0]), un
+    # Another session's change arrives with MODSEQ.
+    o = login(inst)
+    o.select("INBOX")
+    o.store("1", "+FLAGS", "(\\Answered)")
+    st, un = r.cmd("NOOP")
+    assert re.match(rb"\* 1 FETCH \(UID 1 FLAGS \(\\Answered \\Recent\) MODSEQ "
+                    rb"\(\d+\)\)", un[0]), un
+    o.logout()
+    r.close()
+    r = Raw(inst.ports["imap"])
+    r.login(inst.demo_user, inst.demo_password)
+    st, un = r.cmd("ENABLE CONDSTORE")
+    assert un == [b"* ENABLED CONDSTORE"]
+    st, un = r.cmd("ENABLE CONDSTORE")
+    assert un == [b"* ENABLED"]
+    st, un = r.cmd("SELECT INBOX (BOGUS)")
+    assert st.startswith(b"BAD")
+    r.close()
