@@ -23,9 +23,10 @@
 #define BATCH 256
 
 static const char *const words[] = {
-	"mail",	 "server", "report", "meeting", "budget", "project", "review",
-	"update", "release", "draft", "invoice", "travel", "schedule",
-	"question", "lunch", "notes", "plan", "quarter", "results", "team",
+        "mail",    "server", "report",   "meeting",  "budget",
+        "project", "review", "update",   "release",  "draft",
+        "invoice", "travel", "schedule", "question", "lunch",
+        "notes",   "plan",   "quarter",  "results",  "team",
 };
 #define NWORDS (sizeof(words) / sizeof(words[0]))
 
@@ -54,46 +55,50 @@ static void text(struct buf *b, size_t bytes)
 static void message(struct buf *b, unsigned long i)
 {
 	buf_reset(b);
-	buf_printf(b,
-		   "Return-Path: <user%lu@example.org>\n"
-		   "Received: from mx.example.org (mx.example.org [192.0.2.%lu])\n"
-		   "\tby mail.example.test with ESMTPS id Q%06lu\n"
-		   "\tfor <demo@example.test>; Mon, 1 Jan 2024 10:00:00 +0000\n"
-		   "From: User %lu <user%lu@example.org>\n"
-		   "To: Demo <demo@example.test>\n"
-		   "Cc: team%lu@example.org\n"
-		   "Subject: %s %s number %lu\n"
-		   "Date: Mon, %lu Jan 2024 %02lu:%02lu:00 +0100\n"
-		   "Message-ID: <%lu.bench@example.org>\n"
-		   "MIME-Version: 1.0\n",
-		   i % 500, i % 250, i, i % 500, i % 500, i % 50,
-		   words[rnd() % NWORDS], words[rnd() % NWORDS], i,
-		   1 + i % 28, i % 24, i % 60, i);
+	buf_printf(
+	        b,
+	        "Return-Path: <user%lu@example.org>\n"
+	        "Received: from mx.example.org (mx.example.org [192.0.2.%lu])\n"
+	        "\tby mail.example.test with ESMTPS id Q%06lu\n"
+	        "\tfor <demo@example.test>; Mon, 1 Jan 2024 10:00:00 +0000\n"
+	        "From: User %lu <user%lu@example.org>\n"
+	        "To: Demo <demo@example.test>\n"
+	        "Cc: team%lu@example.org\n"
+	        "Subject: %s %s number %lu\n"
+	        "Date: Mon, %lu Jan 2024 %02lu:%02lu:00 +0100\n"
+	        "Message-ID: <%lu.bench@example.org>\n"
+	        "MIME-Version: 1.0\n",
+	        i % 500, i % 250, i, i % 500, i % 500, i % 50,
+	        words[rnd() % NWORDS], words[rnd() % NWORDS], i, 1 + i % 28,
+	        i % 24, i % 60, i);
 	size_t body = 1000 + rnd() % 7000;
 	if (i % 10 == 0) {
-		buf_append_str(b, "Content-Type: multipart/alternative; "
-				  "boundary=\"b1\"\n\n--b1\n"
-				  "Content-Type: text/plain; charset=utf-8\n\n");
+		buf_append_str(b,
+		               "Content-Type: multipart/alternative; "
+		               "boundary=\"b1\"\n\n--b1\n"
+		               "Content-Type: text/plain; charset=utf-8\n\n");
 		text(b, body / 2);
 		buf_append_str(b, "--b1\nContent-Type: text/html; "
-				  "charset=utf-8\n\n<html><body><p>\n");
+		                  "charset=utf-8\n\n<html><body><p>\n");
 		text(b, body / 2);
 		buf_append_str(b, "</p></body></html>\n--b1--\n");
 	} else if (i % 25 == 0) {
 		buf_append_str(b, "Content-Type: multipart/mixed; "
-				  "boundary=\"b2\"\n\n--b2\n"
-				  "Content-Type: text/plain\n\n");
+		                  "boundary=\"b2\"\n\n--b2\n"
+		                  "Content-Type: text/plain\n\n");
 		text(b, body);
 		buf_append_str(b, "--b2\nContent-Type: application/pdf; "
-				  "name=\"a.pdf\"\nContent-Transfer-Encoding: "
-				  "base64\nContent-Disposition: attachment; "
-				  "filename=\"a.pdf\"\n\n");
+		                  "name=\"a.pdf\"\nContent-Transfer-Encoding: "
+		                  "base64\nContent-Disposition: attachment; "
+		                  "filename=\"a.pdf\"\n\n");
 		for (int k = 0; k < 20; k++)
-			buf_append_str(b, "JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5n"
-					  "dGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29k\n");
+			buf_append_str(
+			        b, "JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5n"
+			           "dGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29k\n");
 		buf_append_str(b, "--b2--\n");
 	} else {
-		buf_append_str(b, "Content-Type: text/plain; charset=us-ascii\n\n");
+		buf_append_str(
+		        b, "Content-Type: text/plain; charset=us-ascii\n\n");
 		text(b, body);
 	}
 }

@@ -45,12 +45,12 @@ static void imapd_init_privileged(void)
 	struct err e;
 	if (params->smtpd_tls_cert_file[0]) {
 		struct tls_server_config cfg = {
-			.cert_file = params->smtpd_tls_cert_file,
-			.key_file = params->smtpd_tls_key_file,
-			.protocols = params->smtpd_tls_protocols,
-			.ticket_key_file = params->tls_session_ticket_keyfile,
-			.ticket_lifetime =
-				params->smtpd_tls_session_cache_timeout,
+		        .cert_file = params->smtpd_tls_cert_file,
+		        .key_file = params->smtpd_tls_key_file,
+		        .protocols = params->smtpd_tls_protocols,
+		        .ticket_key_file = params->tls_session_ticket_keyfile,
+		        .ticket_lifetime =
+		                params->smtpd_tls_session_cache_timeout,
 		};
 		server.tls = tls_server_ctx_new(&cfg, &e);
 		if (!server.tls)
@@ -58,26 +58,27 @@ static void imapd_init_privileged(void)
 	}
 	if (params->imapd_tls_wrappermode && !server.tls)
 		log_fatal("imapd_tls_wrappermode = yes needs "
-			  "smtpd_tls_cert_file");
+		          "smtpd_tls_cert_file");
 
 	/* The session-count slots: writable by the virtual mailbox owner
 	 * only. */
 	char *dir = xasprintf("%s/imapd", params->data_directory);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		log_warn("mkdir %s: %s (connection limits disabled)", dir,
-			 strerror(errno));
+		         strerror(errno));
 		free(dir);
 		return;
 	}
 	if (privs_is_root()) {
 		unsigned uid, gid;
 		if (privs_lookup_static(params->virtual_uid_maps, false, &uid,
-					&e) < 0 ||
+		                        &e) < 0 ||
 		    privs_lookup_static(params->virtual_gid_maps, true, &gid,
-					&e) < 0 ||
+		                        &e) < 0 ||
 		    chown(dir, uid, gid) < 0) {
 			log_warn("%s: cannot give it to the mailbox owner "
-				 "(connection limits disabled)", dir);
+			         "(connection limits disabled)",
+			         dir);
 			free(dir);
 			return;
 		}
@@ -90,19 +91,19 @@ static void imapd_init(struct event_loop *loop)
 	(void)loop;
 	struct err e;
 	if (account_open(&server.accounts, params->account_database,
-			 ACCOUNT_RDONLY, &e) < 0)
+	                 ACCOUNT_RDONLY, &e) < 0)
 		log_fatal("account map: %s", e.msg);
 	struct buf mechs;
 	buf_init(&mechs, 1024);
 	for (size_t i = 0; i < params->imapd_sasl_mechanisms.n; i++)
 		buf_printf(&mechs, "%s%s", i ? " " : "",
-			   params->imapd_sasl_mechanisms.v[i]);
+		           params->imapd_sasl_mechanisms.v[i]);
 	if (sasl_server_setup(server.accounts, buf_cstr(&mechs), &e) < 0)
 		log_fatal("SASL: %s", e.msg);
 	buf_deinit(&mechs);
 	if (server.limits_dir && access(server.limits_dir, W_OK) < 0) {
 		log_warn("%s not writable: connection limits disabled",
-			 server.limits_dir);
+		         server.limits_dir);
 		server.limits_dir = NULL;
 	}
 	server.line_max = (size_t)params->imapd_line_length_limit;
@@ -124,13 +125,13 @@ static void imapd_exit(void)
 }
 
 static const struct service_def imapd_def = {
-	.name = "imapd",
-	.mode = SERVICE_ONE_CLIENT,
-	.user = SERVICE_USER_VIRTUAL,
-	.init_privileged = imapd_init_privileged,
-	.init = imapd_init,
-	.accept = imapd_accept,
-	.exit_hook = imapd_exit,
+        .name = "imapd",
+        .mode = SERVICE_ONE_CLIENT,
+        .user = SERVICE_USER_VIRTUAL,
+        .init_privileged = imapd_init_privileged,
+        .init = imapd_init,
+        .accept = imapd_accept,
+        .exit_hook = imapd_exit,
 };
 
 int main(int argc, char **argv)

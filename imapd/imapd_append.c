@@ -48,8 +48,9 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c)
 		if (imapd_args_string(a, &date) < 0 || imapd_args_sp(a) < 0)
 			return imapd_cmd_syntax(c, s);
 		if (imapd_datetime_parse(date.p, date.len, &t, &tz) < 0)
-			return imapd_cmd_bad(c, s, "Error in IMAP command "
-						   "APPEND: Invalid date-time");
+			return imapd_cmd_bad(c, s,
+			                     "Error in IMAP command "
+			                     "APPEND: Invalid date-time");
 	}
 	if (imapd_args_literal_ref(a, &msg) < 0 || imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
@@ -62,25 +63,28 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c)
 	struct err e;
 	int rc = mbox_folder_open(s->mb, name, &f, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[TRYCREATE] Mailbox doesn't exist: "
-					  "%s", raw.p);
+		return imapd_cmd_no(c, s,
+		                    "[TRYCREATE] Mailbox doesn't exist: "
+		                    "%s",
+		                    raw.p);
 	if (rc < 0) {
 		log_error("user=<%s>: append to %s: %s", s->user, name, e.msg);
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	}
 	/* The literal lives in the command buffer, which is ours until the
 	 * next command: convert it where it is. */
 	size_t len = crlf_to_lf((char *)msg.p, msg.len);
 	struct mbox_part part = {msg.p, len};
 	struct mbox_new nm = {
-		.parts = &part,
-		.nparts = 1,
-		.flags = fl.flags,
-		.keywords = fl.kw,
-		.nkeywords = fl.nkw,
-		.internal_date = t ? t : (int64_t)time(NULL),
-		.tz_minutes = tz,
+	        .parts = &part,
+	        .nparts = 1,
+	        .flags = fl.flags,
+	        .keywords = fl.kw,
+	        .nkeywords = fl.nkw,
+	        .internal_date = t ? t : (int64_t)time(NULL),
+	        .tz_minutes = tz,
 	};
 	uint32_t uid;
 	struct mbox_status st;
@@ -93,5 +97,5 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_no(c, s, "[CANNOT] Append failed: %s", e.msg);
 	}
 	imapd_cmd_ok(c, s, "[APPENDUID %u %u] Append completed.",
-		     st.uidvalidity, uid);
+	             st.uidvalidity, uid);
 }

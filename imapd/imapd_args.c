@@ -46,7 +46,7 @@ void imapd_upper(char *s)
 }
 
 void imapd_args_init(struct imapd_args *a, const char *cmd, size_t len,
-		     struct arena *arena, unsigned max_depth)
+                     struct arena *arena, unsigned max_depth)
 {
 	memset(a, 0, sizeof(*a));
 	a->p = cmd;
@@ -98,7 +98,7 @@ int imapd_args_done(struct imapd_args *a)
 
 /* A run of bytes accepted by ok, copied. */
 static int run(struct imapd_args *a, bool (*ok)(unsigned char),
-	       const char *extra, struct imapd_str *out, const char *why)
+               const char *extra, struct imapd_str *out, const char *why)
 {
 	size_t start = a->pos;
 	while (a->pos < a->len) {
@@ -125,7 +125,7 @@ int imapd_args_atom(struct imapd_args *a, struct imapd_str *out)
 }
 
 int imapd_args_word(struct imapd_args *a, const char *extra,
-		    struct imapd_str *out)
+                    struct imapd_str *out)
 {
 	return run(a, imapd_is_atom_char, extra, out, "Invalid argument");
 }
@@ -149,7 +149,7 @@ static int quoted(struct imapd_args *a, struct imapd_str *out)
 			if (i + 1 >= a->len ||
 			    (a->p[i + 1] != '"' && a->p[i + 1] != '\\'))
 				return imapd_args_fail(a,
-						       "Invalid quoted string");
+				                       "Invalid quoted string");
 			c = a->p[++i];
 		} else if (c == '\r' || c == '\n' || c == '\0') {
 			return imapd_args_fail(a, "Invalid quoted string");
@@ -287,7 +287,7 @@ int imapd_args_close(struct imapd_args *a)
 }
 
 int imapd_args_flag(struct imapd_args *a, bool allow_star,
-		    struct imapd_str *out)
+                    struct imapd_str *out)
 {
 	if (imapd_args_peek(a, '\\')) {
 		if (allow_star && a->pos + 1 < a->len &&

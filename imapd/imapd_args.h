@@ -26,10 +26,10 @@ struct imapd_args {
 	const char *p; /* the command */
 	size_t len;
 	size_t pos;
-	struct arena *a;      /* where strings are copied */
-	unsigned depth;       /* open parentheses */
-	unsigned max_depth;   /* imapd_max_nesting */
-	const char *err;      /* why the parse failed (static text) */
+	struct arena *a;    /* where strings are copied */
+	unsigned depth;     /* open parentheses */
+	unsigned max_depth; /* imapd_max_nesting */
+	const char *err;    /* why the parse failed (static text) */
 };
 
 struct imapd_str {
@@ -48,7 +48,7 @@ void imapd_upper(char *s);
 
 /* Starts parsing cmd[0..len). */
 void imapd_args_init(struct imapd_args *a, const char *cmd, size_t len,
-		     struct arena *arena, unsigned max_depth);
+                     struct arena *arena, unsigned max_depth);
 
 /* True at the end of the command. */
 bool imapd_args_end(const struct imapd_args *a);
@@ -68,7 +68,7 @@ int imapd_args_atom(struct imapd_args *a, struct imapd_str *out);
 /* Bytes up to the next space, ')' or end that are ATOM-CHARs or any of
  * extra (e.g. "[]<>." for FETCH items). */
 int imapd_args_word(struct imapd_args *a, const char *extra,
-		    struct imapd_str *out);
+                    struct imapd_str *out);
 /* astring: 1*ASTRING-CHAR / string. */
 int imapd_args_astring(struct imapd_args *a, struct imapd_str *out);
 /* string: quoted / literal. */
@@ -91,7 +91,7 @@ int imapd_args_close(struct imapd_args *a);
 
 /* A flag ("\Seen", "\*" when allow_star, or a keyword atom). */
 int imapd_args_flag(struct imapd_args *a, bool allow_star,
-		    struct imapd_str *out);
+                    struct imapd_str *out);
 
 /* Sets err (if not set yet) and returns -1: for handlers' own checks. */
 int imapd_args_fail(struct imapd_args *a, const char *why);

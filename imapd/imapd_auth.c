@@ -54,37 +54,37 @@ void imapd_cmd_starttls(struct imapd_session *s, struct imapd_cmd *c)
 	buf_reset(&s->in);
 	if (junk > 0)
 		log_warn("%s: %zu bytes of plaintext pipelined after STARTTLS "
-			 "discarded", s->peer, junk);
+		         "discarded",
+		         s->peer, junk);
 	imapd_printf(s, "%s OK Begin TLS negotiation now.\r\n", c->tag);
 	c->replied = true;
 	stream_set_timeout(s->s, 60000);
 	if (stream_start_tls_server(s->s, s->srv->tls) < 0) {
 		log_info("STARTTLS handshake failed from %s: %s", s->peer,
-			 stream_errtext(s->s));
+		         stream_errtext(s->s));
 		s->bye = true;
 		return;
 	}
 	s->tls = true;
 	int bits = tls_conn_bits(stream_tls(s->s), NULL);
 	sasl_server_session_security(s->sasl, (unsigned)bits,
-				     !params->imapd_tls_auth_only);
+	                             !params->imapd_tls_auth_only);
 	char line[256];
 	log_info("%s", tls_conn_describe(stream_tls(s->s), s->peer, line,
-					 sizeof(line)));
+	                                 sizeof(line)));
 }
 
 static void auth_failed(struct imapd_session *s, struct imapd_cmd *c,
-			const char *user, const char *method,
-			const char *reason)
+                        const char *user, const char *method,
+                        const char *reason)
 {
 	char q[128];
 	s->auth_failures++;
 	log_info("authentication failed: user=<%s>, method=%s, rip=%s, "
-		 "attempts=%u%s%s",
-		 log_quote(q, sizeof(q), user, strlen(user)), method,
-		 s->client->peer.addr, s->auth_failures,
-		 reason && *reason ? ", reason=" : "",
-		 reason ? reason : "");
+	         "attempts=%u%s%s",
+	         log_quote(q, sizeof(q), user, strlen(user)), method,
+	         s->client->peer.addr, s->auth_failures,
+	         reason && *reason ? ", reason=" : "", reason ? reason : "");
 	/* Slow down password guessing: each failure waits longer. */
 	long delay = params->imapd_auth_failure_delay * (long)s->auth_failures;
 	if (delay > AUTH_DELAY_MAX)
@@ -101,17 +101,19 @@ static void auth_failed(struct imapd_session *s, struct imapd_cmd *c,
 }
 
 static void login_done(struct imapd_session *s, struct imapd_cmd *c,
-		       const char *user, const char *method)
+                       const char *user, const char *method)
 {
 	struct err e;
-	int lr = imapd_limit_take(s->srv->limits_dir, "user", user,
-				  (unsigned)params->imapd_client_connection_limit,
-				  &s->limit_user, &e);
+	int lr = imapd_limit_take(
+	        s->srv->limits_dir, "user", user,
+	        (unsigned)params->imapd_client_connection_limit, &s->limit_user,
+	        &e);
 	if (lr == 0) {
 		log_warn("too many sessions for user=<%s>, rip=%s", user,
-			 s->client->peer.addr);
-		return imapd_cmd_no(c, s, "[LIMIT] Too many connections for "
-					  "this user.");
+		         s->client->peer.addr);
+		return imapd_cmd_no(c, s,
+		                    "[LIMIT] Too many connections for "
+		                    "this user.");
 	}
 	if (lr < 0)
 		log_warn("connection limit: %s", e.msg);
@@ -119,42 +121,44 @@ static void login_done(struct imapd_session *s, struct imapd_cmd *c,
 	int rc = account_get(s->srv->accounts, user, &info, &e);
 	if (rc <= 0) {
 		log_error("user=<%s>: account lookup: %s", user,
-			  rc < 0 ? e.msg : "gone");
+		          rc < 0 ? e.msg : "gone");
 		imapd_limit_release(&s->limit_user);
-		return imapd_cmd_no(c, s, "[UNAVAILABLE] Temporary failure, "
-					  "try again later.");
+		return imapd_cmd_no(c, s,
+		                    "[UNAVAILABLE] Temporary failure, "
+		                    "try again later.");
 	}
 	size_t ml = strlen(info.maildir);
 	while (ml > 1 && info.maildir[ml - 1] == '/')
 		info.maildir[--ml] = '\0';
 	char path[4096];
 	int n = snprintf(path, sizeof(path), "%s/%s",
-			 params->virtual_mailbox_base, info.maildir);
+	                 params->virtual_mailbox_base, info.maildir);
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 	    mbox_open(&s->mb, path, MBOX_CREATE, &e) < 0) {
 		log_error("user=<%s>: mailbox %s: %s", user, path,
-			  n < 0 || (size_t)n >= sizeof(path) ? "path too long"
-							     : e.msg);
+		          n < 0 || (size_t)n >= sizeof(path) ? "path too long"
+		                                             : e.msg);
 		imapd_limit_release(&s->limit_user);
-		return imapd_cmd_no(c, s, "[UNAVAILABLE] Mailbox unavailable, "
-					  "try again later.");
+		return imapd_cmd_no(c, s,
+		                    "[UNAVAILABLE] Mailbox unavailable, "
+		                    "try again later.");
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	s->state = IMAPD_STATE_AUTH;
 	imapd_folders_provision(s);
 	log_info("login: user=<%s>, method=%s, rip=%s, lip=%s%s", s->user,
-		 s->method, s->client->peer.addr, s->client->local.addr,
-		 s->tls ? ", TLS" : "");
+	         s->method, s->client->peer.addr, s->client->local.addr,
+	         s->tls ? ", TLS" : "");
 	imapd_cmd_ok(c, s, "[CAPABILITY %s] Logged in", imapd_capabilities(s));
 }
 
 void imapd_auth_logout(struct imapd_session *s)
 {
-	log_info("logout: user=<%s>, in=%llu, out=%llu, expunged=%llu",
-		 s->user, (unsigned long long)s->rd.bytes_in,
-		 (unsigned long long)s->bytes_out,
-		 (unsigned long long)s->expunged);
+	log_info("logout: user=<%s>, in=%llu, out=%llu, expunged=%llu", s->user,
+	         (unsigned long long)s->rd.bytes_in,
+	         (unsigned long long)s->bytes_out,
+	         (unsigned long long)s->expunged);
 	mbox_close(&s->mb);
 }
 
@@ -163,28 +167,30 @@ void imapd_cmd_login(struct imapd_session *s, struct imapd_cmd *c)
 	struct imapd_args *a = &c->args;
 	struct imapd_str user, pass;
 	int prc = (imapd_args_sp(a) < 0 || imapd_args_astring(a, &user) < 0 ||
-		   imapd_args_sp(a) < 0 || imapd_args_astring(a, &pass) < 0 ||
-		   imapd_args_done(a) < 0)
-			  ? -1
-			  : 0;
+	           imapd_args_sp(a) < 0 || imapd_args_astring(a, &pass) < 0 ||
+	           imapd_args_done(a) < 0)
+	                  ? -1
+	                  : 0;
 	wipe_command(s);
 	if (prc < 0)
 		return imapd_cmd_syntax(c, s);
 	if (!plaintext_ok(s)) {
 		explicit_bzero((char *)pass.p, pass.len);
-		return imapd_cmd_no(c, s, "[PRIVACYREQUIRED] Plaintext "
-					  "authentication disallowed without "
-					  "TLS.");
+		return imapd_cmd_no(c, s,
+		                    "[PRIVACYREQUIRED] Plaintext "
+		                    "authentication disallowed without "
+		                    "TLS.");
 	}
 	char canon[ACCOUNT_ADDR_MAX + 1];
 	struct err e;
 	int rc = sasl_server_check_plain(user.p, user.len, pass.p, pass.len,
-					 canon, sizeof(canon), &e);
+	                                 canon, sizeof(canon), &e);
 	explicit_bzero((char *)pass.p, pass.len);
 	if (rc < 0) {
 		log_error("login: %s", e.msg);
-		return imapd_cmd_no(c, s, "[UNAVAILABLE] Temporary "
-					  "authentication failure.");
+		return imapd_cmd_no(c, s,
+		                    "[UNAVAILABLE] Temporary "
+		                    "authentication failure.");
 	}
 	if (rc == 0)
 		return auth_failed(s, c, user.p, "LOGIN", NULL);
@@ -197,15 +203,14 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *c)
 	struct imapd_str mech, ir = {NULL, 0};
 	if (imapd_args_sp(a) < 0 || imapd_args_atom(a, &mech) < 0)
 		return imapd_cmd_syntax(c, s);
-	if (imapd_args_take(a, ' ') &&
-	    imapd_args_word(a, "+/=", &ir) < 0)
+	if (imapd_args_take(a, ' ') && imapd_args_word(a, "+/=", &ir) < 0)
 		return imapd_cmd_syntax(c, s);
 	if (imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	struct buf ch;
 	buf_init(&ch, 65536);
 	enum sasl_server_status st = sasl_server_session_start_b64(
-		s->sasl, mech.p, ir.p, ir.len, &ch);
+	        s->sasl, mech.p, ir.p, ir.len, &ch);
 	if (ir.p)
 		explicit_bzero((char *)ir.p, ir.len);
 	wipe_command(s);
@@ -228,7 +233,7 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *c)
 			break;
 		}
 		st = sasl_server_session_step_b64(s->sasl, s->rd.cmd.data,
-						  s->rd.cmd.len, &ch);
+		                                  s->rd.cmd.len, &ch);
 		wipe_command(s);
 	}
 	buf_deinit(&ch);
@@ -238,26 +243,29 @@ void imapd_cmd_authenticate(struct imapd_session *s, struct imapd_cmd *c)
 	case SASL_SERVER_OK: {
 		char mechname[32];
 		snprintf(mechname, sizeof(mechname), "%s",
-			 sasl_server_session_mech(s->sasl));
+		         sasl_server_session_mech(s->sasl));
 		imapd_upper(mechname);
 		return login_done(s, c, sasl_server_session_user(s->sasl),
-				  mechname);
+		                  mechname);
 	}
 	case SASL_SERVER_FAIL:
 		return auth_failed(s, c, sasl_server_session_user(s->sasl),
-				   mech.p, sasl_server_session_reason(s->sasl));
+		                   mech.p, sasl_server_session_reason(s->sasl));
 	case SASL_SERVER_NOMECH:
 		if (!plaintext_ok(s))
-			return imapd_cmd_no(c, s, "[PRIVACYREQUIRED] "
-						  "Authentication disallowed "
-						  "without TLS.");
-		return imapd_cmd_no(c, s, "Unsupported authentication "
-					  "mechanism.");
+			return imapd_cmd_no(c, s,
+			                    "[PRIVACYREQUIRED] "
+			                    "Authentication disallowed "
+			                    "without TLS.");
+		return imapd_cmd_no(c, s,
+		                    "Unsupported authentication "
+		                    "mechanism.");
 	case SASL_SERVER_CANCEL:
 		return imapd_cmd_bad(c, s, "Authentication cancelled.");
 	case SASL_SERVER_TEMPFAIL:
-		return imapd_cmd_no(c, s, "[UNAVAILABLE] Temporary "
-					  "authentication failure.");
+		return imapd_cmd_no(c, s,
+		                    "[UNAVAILABLE] Temporary "
+		                    "authentication failure.");
 	case SASL_SERVER_BADPROT:
 	case SASL_SERVER_CONTINUE:
 	default:

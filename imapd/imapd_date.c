@@ -14,9 +14,8 @@
 
 #include "common/str.h"
 
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-				   "May", "Jun", "Jul", "Aug",
-				   "Sep", "Oct", "Nov", "Dec"};
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 int64_t imapd_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -58,7 +57,7 @@ int64_t imapd_day_of(int64_t t, int tz_minutes)
 static unsigned days_in_month(int64_t y, unsigned m)
 {
 	static const unsigned dm[12] = {31, 28, 31, 30, 31, 30,
-					31, 31, 30, 31, 30, 31};
+	                                31, 31, 30, 31, 30, 31};
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return dm[m - 1];
@@ -103,15 +102,14 @@ int imapd_date_parse(const char *s, size_t len, int64_t *day_out)
 	i++;
 	size_t ys = i;
 	long y = digits(s, len, &i, 4);
-	if (y < 0 || i - ys != 4 || i != len || !valid_date(y, (unsigned)m,
-							    (unsigned)d))
+	if (y < 0 || i - ys != 4 || i != len ||
+	    !valid_date(y, (unsigned)m, (unsigned)d))
 		return -1;
 	*day_out = imapd_days_from_civil(y, (unsigned)m, (unsigned)d);
 	return 0;
 }
 
-int imapd_datetime_parse(const char *s, size_t len, int64_t *t_out,
-			 int *tz_out)
+int imapd_datetime_parse(const char *s, size_t len, int64_t *t_out, int *tz_out)
 {
 	size_t i = 0;
 	if (i < len && s[i] == ' ')
@@ -160,7 +158,7 @@ int imapd_datetime_parse(const char *s, size_t len, int64_t *t_out,
 }
 
 void imapd_datetime_format(int64_t t, int tz_minutes,
-			   char out[IMAPD_DATETIME_LEN + 1])
+                           char out[IMAPD_DATETIME_LEN + 1])
 {
 	int64_t local = t + (int64_t)tz_minutes * 60;
 	int64_t day = floor_div(local, 86400);
@@ -175,11 +173,10 @@ void imapd_datetime_format(int64_t t, int tz_minutes,
 	}
 	int tz = tz_minutes < 0 ? -tz_minutes : tz_minutes;
 	char tmp[80];
-	snprintf(tmp, sizeof(tmp),
-		 "%2u-%.3s-%04d %02d:%02d:%02d %c%02d%02d", d, months[m - 1],
-		 (int)y, (int)(sec / 3600), (int)(sec / 60 % 60),
-		 (int)(sec % 60), tz_minutes < 0 ? '-' : '+', tz / 60 % 100,
-		 tz % 60);
+	snprintf(tmp, sizeof(tmp), "%2u-%.3s-%04d %02d:%02d:%02d %c%02d%02d", d,
+	         months[m - 1], (int)y, (int)(sec / 3600), (int)(sec / 60 % 60),
+	         (int)(sec % 60), tz_minutes < 0 ? '-' : '+', tz / 60 % 100,
+	         tz % 60);
 	memcpy(out, tmp, IMAPD_DATETIME_LEN);
 	out[IMAPD_DATETIME_LEN] = '\0';
 }
@@ -206,7 +203,7 @@ static void skip_cfws(struct lexer *x)
 		else if (c == ')' && depth > 0)
 			depth--;
 		else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' &&
-			 c != '\n')
+		         c != '\n')
 			return;
 		x->i++;
 	}
@@ -220,7 +217,7 @@ static size_t word(struct lexer *x, const char **w)
 	while (x->i < x->len) {
 		char c = x->s[x->i];
 		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			     (c >= 'A' && c <= 'Z');
+		             (c >= 'A' && c <= 'Z');
 		if (!alnum && !(x->i == start && (c == '+' || c == '-')))
 			break;
 		x->i++;
@@ -252,17 +249,16 @@ static int zone_name(const char *w, size_t n, int *tz)
 	static const struct {
 		const char *name;
 		int tz;
-	} z[] = {{"UT", 0},	  {"UTC", 0},	 {"GMT", 0},
-		 {"Z", 0},	  {"EST", -300}, {"EDT", -240},
-		 {"CST", -360},	  {"CDT", -300}, {"MST", -420},
-		 {"MDT", -360},	  {"PST", -480}, {"PDT", -420}};
+	} z[] = {{"UT", 0},     {"UTC", 0},    {"GMT", 0},    {"Z", 0},
+	         {"EST", -300}, {"EDT", -240}, {"CST", -360}, {"CDT", -300},
+	         {"MST", -420}, {"MDT", -360}, {"PST", -480}, {"PDT", -420}};
 	for (size_t i = 0; i < sizeof(z) / sizeof(z[0]); i++)
 		if (strn_eq_nocase(w, n, z[i].name)) {
 			*tz = z[i].tz;
 			return 1;
 		}
-	if (n == 1 && ((w[0] >= 'a' && w[0] <= 'z') ||
-		       (w[0] >= 'A' && w[0] <= 'Z'))) {
+	if (n == 1 &&
+	    ((w[0] >= 'a' && w[0] <= 'z') || (w[0] >= 'A' && w[0] <= 'Z'))) {
 		*tz = 0;
 		return 1;
 	}
@@ -270,7 +266,7 @@ static int zone_name(const char *w, size_t n, int *tz)
 }
 
 int imapd_rfc5322_date_parse(const char *s, size_t len, int64_t *t_out,
-			     int *tz_out)
+                             int *tz_out)
 {
 	struct lexer x = {s, len, 0};
 	const char *w;
@@ -328,7 +324,7 @@ int imapd_rfc5322_date_parse(const char *s, size_t len, int64_t *t_out,
 	}
 	int64_t day = imapd_days_from_civil(y, (unsigned)m, (unsigned)d);
 	*t_out = day * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2] -
-		 (int64_t)tz * 60;
+	         (int64_t)tz * 60;
 	*tz_out = tz;
 	return 0;
 }

@@ -26,18 +26,18 @@ int imapd_date_parse(const char *s, size_t len, int64_t *day_out);
 /* date-time without its quotes, "17-Jul-1996 02:44:25 -0700" (day may be
  * " 7" or "7" or "07"): 0 with *t_out and *tz_out, or -1. */
 int imapd_datetime_parse(const char *s, size_t len, int64_t *t_out,
-			 int *tz_out);
+                         int *tz_out);
 
 #define IMAPD_DATETIME_LEN 26 /* "17-Jul-1996 02:44:25 -0700" */
 
 /* Writes the date-time of t in zone tz (day space-padded, as
  * date-day-fixed), NUL-terminated, into out[IMAPD_DATETIME_LEN + 1]. */
 void imapd_datetime_format(int64_t t, int tz_minutes,
-			   char out[IMAPD_DATETIME_LEN + 1]);
+                           char out[IMAPD_DATETIME_LEN + 1]);
 
 /* An RFC 5322 Date: value (comments and folding allowed, obsolete zone
  * names, two- and three-digit years): 0 with *t_out, *tz_out, or -1. */
 int imapd_rfc5322_date_parse(const char *s, size_t len, int64_t *t_out,
-			     int *tz_out);
+                             int *tz_out);
 
 #endif

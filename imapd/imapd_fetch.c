@@ -61,20 +61,29 @@ static int crlf_copy(struct buf *out, const char *p, size_t len, size_t size)
 	return 0;
 }
 
+/* The part of size octets that <origin.count> selects (all of it when
+ * the item is not partial): the literal's header, and the window. */
+static int window(struct buf *out, const struct imapd_fetch_item *it,
+                  size_t size, size_t *skip, size_t *take)
+{
+	*skip = 0;
+	*take = size;
+	if (it->partial) {
+		*skip = it->origin < size ? it->origin : size;
+		*take = size - *skip;
+		if (*take > it->count)
+			*take = it->count;
+	}
+	return buf_printf(out, "{%zu}\r\n", *take);
+}
+
 /* Appends the bytes of raw range data[0..len) normalised to CRLF, as a
  * literal, with <origin.count> applied when the item is partial. */
 static int put_range(struct buf *out, const struct imapd_fetch_item *it,
-		     const char *data, size_t len)
+                     const char *data, size_t len)
 {
-	size_t size = mime_crlf_size(data, len);
-	size_t skip = 0, take = size;
-	if (it->partial) {
-		skip = it->origin < size ? it->origin : size;
-		take = size - skip;
-		if (take > it->count)
-			take = it->count;
-	}
-	if (buf_printf(out, "{%zu}\r\n", take) < 0)
+	size_t size = mime_crlf_size(data, len), skip, take;
+	if (window(out, it, size, &skip, &take) < 0)
 		return -1;
 	if (skip == 0 && take == size)
 		return crlf_copy(out, data, len, size);
@@ -83,24 +92,18 @@ static int put_range(struct buf *out, const struct imapd_fetch_item *it,
 
 /* The same for bytes that are already CRLF (a filtered header). */
 static int put_bytes(struct buf *out, const struct imapd_fetch_item *it,
-		     const char *data, size_t len)
+                     const char *data, size_t len)
 {
-	size_t skip = 0, take = len;
-	if (it->partial) {
-		skip = it->origin < len ? it->origin : len;
-		take = len - skip;
-		if (take > it->count)
-			take = it->count;
-	}
-	if (buf_printf(out, "{%zu}\r\n", take) < 0)
+	size_t skip, take;
+	if (window(out, it, len, &skip, &take) < 0)
 		return -1;
 	return buf_append(out, data + skip, take);
 }
 
 /* One section item. 1 written, 0 the message is gone, -1 error. */
 static int put_section(struct imapd_session *s, struct buf *out,
-		       const struct imapd_fetch_item *it,
-		       struct imapd_msgdata *md, struct err *e)
+                       const struct imapd_fetch_item *it,
+                       struct imapd_msgdata *md, struct err *e)
 {
 	int rc = imapd_msgdata_file(md, s->view->f, e);
 	if (rc <= 0)
@@ -114,7 +117,7 @@ static int put_section(struct imapd_session *s, struct buf *out,
 		return put_range(out, it, md->data, md->len) < 0 ? -1 : 1;
 	size_t off, len;
 	if (it->sec.npath == 0 && (it->sec.text == MIME_SEC_HEADER ||
-				   it->sec.text == MIME_SEC_TEXT)) {
+	                           it->sec.text == MIME_SEC_TEXT)) {
 		size_t h = rfc822_header_len(md->data, md->len, NULL);
 		off = it->sec.text == MIME_SEC_HEADER ? 0 : h;
 		len = it->sec.text == MIME_SEC_HEADER ? h : md->len - h;
@@ -127,11 +130,9 @@ static int put_section(struct imapd_session *s, struct buf *out,
 	    it->sec.text == MIME_SEC_FIELDS_NOT) {
 		struct buf h;
 		buf_init(&h, 0);
-		int frc = rfc822_header_filter(md->data + off, len, it->fields,
-					       it->nfields,
-					       it->sec.text ==
-						       MIME_SEC_FIELDS_NOT,
-					       &h);
+		int frc = rfc822_header_filter(
+		        md->data + off, len, it->fields, it->nfields,
+		        it->sec.text == MIME_SEC_FIELDS_NOT, &h);
 		if (frc == 0)
 			frc = put_bytes(out, it, h.data ? h.data : "", h.len);
 		buf_deinit(&h);
@@ -142,8 +143,8 @@ static int put_section(struct imapd_session *s, struct buf *out,
 
 /* One message's response into out. 1, 0 gone, -1 error. */
 static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
-		     const struct imapd_fetch *f, size_t i, bool add_flags,
-		     bool add_modseq, struct buf *out, struct err *e)
+                     const struct imapd_fetch *f, size_t i, bool add_flags,
+                     bool add_modseq, struct buf *out, struct err *e)
 {
 	struct imapd_view *v = s->view;
 	const struct imapd_msg *m = &v->m[i];
@@ -166,7 +167,7 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 	}
 	if ((cs || add_modseq) && !f->has_modseq) {
 		buf_printf(out, "%sMODSEQ (%llu)", sp ? " " : "",
-			   (unsigned long long)m->modseq);
+		           (unsigned long long)m->modseq);
 		sp = true;
 	}
 	for (size_t k = 0; k < f->n && rc > 0; k++) {
@@ -184,7 +185,7 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 			break;
 		case IMAPD_FI_MODSEQ:
 			buf_printf(out, "MODSEQ (%llu)",
-				   (unsigned long long)m->modseq);
+			           (unsigned long long)m->modseq);
 			break;
 		case IMAPD_FI_INTERNALDATE: {
 			char d[IMAPD_DATETIME_LEN + 1];
@@ -194,7 +195,7 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 		}
 		case IMAPD_FI_RFC822_SIZE:
 			buf_printf(out, "RFC822.SIZE %llu",
-				   (unsigned long long)m->vsize);
+			           (unsigned long long)m->vsize);
 			break;
 		case IMAPD_FI_ENVELOPE:
 		case IMAPD_FI_BODY:
@@ -205,15 +206,15 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 			if (it->kind == IMAPD_FI_ENVELOPE) {
 				buf_append_str(out, "ENVELOPE ");
 				buf_append(out, md.cache.envelope,
-					   md.cache.envelope_len);
+				           md.cache.envelope_len);
 			} else if (it->kind == IMAPD_FI_BODY) {
 				buf_append_str(out, "BODY ");
 				buf_append(out, md.cache.body,
-					   md.cache.body_len);
+				           md.cache.body_len);
 			} else {
 				buf_append_str(out, "BODYSTRUCTURE ");
 				buf_append(out, md.cache.bodystructure,
-					   md.cache.bodystructure_len);
+				           md.cache.bodystructure_len);
 			}
 			break;
 		case IMAPD_FI_SECTION:
@@ -229,7 +230,7 @@ static int fetch_one(struct imapd_session *s, struct imapd_cmd *c,
 /* Sets \Seen on the messages of idx[0..n) that the fetch opens and that
  * lack it; marks them in *changed (n entries). */
 static void set_seen(struct imapd_session *s, const size_t *idx, size_t n,
-		     bool *changed)
+                     bool *changed)
 {
 	struct imapd_view *v = s->view;
 	uint32_t *uids = arena_calloc(s->arena, n, sizeof(*uids));
@@ -247,7 +248,7 @@ static void set_seen(struct imapd_session *s, const size_t *idx, size_t n,
 		return;
 	struct mbox_store_res *res = arena_calloc(s->arena, k, sizeof(*res));
 	struct mbox_store_req req = {.op = MBOX_STORE_ADD,
-				     .flags = MBOX_F_SEEN};
+	                             .flags = MBOX_F_SEEN};
 	struct err e;
 	if (mbox_store(v->f, uids, k, &req, res, &e) < 0) {
 		log_error("user=<%s>: set \\Seen: %s", s->user, e.msg);
@@ -291,8 +292,9 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
 	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s, "Error in IMAP command FETCH: "
-					   "Invalid messageset");
+		return imapd_cmd_bad(c, s,
+		                     "Error in IMAP command FETCH: "
+		                     "Invalid messageset");
 	bool *changed = arena_calloc(s->arena, n ? n : 1, sizeof(*changed));
 	if (f.set_seen && !v->readonly) {
 		bool any = false;
@@ -312,10 +314,10 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 			continue;
 		buf_reset(&out);
 		int rc = fetch_one(s, c, &f, idx[j], changed[j], changedsince,
-				   &out, &e);
+		                   &out, &e);
 		if (rc < 0) {
 			log_error("user=<%s>: fetch uid %u: %s", s->user,
-				  v->m[idx[j]].uid, e.msg);
+			          v->m[idx[j]].uid, e.msg);
 			gone++;
 			continue;
 		}
@@ -327,6 +329,7 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 	}
 	buf_deinit(&out);
 	if (gone)
-		imapd_cmd_no(c, s, "[EXPUNGEISSUED] Some messages could not be "
-				   "fetched.");
+		imapd_cmd_no(c, s,
+		             "[EXPUNGEISSUED] Some messages could not be "
+		             "fetched.");
 }

@@ -21,10 +21,10 @@ enum imapd_fetch_kind {
 	IMAPD_FI_INTERNALDATE,
 	IMAPD_FI_RFC822_SIZE,
 	IMAPD_FI_ENVELOPE,
-	IMAPD_FI_BODY,          /* BODY without a section: the structure */
+	IMAPD_FI_BODY, /* BODY without a section: the structure */
 	IMAPD_FI_BODYSTRUCTURE,
 	IMAPD_FI_UID,
-	IMAPD_FI_SECTION,       /* BODY[...], BODY.PEEK[...], RFC822[.x] */
+	IMAPD_FI_SECTION, /* BODY[...], BODY.PEEK[...], RFC822[.x] */
 	IMAPD_FI_MODSEQ,
 };
 
@@ -34,11 +34,11 @@ struct imapd_fetch_item {
 	struct mime_section sec;
 	struct rfc822_str *fields; /* HEADER.FIELDS[.NOT] names */
 	size_t nfields;
-	bool peek;                 /* does not set \Seen */
+	bool peek; /* does not set \Seen */
 	bool partial;
-	uint32_t origin, count;    /* <origin.count> */
-	const char *rname;         /* response name, e.g. "BODY[1.MIME]" or
-				      "RFC822.HEADER" (origin added later) */
+	uint32_t origin, count; /* <origin.count> */
+	const char *rname;      /* response name, e.g. "BODY[1.MIME]" or
+	                           "RFC822.HEADER" (origin added later) */
 };
 
 #define IMAPD_FETCH_ITEMS_MAX 64

@@ -17,9 +17,8 @@
 /* Header names in one HEADER.FIELDS list. */
 #define FIELDS_MAX 256
 
-static struct imapd_fetch_item *add(struct imapd_args *a,
-				    struct imapd_fetch *f,
-				    enum imapd_fetch_kind kind)
+static struct imapd_fetch_item *add(struct imapd_args *a, struct imapd_fetch *f,
+                                    enum imapd_fetch_kind kind)
 {
 	if (f->n >= IMAPD_FETCH_ITEMS_MAX) {
 		imapd_args_fail(a, "Too many fetch items");
@@ -54,7 +53,7 @@ static struct imapd_fetch_item *add(struct imapd_args *a,
 
 /* "RFC822", "RFC822.HEADER", "RFC822.TEXT" as sections. */
 static int rfc822_item(struct imapd_args *a, struct imapd_fetch *f,
-		       const char *w)
+                       const char *w)
 {
 	struct imapd_fetch_item *it = add(a, f, IMAPD_FI_SECTION);
 	if (!it)
@@ -89,8 +88,8 @@ static int section(struct imapd_args *a, struct imapd_fetch *f, bool peek)
 	while (a->pos < a->len && a->p[a->pos] != ']' && a->p[a->pos] != ' ')
 		a->pos++;
 	size_t used;
-	if (mime_section_parse(a->p + start, a->pos - start, &it->sec,
-			       &used) < 0 ||
+	if (mime_section_parse(a->p + start, a->pos - start, &it->sec, &used) <
+	            0 ||
 	    used != a->pos - start)
 		return imapd_args_fail(a, "Invalid section");
 	char *spec = arena_memdup(a->a, a->p + start, a->pos - start);
@@ -102,8 +101,8 @@ static int section(struct imapd_args *a, struct imapd_fetch *f, bool peek)
 	    it->sec.text == MIME_SEC_FIELDS_NOT) {
 		if (imapd_args_sp(a) < 0 || imapd_args_open(a) < 0)
 			goto fail;
-		it->fields = arena_calloc(a->a, FIELDS_MAX,
-					  sizeof(*it->fields));
+		it->fields =
+		        arena_calloc(a->a, FIELDS_MAX, sizeof(*it->fields));
 		buf_append_str(&name, " (");
 		do {
 			struct imapd_str h;
@@ -149,7 +148,8 @@ static int one_item(struct imapd_args *a, struct imapd_fetch *f)
 {
 	/* Atom characters include "[", so read the name up to it. */
 	size_t start = a->pos;
-	while (a->pos < a->len && imapd_is_atom_char((unsigned char)a->p[a->pos]) &&
+	while (a->pos < a->len &&
+	       imapd_is_atom_char((unsigned char)a->p[a->pos]) &&
 	       a->p[a->pos] != '[')
 		a->pos++;
 	if (a->pos == start)
@@ -167,14 +167,14 @@ static int one_item(struct imapd_args *a, struct imapd_fetch *f)
 		const char *name;
 		enum imapd_fetch_kind kind;
 	} simple[] = {
-		{"FLAGS", IMAPD_FI_FLAGS},
-		{"INTERNALDATE", IMAPD_FI_INTERNALDATE},
-		{"RFC822.SIZE", IMAPD_FI_RFC822_SIZE},
-		{"ENVELOPE", IMAPD_FI_ENVELOPE},
-		{"BODY", IMAPD_FI_BODY},
-		{"BODYSTRUCTURE", IMAPD_FI_BODYSTRUCTURE},
-		{"UID", IMAPD_FI_UID},
-		{"MODSEQ", IMAPD_FI_MODSEQ},
+	        {"FLAGS", IMAPD_FI_FLAGS},
+	        {"INTERNALDATE", IMAPD_FI_INTERNALDATE},
+	        {"RFC822.SIZE", IMAPD_FI_RFC822_SIZE},
+	        {"ENVELOPE", IMAPD_FI_ENVELOPE},
+	        {"BODY", IMAPD_FI_BODY},
+	        {"BODYSTRUCTURE", IMAPD_FI_BODYSTRUCTURE},
+	        {"UID", IMAPD_FI_UID},
+	        {"MODSEQ", IMAPD_FI_MODSEQ},
 	};
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
 		if (strcmp(w, simple[i].name) == 0)
@@ -189,7 +189,7 @@ static int macro(struct imapd_args *a, struct imapd_fetch *f, const char *w)
 {
 	/* RFC 3501 6.4.5 */
 	static const enum imapd_fetch_kind fast[] = {
-		IMAPD_FI_FLAGS, IMAPD_FI_INTERNALDATE, IMAPD_FI_RFC822_SIZE};
+	        IMAPD_FI_FLAGS, IMAPD_FI_INTERNALDATE, IMAPD_FI_RFC822_SIZE};
 	for (size_t i = 0; i < 3; i++)
 		if (!add(a, f, fast[i]))
 			return -1;
@@ -205,8 +205,8 @@ static int macro(struct imapd_args *a, struct imapd_fetch *f, const char *w)
 int imapd_fetch_parse(struct imapd_args *a, struct imapd_fetch *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->items = arena_calloc(a->a, IMAPD_FETCH_ITEMS_MAX,
-				  sizeof(*out->items));
+	out->items =
+	        arena_calloc(a->a, IMAPD_FETCH_ITEMS_MAX, sizeof(*out->items));
 	if (imapd_args_take(a, '(')) {
 		if (++a->depth > a->max_depth)
 			return imapd_args_fail(a, "Too deeply nested");

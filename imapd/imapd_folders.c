@@ -39,10 +39,10 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } su_names[] = {
-	{"\\All", MBOX_SU_ALL},		{"\\Archive", MBOX_SU_ARCHIVE},
-	{"\\Drafts", MBOX_SU_DRAFTS},	{"\\Flagged", MBOX_SU_FLAGGED},
-	{"\\Junk", MBOX_SU_JUNK},	{"\\Sent", MBOX_SU_SENT},
-	{"\\Trash", MBOX_SU_TRASH},
+        {"\\All", MBOX_SU_ALL},       {"\\Archive", MBOX_SU_ARCHIVE},
+        {"\\Drafts", MBOX_SU_DRAFTS}, {"\\Flagged", MBOX_SU_FLAGGED},
+        {"\\Junk", MBOX_SU_JUNK},     {"\\Sent", MBOX_SU_SENT},
+        {"\\Trash", MBOX_SU_TRASH},
 };
 
 unsigned imapd_special_use_bit(const char *name)
@@ -59,7 +59,7 @@ int imapd_special_use_format(struct buf *out, unsigned bits, bool lead_sp)
 		if (!(bits & su_names[i].bit))
 			continue;
 		if (buf_printf(out, "%s%s", lead_sp ? " " : "",
-			       su_names[i].name) < 0)
+		               su_names[i].name) < 0)
 			return -1;
 		lead_sp = true;
 	}
@@ -67,7 +67,7 @@ int imapd_special_use_format(struct buf *out, unsigned bits, bool lead_sp)
 }
 
 const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
-			      const struct imapd_str *raw)
+                              const struct imapd_str *raw)
 {
 	struct buf b;
 	buf_init(&b, MBOX_NAME_MAX * 4);
@@ -76,7 +76,7 @@ const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
 		if ((unsigned char)raw->p[i] >= 0x80)
 			ascii = false;
 	int rc = ascii ? buf_append(&b, raw->p, raw->len)
-		       : imapd_utf8_to_utf7(raw->p, raw->len, &b);
+	               : imapd_utf8_to_utf7(raw->p, raw->len, &b);
 	if (rc < 0 || memchr(raw->p, '\0', raw->len) ||
 	    imapd_utf7_check(b.data ? b.data : "", b.len) < 0) {
 		buf_deinit(&b);
@@ -118,9 +118,11 @@ void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *c)
 				return imapd_cmd_syntax(c, s);
 			unsigned bit = imapd_special_use_bit(w.p);
 			if (!bit)
-				return imapd_cmd_no(c, s, "[USEATTR] Unsupported "
-							  "special-use "
-							  "attribute %s", w.p);
+				return imapd_cmd_no(c, s,
+				                    "[USEATTR] Unsupported "
+				                    "special-use "
+				                    "attribute %s",
+				                    w.p);
 			su |= bit;
 		} while (imapd_args_take(a, ' '));
 		if (imapd_args_close(a) < 0 || imapd_args_close(a) < 0)
@@ -132,13 +134,15 @@ void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *c)
 	if (!name)
 		return;
 	if (strcmp(name, MBOX_INBOX) == 0)
-		return imapd_cmd_no(c, s, "[ALREADYEXISTS] Mailbox already "
-					  "exists.");
+		return imapd_cmd_no(c, s,
+		                    "[ALREADYEXISTS] Mailbox already "
+		                    "exists.");
 	struct err e;
 	int rc = mbox_folder_create(s->mb, name, su, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[ALREADYEXISTS] Mailbox already "
-					  "exists.");
+		return imapd_cmd_no(c, s,
+		                    "[ALREADYEXISTS] Mailbox already "
+		                    "exists.");
 	if (rc < 0)
 		return imapd_cmd_no(c, s, "[CANNOT] %s", e.msg);
 	imapd_cmd_ok(c, s, "Create completed.");
@@ -173,8 +177,10 @@ void imapd_cmd_delete(struct imapd_session *s, struct imapd_cmd *c)
 	struct err e;
 	int rc = mbox_folder_delete(s->mb, name, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[NONEXISTENT] Mailbox doesn't "
-					  "exist: %s", raw.p);
+		return imapd_cmd_no(c, s,
+		                    "[NONEXISTENT] Mailbox doesn't "
+		                    "exist: %s",
+		                    raw.p);
 	if (rc < 0)
 		return imapd_cmd_no(c, s, "[CANNOT] %s", e.msg);
 	imapd_cmd_ok(c, s, "Delete completed.");
@@ -198,7 +204,7 @@ static int collect_subs(void *ctx, const char *name)
 
 /* Subscriptions follow a renamed folder and its children. */
 static void rename_subscriptions(struct imapd_session *s, const char *from,
-				 const char *to)
+                                 const char *to)
 {
 	struct sub_rename r = {s, from, {0}};
 	struct err e;
@@ -210,12 +216,12 @@ static void rename_subscriptions(struct imapd_session *s, const char *from,
 	}
 	for (size_t i = 0; i < r.names.n; i++) {
 		const char *old = r.names.v[i];
-		char *new = arena_printf(s->arena, "%s%s", to,
-					 old + strlen(from));
+		char *new =
+		        arena_printf(s->arena, "%s%s", to, old + strlen(from));
 		if (mbox_subscribe(s->mb, old, false, &e) < 0 ||
 		    mbox_subscribe(s->mb, new, true, &e) < 0)
-			log_warn("user=<%s>: subscription %s: %s", s->user,
-				 old, e.msg);
+			log_warn("user=<%s>: subscription %s: %s", s->user, old,
+			         e.msg);
 	}
 	strv_deinit(&r.names);
 }
@@ -239,15 +245,17 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *c)
 	size_t fl = strlen(from);
 	if (strcmp(from, MBOX_INBOX) != 0 && strncmp(to, from, fl) == 0 &&
 	    to[fl] == '/')
-		return imapd_cmd_no(c, s, "[CANNOT] Can't rename a mailbox "
-					  "under itself.");
+		return imapd_cmd_no(c, s,
+		                    "[CANNOT] Can't rename a mailbox "
+		                    "under itself.");
 	struct mbox_folder *f;
 	struct err e;
 	int rc = mbox_folder_open(s->mb, to, &f, &e);
 	if (rc > 0) {
 		mbox_folder_close(&f);
-		return imapd_cmd_no(c, s, "[ALREADYEXISTS] Mailbox already "
-					  "exists.");
+		return imapd_cmd_no(c, s,
+		                    "[ALREADYEXISTS] Mailbox already "
+		                    "exists.");
 	}
 	if (strcmp(from, MBOX_INBOX) != 0 && selected_under(s, from)) {
 		imapd_unselect(s);
@@ -255,8 +263,10 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *c)
 	}
 	rc = mbox_folder_rename(s->mb, from, to, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[NONEXISTENT] Mailbox doesn't "
-					  "exist: %s", rf.p);
+		return imapd_cmd_no(c, s,
+		                    "[NONEXISTENT] Mailbox doesn't "
+		                    "exist: %s",
+		                    rf.p);
 	if (rc < 0)
 		return imapd_cmd_no(c, s, "[CANNOT] %s", e.msg);
 	if (strcmp(from, MBOX_INBOX) != 0)
@@ -264,8 +274,7 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *c)
 	imapd_cmd_ok(c, s, "Rename completed.");
 }
 
-static void do_subscribe(struct imapd_session *s, struct imapd_cmd *c,
-			 bool on)
+static void do_subscribe(struct imapd_session *s, struct imapd_cmd *c, bool on)
 {
 	struct imapd_args *a = &c->args;
 	struct imapd_str raw;
@@ -306,10 +315,13 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 		const char *name;
 		unsigned bit;
 	} atts[] = {
-		{"MESSAGES", ST_MESSAGES},   {"RECENT", ST_RECENT},
-		{"UIDNEXT", ST_UIDNEXT},     {"UIDVALIDITY", ST_UIDVALIDITY},
-		{"UNSEEN", ST_UNSEEN},	     {"SIZE", ST_SIZE},
-		{"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
+	        {"MESSAGES", ST_MESSAGES},
+	        {"RECENT", ST_RECENT},
+	        {"UIDNEXT", ST_UIDNEXT},
+	        {"UIDVALIDITY", ST_UIDVALIDITY},
+	        {"UNSEEN", ST_UNSEEN},
+	        {"SIZE", ST_SIZE},
+	        {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
 	};
 	struct imapd_args *a = &c->args;
 	struct imapd_str raw, w;
@@ -342,19 +354,22 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 	struct err e;
 	int rc = mbox_folder_open(s->mb, name, &f, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[NONEXISTENT] Mailbox doesn't "
-					  "exist: %s", raw.p);
+		return imapd_cmd_no(c, s,
+		                    "[NONEXISTENT] Mailbox doesn't "
+		                    "exist: %s",
+		                    raw.p);
 	if (rc > 0) {
 		rc = mbox_folder_sync(f, 0, NULL, &e) < 0 ||
-				     mbox_folder_status(f, &st, &e) < 0
-			     ? -1
-			     : 1;
+		                     mbox_folder_status(f, &st, &e) < 0
+		             ? -1
+		             : 1;
 		mbox_folder_close(&f);
 	}
 	if (rc < 0) {
 		log_error("user=<%s>: status %s: %s", s->user, name, e.msg);
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	}
 	struct buf b;
 	buf_init(&b, 0);
@@ -364,16 +379,30 @@ void imapd_cmd_status(struct imapd_session *s, struct imapd_cmd *c)
 	for (unsigned i = 0; i < nwant; i++) {
 		unsigned long long v = 0;
 		switch (atts[want[i]].bit) {
-		case ST_MESSAGES: v = st.exists; break;
-		case ST_RECENT: v = st.recent; break;
-		case ST_UIDNEXT: v = st.uidnext; break;
-		case ST_UIDVALIDITY: v = st.uidvalidity; break;
-		case ST_UNSEEN: v = st.unseen; break;
-		case ST_SIZE: v = st.vsize; break;
-		case ST_HIGHESTMODSEQ: v = st.highestmodseq; break;
+		case ST_MESSAGES:
+			v = st.exists;
+			break;
+		case ST_RECENT:
+			v = st.recent;
+			break;
+		case ST_UIDNEXT:
+			v = st.uidnext;
+			break;
+		case ST_UIDVALIDITY:
+			v = st.uidvalidity;
+			break;
+		case ST_UNSEEN:
+			v = st.unseen;
+			break;
+		case ST_SIZE:
+			v = st.vsize;
+			break;
+		case ST_HIGHESTMODSEQ:
+			v = st.highestmodseq;
+			break;
 		}
 		buf_printf(&b, "%s%s %llu", i ? " " : "", atts[want[i]].name,
-			   v);
+		           v);
 	}
 	buf_append_str(&b, ")\r\n");
 	imapd_write(s, b.data, b.len);
@@ -400,7 +429,7 @@ static int note_folder(void *ctx, const struct mbox_folder_info *fi)
 void imapd_folders_provision(struct imapd_session *s)
 {
 	char *marker = arena_printf(s->arena, "%s/%s", mbox_path(s->mb),
-				    PROVISIONED_FILE);
+	                            PROVISIONED_FILE);
 	if (access(marker, F_OK) == 0)
 		return;
 	struct err e;
@@ -416,12 +445,14 @@ void imapd_folders_provision(struct imapd_session *s)
 		const char *colon = strchr(l->v[i], ':');
 		unsigned bit = colon ? imapd_special_use_bit(colon + 1) : 0;
 		if (!bit || colon == l->v[i]) {
-			log_warn("imapd_special_use_folders: bad element \"%s\" "
-				 "(want Name:\\Attribute)", l->v[i]);
+			log_warn(
+			        "imapd_special_use_folders: bad element \"%s\" "
+			        "(want Name:\\Attribute)",
+			        l->v[i]);
 			continue;
 		}
 		char *name = arena_memdup(s->arena, l->v[i],
-					  (size_t)(colon - l->v[i]));
+		                          (size_t)(colon - l->v[i]));
 		int rc = mbox_folder_create(s->mb, name, bit, &e);
 		if (rc == 0 && strv_contains_nocase(&plain, name))
 			rc = mbox_folder_set_special_use(s->mb, name, bit, &e);
@@ -429,13 +460,12 @@ void imapd_folders_provision(struct imapd_session *s)
 			rc = mbox_subscribe(s->mb, name, true, &e);
 		if (rc < 0)
 			log_warn("user=<%s>: special-use folder %s: %s",
-				 s->user, name, e.msg);
+			         s->user, name, e.msg);
 	}
 	strv_deinit(&plain);
 	int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		log_warn("user=<%s>: %s: %s", s->user, marker,
-			 strerror(errno));
+		log_warn("user=<%s>: %s: %s", s->user, marker, strerror(errno));
 	else
 		close(fd);
 }

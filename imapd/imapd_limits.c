@@ -38,8 +38,8 @@ static char *key_path(const char *dir, const char *kind, const char *key)
 	buf_printf(&b, "%s/%s-", dir, kind);
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
 		bool safe = (*p >= 'a' && *p <= 'z') ||
-			    (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || strchr(".@_-", *p);
+		            (*p >= 'A' && *p <= 'Z') ||
+		            (*p >= '0' && *p <= '9') || strchr(".@_-", *p);
 		if (safe)
 			buf_append_char(&b, (char)*p);
 		else
@@ -69,8 +69,7 @@ static bool still_there(int fd, const char *path)
 }
 
 /* One attempt: 1 taken, 0 full, 2 raced with a removal, -1 error. */
-static int attempt(const char *path, unsigned max, int *fd_out,
-		   struct err *e)
+static int attempt(const char *path, unsigned max, int *fd_out, struct err *e)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -98,7 +97,7 @@ static int attempt(const char *path, unsigned max, int *fd_out,
 }
 
 int imapd_limit_take(const char *dir, const char *kind, const char *key,
-		     unsigned max, struct imapd_limit **out, struct err *e)
+                     unsigned max, struct imapd_limit **out, struct err *e)
 {
 	*out = NULL;
 	if (!dir)
@@ -133,7 +132,8 @@ void imapd_limit_release(struct imapd_limit **lp)
 		return;
 	/* Ours plus every other slot: nobody else holds one, the file can
 	 * go. Slots past max (after a lowered limit) count too. */
-	if (lock_range(l->fd, F_WRLCK, 0, 0) == 0 && still_there(l->fd, l->path))
+	if (lock_range(l->fd, F_WRLCK, 0, 0) == 0 &&
+	    still_there(l->fd, l->path))
 		(void)unlink(l->path);
 	close(l->fd);
 	free(l->path);

@@ -24,7 +24,7 @@ struct imapd_limit;
  * *out NULL.
  */
 int imapd_limit_take(const char *dir, const char *kind, const char *key,
-		     unsigned max, struct imapd_limit **out, struct err *e);
+                     unsigned max, struct imapd_limit **out, struct err *e);
 /* Releases the slot; *lp = NULL; NULL ok. */
 void imapd_limit_release(struct imapd_limit **lp);
 

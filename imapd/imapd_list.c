@@ -23,12 +23,11 @@
 #define PATTERN_MAX 1024
 
 bool imapd_list_match(const char *pat, size_t plen, const char *name,
-		      size_t nlen, size_t inbox_len)
+                      size_t nlen, size_t inbox_len)
 {
 	/* reach[i]: name[0..i) can be matched by the pattern so far. */
 	bool stack[MBOX_NAME_MAX + 2];
-	bool *reach = nlen + 1 <= sizeof(stack) ? stack
-						: xcalloc(nlen + 1, 1);
+	bool *reach = nlen + 1 <= sizeof(stack) ? stack : xcalloc(nlen + 1, 1);
 	memset(reach, 0, nlen + 1);
 	reach[0] = true;
 	bool any = true;
@@ -49,9 +48,8 @@ bool imapd_list_match(const char *pat, size_t plen, const char *name,
 		}
 		for (size_t i = nlen; i > 0; i--) {
 			char nc = name[i - 1];
-			bool eq = i - 1 < inbox_len
-					  ? (nc | 0x20) == (pc | 0x20)
-					  : nc == pc;
+			bool eq = i - 1 < inbox_len ? (nc | 0x20) == (pc | 0x20)
+			                            : nc == pc;
 			reach[i] = reach[i - 1] && eq;
 			any |= reach[i];
 		}
@@ -63,9 +61,9 @@ bool imapd_list_match(const char *pat, size_t plen, const char *name,
 	return ok;
 }
 
-#define C_EXISTS 0x1u     /* a folder */
-#define C_LISTED 0x2u     /* named by the source (folder or subscription) */
-#define C_CHILDREN 0x4u   /* something below it is listed */
+#define C_EXISTS 0x1u   /* a folder */
+#define C_LISTED 0x2u   /* named by the source (folder or subscription) */
+#define C_CHILDREN 0x4u /* something below it is listed */
 #define C_SUBSCRIBED 0x8u
 
 struct cand {
@@ -154,9 +152,8 @@ static void cands_complete(struct cands *cs)
 		const char *name = cs->v[i].name;
 		for (const char *p = strchr(name, '/'); p;
 		     p = strchr(p + 1, '/')) {
-			struct cand *c =
-				cand_add(cs, cs->v[i].name,
-					 (size_t)(p - cs->v[i].name));
+			struct cand *c = cand_add(cs, cs->v[i].name,
+			                          (size_t)(p - cs->v[i].name));
 			c->flags = C_CHILDREN;
 			name = cs->v[i].name;
 		}
@@ -178,7 +175,7 @@ static void cands_complete(struct cands *cs)
 /* Does a listed descendant of cs->v[i] match the pattern? (The names are
  * sorted, so descendants follow it.) */
 static bool descendant_matches(const struct cands *cs, size_t i,
-			       const char *pat, size_t plen)
+                               const char *pat, size_t plen)
 {
 	size_t len = strlen(cs->v[i].name);
 	for (size_t j = i + 1; j < cs->n; j++) {
@@ -187,7 +184,7 @@ static bool descendant_matches(const struct cands *cs, size_t i,
 			break;
 		if ((cs->v[j].flags & C_LISTED) &&
 		    imapd_list_match(pat, plen, n, strlen(n),
-				     strncmp(n, "INBOX", 5) == 0 ? 5 : 0))
+		                     strncmp(n, "INBOX", 5) == 0 ? 5 : 0))
 			return true;
 	}
 	return false;
@@ -215,7 +212,7 @@ static void do_list(struct imapd_session *s, struct imapd_cmd *c, bool lsub)
 	struct cands cs = {0};
 	struct err e;
 	int rc = lsub ? mbox_subscriptions(s->mb, add_sub, &cs, &e)
-		      : mbox_folder_list(s->mb, add_folder, &cs, &e);
+	              : mbox_folder_list(s->mb, add_folder, &cs, &e);
 	if (rc >= 0) {
 		cands_complete(&cs);
 		if (lsub)
@@ -224,8 +221,9 @@ static void do_list(struct imapd_session *s, struct imapd_cmd *c, bool lsub)
 	if (rc < 0) {
 		log_error("user=<%s>: %s: %s", s->user, verb, e.msg);
 		cands_free(&cs);
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	}
 	struct buf b;
 	buf_init(&b, 0);
@@ -233,9 +231,9 @@ static void do_list(struct imapd_session *s, struct imapd_cmd *c, bool lsub)
 		const struct cand *cd = &cs.v[i];
 		size_t nlen = strlen(cd->name);
 		size_t inbox = strncmp(cd->name, "INBOX", 5) == 0 &&
-					       (nlen == 5 || cd->name[5] == '/')
-				       ? 5
-				       : 0;
+		                               (nlen == 5 || cd->name[5] == '/')
+		                       ? 5
+		                       : 0;
 		if (!imapd_list_match(full, flen, cd->name, nlen, inbox))
 			continue;
 		/* An implied superior is listed when only it matches (the
@@ -248,15 +246,15 @@ static void do_list(struct imapd_session *s, struct imapd_cmd *c, bool lsub)
 		buf_printf(&b, "* %s (", verb);
 		bool sp = false;
 		bool noselect = lsub ? !(cd->flags & C_LISTED)
-				     : !(cd->flags & C_EXISTS);
+		                     : !(cd->flags & C_EXISTS);
 		if (noselect) {
 			buf_append_str(&b, "\\Noselect");
 			sp = true;
 		}
 		if (!lsub) {
 			buf_printf(&b, "%s%s", sp ? " " : "",
-				   cd->flags & C_CHILDREN ? "\\HasChildren"
-							  : "\\HasNoChildren");
+			           cd->flags & C_CHILDREN ? "\\HasChildren"
+			                                  : "\\HasNoChildren");
 			sp = true;
 			imapd_special_use_format(&b, cd->special_use, sp);
 		}

@@ -51,7 +51,7 @@ void imapd_msgdata_init(struct imapd_msgdata *md, uint32_t uid)
 }
 
 int imapd_msgdata_file(struct imapd_msgdata *md, struct mbox_folder *f,
-		       struct err *e)
+                       struct err *e)
 {
 	if (md->data)
 		return 1;
@@ -109,7 +109,7 @@ const struct mime_msg *imapd_msgdata_mime(struct imapd_msgdata *md)
 }
 
 int imapd_msgdata_cache(struct imapd_msgdata *md, struct mbox_folder *f,
-			struct err *e)
+                        struct err *e)
 {
 	if (md->blob)
 		return 1;
@@ -142,7 +142,7 @@ int imapd_msgdata_cache(struct imapd_msgdata *md, struct mbox_folder *f,
 	}
 	struct err pe;
 	(void)mbox_cache_put(f, md->uid, IMAP_STRUCT_CACHE_VERSION, b.data,
-			     b.len, &pe);
+	                     b.len, &pe);
 	md->blob_len = b.len;
 	md->blob = buf_take(&b);
 	/* buf_take hands over the same bytes the cache points into. */

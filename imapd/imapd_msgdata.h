@@ -34,13 +34,13 @@ struct imapd_msgdata {
 void imapd_msgdata_init(struct imapd_msgdata *md, uint32_t uid);
 /* Maps the file. 1 loaded, 0 the message is gone, -1 error (e). */
 int imapd_msgdata_file(struct imapd_msgdata *md, struct mbox_folder *f,
-		       struct err *e);
+                       struct err *e);
 /* The MIME tree (after imapd_msgdata_file succeeded). */
 const struct mime_msg *imapd_msgdata_mime(struct imapd_msgdata *md);
 /* Fills md->cache from the index, or computes it from the file and
  * stores it. 1, 0 gone, -1 error. */
 int imapd_msgdata_cache(struct imapd_msgdata *md, struct mbox_folder *f,
-			struct err *e);
+                        struct err *e);
 /* Unmaps and frees everything; md can be init'ed again. */
 void imapd_msgdata_release(struct imapd_msgdata *md);
 

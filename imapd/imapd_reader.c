@@ -26,7 +26,7 @@ enum { ST_LINE, ST_LITERAL, ST_SKIP_LINE, ST_SKIP_LITERAL };
 #define LITERAL_NUMBER_MAX 4294967295ull
 
 void imapd_reader_init(struct imapd_reader *r, size_t line_max,
-		       size_t literal_max)
+                       size_t literal_max)
 {
 	memset(r, 0, sizeof(*r));
 	r->line_max = line_max;
@@ -75,7 +75,7 @@ static void save_tag(struct imapd_reader *r)
  * *hdr_len_out gets the length of "{...}".
  */
 static int literal_header(const char *s, size_t len, uint64_t *n_out,
-			  bool *sync_out, size_t *hdr_len_out)
+                          bool *sync_out, size_t *hdr_len_out)
 {
 	if (len < 3 || s[len - 1] != '}')
 		return 0;
@@ -121,14 +121,13 @@ static void tail_add(struct imapd_reader *r, const char *p, size_t n)
 
 /* Starts throwing away the rest of the command; s[0..n) is the input
  * not yet consumed, which holds the tag when cmd does not have it yet. */
-static void start_skip(struct imapd_reader *r, int why, const char *s,
-		       size_t n)
+static void start_skip(struct imapd_reader *r, int why, const char *s, size_t n)
 {
 	if (r->cmd.len <= IMAPD_READER_TAG_MAX)
 		(void)buf_append(&r->cmd, s,
-				 n < IMAPD_READER_TAG_MAX + 1
-					 ? n
-					 : IMAPD_READER_TAG_MAX + 1);
+		                 n < IMAPD_READER_TAG_MAX + 1
+		                         ? n
+		                         : IMAPD_READER_TAG_MAX + 1);
 	save_tag(r);
 	r->state = ST_SKIP_LINE;
 	r->tail_len = 0;
@@ -143,14 +142,14 @@ static enum imapd_read_event line_done(struct imapd_reader *r)
 	size_t hdr;
 	/* Only line text can announce a literal, never literal bytes. */
 	int lh = literal_header(r->cmd.data + r->seg, r->cmd.len - r->seg, &n,
-				&sync, &hdr);
+	                        &sync, &hdr);
 	if (lh == 0) {
 		r->done = true;
 		return IMAPD_READ_COMMAND;
 	}
-	bool too_big = lh < 0 || n > r->literal_max ||
-		       r->lit_total + n > (uint64_t)r->literal_max +
-						  r->line_max;
+	bool too_big =
+	        lh < 0 || n > r->literal_max ||
+	        r->lit_total + n > (uint64_t)r->literal_max + r->line_max;
 	if (too_big) {
 		save_tag(r);
 		if (lh > 0 && !sync) {
@@ -203,7 +202,7 @@ static enum imapd_read_event skip_line_done(struct imapd_reader *r)
 }
 
 enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
-					size_t n, size_t *used_out)
+                                        size_t n, size_t *used_out)
 {
 	size_t used = 0;
 	enum imapd_read_event ev = IMAPD_READ_MORE;
@@ -252,7 +251,7 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 		}
 		case ST_LITERAL: {
 			size_t take = avail < r->lit_left ? avail
-							  : (size_t)r->lit_left;
+			                                  : (size_t)r->lit_left;
 			(void)buf_append(&r->cmd, s, take);
 			r->lit_left -= take;
 			used += take;
@@ -275,7 +274,7 @@ enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
 		}
 		case ST_SKIP_LITERAL: {
 			size_t take = avail < r->lit_left ? avail
-							  : (size_t)r->lit_left;
+			                                  : (size_t)r->lit_left;
 			r->lit_left -= take;
 			used += take;
 			if (r->lit_left == 0) {

@@ -31,37 +31,37 @@
 enum imapd_read_event {
 	IMAPD_READ_MORE,     /* everything given was consumed; feed more */
 	IMAPD_READ_CONTINUE, /* a synchronizing literal is next: send a
-				continuation ("+ ..."), then feed more */
+	                        continuation ("+ ..."), then feed more */
 	IMAPD_READ_COMMAND,  /* a complete command is in cmd */
 	IMAPD_READ_TOO_LONG, /* the command's line text was too long; the
-				command has been skipped */
+	                        command has been skipped */
 	IMAPD_READ_TOO_BIG,  /* a literal over the limit; the command has
-				been skipped (or, synchronizing, refused) */
+	                        been skipped (or, synchronizing, refused) */
 };
 
 #define IMAPD_READER_TAG_MAX 64
 
 struct imapd_reader {
-	struct buf cmd;      /* the command being assembled / finished */
-	size_t line_max;     /* bound on line text per command */
-	size_t literal_max;  /* bound on one literal */
-	size_t line_used;    /* line text of the current command so far */
-	size_t seg;          /* where the current line's text starts in cmd
-				(after the last literal) */
-	uint64_t lit_total;  /* literal bytes of the current command */
-	uint64_t lit_left;   /* bytes of the current literal still to come */
-	int state;           /* see imapd_reader.c */
-	bool done;           /* an event ended the command: reset first */
-	int skip_event;      /* the event to report once skipping ends */
-	char tail[24];       /* last bytes of a line being skipped */
+	struct buf cmd;     /* the command being assembled / finished */
+	size_t line_max;    /* bound on line text per command */
+	size_t literal_max; /* bound on one literal */
+	size_t line_used;   /* line text of the current command so far */
+	size_t seg;         /* where the current line's text starts in cmd
+	                       (after the last literal) */
+	uint64_t lit_total; /* literal bytes of the current command */
+	uint64_t lit_left;  /* bytes of the current literal still to come */
+	int state;          /* see imapd_reader.c */
+	bool done;          /* an event ended the command: reset first */
+	int skip_event;     /* the event to report once skipping ends */
+	char tail[24];      /* last bytes of a line being skipped */
 	size_t tail_len;
 	char tag[IMAPD_READER_TAG_MAX + 1]; /* tag of an aborted command */
-	uint64_t bytes_in;   /* every byte consumed, for the log */
+	uint64_t bytes_in; /* every byte consumed, for the log */
 };
 
 /* Prepares r with the two bounds (bytes). */
 void imapd_reader_init(struct imapd_reader *r, size_t line_max,
-		       size_t literal_max);
+                       size_t literal_max);
 /* Releases r's storage. */
 void imapd_reader_deinit(struct imapd_reader *r);
 
@@ -72,7 +72,7 @@ void imapd_reader_deinit(struct imapd_reader *r);
  * empties cmd first). Never fails; n may be 0.
  */
 enum imapd_read_event imapd_reader_feed(struct imapd_reader *r, const char *p,
-					size_t n, size_t *used_out);
+                                        size_t n, size_t *used_out);
 
 /* After TOO_LONG or TOO_BIG: the tag of the command, or "*" when none
  * could be read. */

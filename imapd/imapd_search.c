@@ -58,42 +58,42 @@ static const struct {
 	enum imapd_skey key;
 	unsigned flag;
 } flag_keys[] = {
-	{"ANSWERED", IMAPD_S_FLAG, MBOX_F_ANSWERED},
-	{"DELETED", IMAPD_S_FLAG, MBOX_F_DELETED},
-	{"DRAFT", IMAPD_S_FLAG, MBOX_F_DRAFT},
-	{"FLAGGED", IMAPD_S_FLAG, MBOX_F_FLAGGED},
-	{"SEEN", IMAPD_S_FLAG, MBOX_F_SEEN},
-	{"UNANSWERED", IMAPD_S_NOFLAG, MBOX_F_ANSWERED},
-	{"UNDELETED", IMAPD_S_NOFLAG, MBOX_F_DELETED},
-	{"UNDRAFT", IMAPD_S_NOFLAG, MBOX_F_DRAFT},
-	{"UNFLAGGED", IMAPD_S_NOFLAG, MBOX_F_FLAGGED},
-	{"UNSEEN", IMAPD_S_NOFLAG, MBOX_F_SEEN},
-	{"ALL", IMAPD_S_ALL, 0},
-	{"NEW", IMAPD_S_NEW, 0},
-	{"OLD", IMAPD_S_OLD, 0},
-	{"RECENT", IMAPD_S_RECENT, 0},
+        {"ANSWERED", IMAPD_S_FLAG, MBOX_F_ANSWERED},
+        {"DELETED", IMAPD_S_FLAG, MBOX_F_DELETED},
+        {"DRAFT", IMAPD_S_FLAG, MBOX_F_DRAFT},
+        {"FLAGGED", IMAPD_S_FLAG, MBOX_F_FLAGGED},
+        {"SEEN", IMAPD_S_FLAG, MBOX_F_SEEN},
+        {"UNANSWERED", IMAPD_S_NOFLAG, MBOX_F_ANSWERED},
+        {"UNDELETED", IMAPD_S_NOFLAG, MBOX_F_DELETED},
+        {"UNDRAFT", IMAPD_S_NOFLAG, MBOX_F_DRAFT},
+        {"UNFLAGGED", IMAPD_S_NOFLAG, MBOX_F_FLAGGED},
+        {"UNSEEN", IMAPD_S_NOFLAG, MBOX_F_SEEN},
+        {"ALL", IMAPD_S_ALL, 0},
+        {"NEW", IMAPD_S_NEW, 0},
+        {"OLD", IMAPD_S_OLD, 0},
+        {"RECENT", IMAPD_S_RECENT, 0},
 };
 
 static const struct {
 	const char *name;
 	const char *field;
 } header_keys[] = {
-	{"BCC", "Bcc"}, {"CC", "Cc"}, {"FROM", "From"},
-	{"SUBJECT", "Subject"}, {"TO", "To"},
+        {"BCC", "Bcc"},         {"CC", "Cc"}, {"FROM", "From"},
+        {"SUBJECT", "Subject"}, {"TO", "To"},
 };
 
 static const struct {
 	const char *name;
 	enum imapd_skey key;
 } date_keys[] = {
-	{"BEFORE", IMAPD_S_BEFORE},	    {"ON", IMAPD_S_ON},
-	{"SINCE", IMAPD_S_SINCE},	    {"SENTBEFORE", IMAPD_S_SENTBEFORE},
-	{"SENTON", IMAPD_S_SENTON},	    {"SENTSINCE", IMAPD_S_SENTSINCE},
+        {"BEFORE", IMAPD_S_BEFORE}, {"ON", IMAPD_S_ON},
+        {"SINCE", IMAPD_S_SINCE},   {"SENTBEFORE", IMAPD_S_SENTBEFORE},
+        {"SENTON", IMAPD_S_SENTON}, {"SENTSINCE", IMAPD_S_SENTSINCE},
 };
 
 /* The keys named by a word. */
 static int word_key(struct imapd_args *a, const char *w,
-		    struct imapd_snode **out)
+                    struct imapd_snode **out)
 {
 	struct imapd_snode *n;
 	for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++)
@@ -130,15 +130,15 @@ static int word_key(struct imapd_args *a, const char *w,
 	}
 	if (strcmp(w, "KEYWORD") == 0 || strcmp(w, "UNKEYWORD") == 0) {
 		*out = n = node(a, w[0] == 'K' ? IMAPD_S_KEYWORD
-					       : IMAPD_S_UNKEYWORD);
+		                               : IMAPD_S_UNKEYWORD);
 		if (imapd_args_sp(a) < 0 || imapd_args_atom(a, &s) < 0)
 			return -1;
 		n->text = s.p;
 		return 0;
 	}
 	if (strcmp(w, "LARGER") == 0 || strcmp(w, "SMALLER") == 0) {
-		*out = n = node(a, w[0] == 'L' ? IMAPD_S_LARGER
-					       : IMAPD_S_SMALLER);
+		*out = n =
+		        node(a, w[0] == 'L' ? IMAPD_S_LARGER : IMAPD_S_SMALLER);
 		uint32_t v;
 		if (imapd_args_sp(a) < 0 || imapd_args_number(a, &v) < 0)
 			return -1;
@@ -148,7 +148,7 @@ static int word_key(struct imapd_args *a, const char *w,
 	if (strcmp(w, "UID") == 0) {
 		*out = n = node(a, IMAPD_S_UID);
 		return imapd_args_sp(a) < 0 ? -1
-					    : imapd_args_seqset(a, &n->set);
+		                            : imapd_args_seqset(a, &n->set);
 	}
 	if (strcmp(w, "MODSEQ") == 0) {
 		/* MODSEQ [entry-name entry-type] mod-sequence-value */
@@ -158,8 +158,8 @@ static int word_key(struct imapd_args *a, const char *w,
 			return -1;
 		if (imapd_args_peek(a, '"')) {
 			if (imapd_args_string(a, &s) < 0 ||
-			    imapd_args_sp(a) < 0 || imapd_args_atom(a, &s) < 0 ||
-			    imapd_args_sp(a) < 0)
+			    imapd_args_sp(a) < 0 ||
+			    imapd_args_atom(a, &s) < 0 || imapd_args_sp(a) < 0)
 				return -1;
 		}
 		if (imapd_args_number64(a, &v) < 0)
@@ -173,11 +173,11 @@ static int word_key(struct imapd_args *a, const char *w,
 		/* NOT and OR nest like parentheses do. */
 		if (++a->depth > a->max_depth)
 			return imapd_args_fail(a, "Search program too deeply "
-						  "nested");
+			                          "nested");
 		if (imapd_args_sp(a) < 0 || parse_key(a, &n->child) < 0)
 			return -1;
-		if (or && (imapd_args_sp(a) < 0 ||
-			   parse_key(a, &n->child->next) < 0))
+		if (or &&(imapd_args_sp(a) < 0 ||
+		          parse_key(a, &n->child->next) < 0))
 			return -1;
 		a->depth--;
 		return 0;
@@ -185,18 +185,24 @@ static int word_key(struct imapd_args *a, const char *w,
 	return imapd_args_fail(a, "Unknown search key");
 }
 
+/* key *(SP key), as one AND node. */
+static int parse_keys(struct imapd_args *a, struct imapd_snode **out)
+{
+	struct imapd_snode *n = node(a, IMAPD_S_AND), **tail = &n->child;
+	do {
+		if (parse_key(a, tail) < 0)
+			return -1;
+		tail = &(*tail)->next;
+	} while (imapd_args_take(a, ' '));
+	*out = n;
+	return 0;
+}
+
 static int parse_key(struct imapd_args *a, struct imapd_snode **out)
 {
 	if (imapd_args_peek(a, '(')) {
-		if (imapd_args_open(a) < 0)
+		if (imapd_args_open(a) < 0 || parse_keys(a, out) < 0)
 			return -1;
-		struct imapd_snode *n = node(a, IMAPD_S_AND), **tail = &n->child;
-		do {
-			if (parse_key(a, tail) < 0)
-				return -1;
-			tail = &(*tail)->next;
-		} while (imapd_args_take(a, ' '));
-		*out = n;
 		return imapd_args_close(a);
 	}
 	if (imapd_args_peek(a, '*') ||
@@ -238,14 +244,7 @@ int imapd_search_parse(struct imapd_args *a, struct imapd_snode **root)
 		a->err = NULL;
 		a->pos = save;
 	}
-	struct imapd_snode *n = node(a, IMAPD_S_AND), **tail = &n->child;
-	do {
-		if (parse_key(a, tail) < 0)
-			return -1;
-		tail = &(*tail)->next;
-	} while (imapd_args_take(a, ' '));
-	*root = n;
-	return 1;
+	return parse_keys(a, root) < 0 ? -1 : 1;
 }
 
 /* ---- the command ------------------------------------------------------ */
@@ -268,8 +267,8 @@ static int ctx_content(void *vctx, const char **data, size_t *len)
 	struct err e;
 	int rc = imapd_msgdata_file(&c->md, c->s->view->f, &e);
 	if (rc < 0)
-		log_error("user=<%s>: search uid %u: %s", c->s->user,
-			  c->md.uid, e.msg);
+		log_error("user=<%s>: search uid %u: %s", c->s->user, c->md.uid,
+		          e.msg);
 	if (rc <= 0)
 		return rc;
 	*data = c->md.data;
@@ -285,8 +284,9 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_syntax(c, s);
 	int rc = imapd_search_parse(a, &root);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[BADCHARSET (UTF-8 US-ASCII)] "
-					  "Unsupported charset.");
+		return imapd_cmd_no(c, s,
+		                    "[BADCHARSET (UTF-8 US-ASCII)] "
+		                    "Unsupported charset.");
 	if (rc < 0 || imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	bool modseq = imapd_search_uses(root, IMAPD_S_MODSEQ);
@@ -295,7 +295,7 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 	uint64_t highest = 0;
 	struct imapd_view *v = s->view;
 	imapd_search_prepare(root, (uint32_t)v->n,
-			     v->n ? v->m[v->n - 1].uid : 0, s->arena);
+	                     v->n ? v->m[v->n - 1].uid : 0, s->arena);
 	struct buf out;
 	buf_init(&out, 0);
 	buf_append_str(&out, "* SEARCH");
@@ -305,21 +305,21 @@ void imapd_cmd_search(struct imapd_session *s, struct imapd_cmd *c)
 		ctx.i = i;
 		imapd_msgdata_init(&ctx.md, m->uid);
 		struct imapd_search_msg sm = {
-			.seq = (uint32_t)(i + 1),
-			.uid = m->uid,
-			.flags = m->flags,
-			.recent = (m->state & IMAPD_MSG_RECENT) != 0,
-			.idate = m->idate,
-			.tz = m->tz,
-			.size = m->vsize,
-			.modseq = m->modseq,
-			.has_keyword = ctx_has_keyword,
-			.content = ctx_content,
-			.ctx = &ctx,
+		        .seq = (uint32_t)(i + 1),
+		        .uid = m->uid,
+		        .flags = m->flags,
+		        .recent = (m->state & IMAPD_MSG_RECENT) != 0,
+		        .idate = m->idate,
+		        .tz = m->tz,
+		        .size = m->vsize,
+		        .modseq = m->modseq,
+		        .has_keyword = ctx_has_keyword,
+		        .content = ctx_content,
+		        .ctx = &ctx,
 		};
 		if (imapd_search_match(root, &sm) == 1) {
 			buf_printf(&out, " %u",
-				   c->uid ? m->uid : (unsigned)(i + 1));
+			           c->uid ? m->uid : (unsigned)(i + 1));
 			if (m->modseq > highest)
 				highest = m->modseq;
 		}

@@ -55,13 +55,13 @@ enum imapd_skey {
 struct imapd_snode {
 	enum imapd_skey key;
 	struct imapd_snode *child, *next;
-	unsigned flag;         /* MBOX_F_* */
-	int64_t num;           /* day number, size, modseq */
-	const char *field;     /* HEADER field name */
-	const char *text;      /* keyword, or folded UTF-8 needle */
+	unsigned flag;     /* MBOX_F_* */
+	int64_t num;       /* day number, size, modseq */
+	const char *field; /* HEADER field name */
+	const char *text;  /* keyword, or folded UTF-8 needle */
 	size_t text_len;
 	struct imapd_seqset set, norm;
-	unsigned cost;         /* 0 view data, 1 header, 2 body */
+	unsigned cost; /* 0 view data, 1 header, 2 body */
 };
 
 /* One message as the matcher sees it. */
@@ -99,11 +99,11 @@ bool imapd_search_uses(const struct imapd_snode *n, enum imapd_skey key);
 /* Resolves the sets for a folder of n messages whose largest UID is
  * max_uid, and orders AND children cheapest first. */
 void imapd_search_prepare(struct imapd_snode *root, uint32_t n,
-			  uint32_t max_uid, struct arena *a);
+                          uint32_t max_uid, struct arena *a);
 
 /* 1 matches, 0 not, -1 the content was needed and is unavailable. */
 int imapd_search_match(const struct imapd_snode *root,
-		       struct imapd_search_msg *m);
+                       struct imapd_search_msg *m);
 
 void imapd_search_msg_release(struct imapd_search_msg *m);
 

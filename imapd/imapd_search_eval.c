@@ -32,7 +32,7 @@ static uint32_t fold_cp(uint32_t c)
 	if (c < 0x80)
 		return c;
 	if ((c >= 0xc0 && c <= 0xde && c != 0xd7))
-		return c + 32; /* Latin-1 */
+		return c + 32;          /* Latin-1 */
 	if (c >= 0x100 && c <= 0x17f) { /* Latin Extended-A */
 		if (c == 0x178)
 			return 0xff;
@@ -79,8 +79,8 @@ int imapd_fold(const char *in, size_t len, struct buf *out)
 		unsigned char c = p[i];
 		if (c < 0x80) {
 			if (buf_append_char(out, (char)(c >= 'A' && c <= 'Z'
-							 ? c + 32
-							 : c)) < 0)
+			                                        ? c + 32
+			                                        : c)) < 0)
 				return -1;
 			i++;
 			continue;
@@ -88,8 +88,8 @@ int imapd_fold(const char *in, size_t len, struct buf *out)
 		/* Only two-byte sequences have anything to fold here. */
 		if ((c & 0xe0) == 0xc0 && i + 1 < len &&
 		    (p[i + 1] & 0xc0) == 0x80) {
-			uint32_t cp = ((uint32_t)(c & 0x1f) << 6) |
-				      (p[i + 1] & 0x3f);
+			uint32_t cp =
+			        ((uint32_t)(c & 0x1f) << 6) | (p[i + 1] & 0x3f);
 			char b[3];
 			size_t n = cp >= 0x80 ? put_cp(b, fold_cp(cp)) : 0;
 			if (n == 2) {
@@ -107,7 +107,7 @@ int imapd_fold(const char *in, size_t len, struct buf *out)
 }
 
 static bool contains(const char *hay, size_t hlen, const char *needle,
-		     size_t nlen)
+                     size_t nlen)
 {
 	if (nlen == 0)
 		return true;
@@ -116,8 +116,8 @@ static bool contains(const char *hay, size_t hlen, const char *needle,
 
 /* ---- preparing -------------------------------------------------------- */
 
-static unsigned prepare(struct imapd_snode *n, uint32_t count,
-			uint32_t max_uid, struct arena *a)
+static unsigned prepare(struct imapd_snode *n, uint32_t count, uint32_t max_uid,
+                        struct arena *a)
 {
 	unsigned cost = 0;
 	switch (n->key) {
@@ -169,7 +169,7 @@ static unsigned prepare(struct imapd_snode *n, uint32_t count,
 }
 
 void imapd_search_prepare(struct imapd_snode *root, uint32_t n,
-			  uint32_t max_uid, struct arena *a)
+                          uint32_t max_uid, struct arena *a)
 {
 	(void)prepare(root, n, max_uid, a);
 }
@@ -187,7 +187,7 @@ static int load(struct imapd_search_msg *m)
 
 /* Decoded (RFC 2047) and folded value of a raw header value. */
 static bool value_matches(const char *v, size_t vlen, const char *needle,
-			  size_t nlen)
+                          size_t nlen)
 {
 	struct buf d, f;
 	buf_init(&d, 0);
@@ -201,7 +201,7 @@ static bool value_matches(const char *v, size_t vlen, const char *needle,
 }
 
 static bool header_matches(const char *hdr, size_t hlen, const char *field,
-			   const char *needle, size_t nlen)
+                           const char *needle, size_t nlen)
 {
 	struct rfc822_iter it;
 	struct rfc822_field f;
@@ -238,7 +238,7 @@ static void sent_date(struct imapd_search_msg *m)
 /* One leaf's text as UTF-8: transfer encoding undone, charset
  * converted. */
 static void leaf_text(const struct mime_part *p, const char *data,
-		      struct buf *out)
+                      struct buf *out)
 {
 	const char *body = data + p->body_off;
 	size_t blen = p->body_len;
@@ -252,8 +252,8 @@ static void leaf_text(const struct mime_part *p, const char *data,
 		src = raw.data ? raw.data : "";
 		slen = raw.len;
 	} else if (p->encoding.p &&
-		   rfc822_eq_nocase(p->encoding.p, p->encoding.len,
-				    "quoted-printable", 16)) {
+	           rfc822_eq_nocase(p->encoding.p, p->encoding.len,
+	                            "quoted-printable", 16)) {
 		(void)mime_qp_decode(body, blen, 0, &raw, NULL);
 		src = raw.data ? raw.data : "";
 		slen = raw.len;
@@ -262,16 +262,16 @@ static void leaf_text(const struct mime_part *p, const char *data,
 	for (size_t i = 0; i < p->nparams; i++)
 		if (!p->params[i].extended &&
 		    rfc822_eq_nocase(p->params[i].name.p, p->params[i].name.len,
-				     "charset", 7))
+		                     "charset", 7))
 			cs = &p->params[i];
 	if (!cs || mime_charset_to_utf8(cs->value.p, cs->value.len, src, slen,
-					out) != 1)
+	                                out) != 1)
 		(void)mime_text_to_utf8(src, slen, out);
 	buf_deinit(&raw);
 }
 
 static bool body_matches(const struct mime_part *p, const char *data,
-			 const char *needle, size_t nlen, unsigned depth)
+                         const char *needle, size_t nlen, unsigned depth)
 {
 	if (depth > MIME_MAX_DEPTH)
 		return false;
@@ -279,7 +279,7 @@ static bool body_matches(const struct mime_part *p, const char *data,
 		/* An attached message: its header is body text here. */
 		for (const struct mime_part *c = p->children; c; c = c->next) {
 			if (header_matches(data + c->off, c->hdr_len, NULL,
-					   needle, nlen) ||
+			                   needle, nlen) ||
 			    body_matches(c, data, needle, nlen, depth + 1))
 				return true;
 		}
@@ -376,7 +376,7 @@ int imapd_search_match(const struct imapd_snode *n, struct imapd_search_msg *m)
 			return -1;
 		size_t hlen = rfc822_header_len(m->data, m->len, NULL);
 		return header_matches(m->data, hlen, n->field, n->text,
-				      n->text_len);
+		                      n->text_len);
 	}
 	case IMAPD_S_BODY:
 	case IMAPD_S_TEXT:
@@ -386,10 +386,10 @@ int imapd_search_match(const struct imapd_snode *n, struct imapd_search_msg *m)
 			m->mime = mime_parse(m->data, m->len);
 		if (n->key == IMAPD_S_TEXT &&
 		    header_matches(m->data, m->mime->root->hdr_len, NULL,
-				   n->text, n->text_len))
+		                   n->text, n->text_len))
 			return 1;
 		return body_matches(m->mime->root, m->data, n->text,
-				    n->text_len, 0);
+		                    n->text_len, 0);
 	}
 	return 0;
 }

@@ -27,7 +27,7 @@
 #define IDLE_KEEPALIVE_MS (2 * 60 * 1000)
 
 static void do_select(struct imapd_session *s, struct imapd_cmd *c,
-		      bool readonly)
+                      bool readonly)
 {
 	struct imapd_args *a = &c->args;
 	struct imapd_str raw;
@@ -44,8 +44,10 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 			    imapd_args_atom(a, &w) < 0)
 				return imapd_cmd_syntax(c, s);
 			if (!str_eq_nocase(w.p, "CONDSTORE"))
-				return imapd_cmd_bad(c, s, "Unknown SELECT "
-							   "parameter %s", w.p);
+				return imapd_cmd_bad(c, s,
+				                     "Unknown SELECT "
+				                     "parameter %s",
+				                     w.p);
 			condstore = true;
 		}
 	}
@@ -59,12 +61,15 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	struct err e;
 	int rc = imapd_view_open(s->mb, name, readonly, &s->view, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[NONEXISTENT] Mailbox doesn't "
-					  "exist: %s", raw.p);
+		return imapd_cmd_no(c, s,
+		                    "[NONEXISTENT] Mailbox doesn't "
+		                    "exist: %s",
+		                    raw.p);
 	if (rc < 0) {
 		log_error("user=<%s>: select %s: %s", s->user, name, e.msg);
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	}
 	s->state = IMAPD_STATE_SELECTED;
 	if (condstore)
@@ -76,7 +81,7 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	for (size_t i = 0; i < v->n; i++) {
 		if (!(v->m[i].flags & MBOX_F_SEEN)) {
 			imapd_untagged(s, "OK [UNSEEN %zu] First unseen.",
-				       i + 1);
+			               i + 1);
 			break;
 		}
 	}
@@ -84,10 +89,10 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	imapd_untagged(s, "OK [UIDNEXT %u] Predicted next UID.", v->uidnext);
 	/* RFC 7162 3.1.2.1: mod-sequences are persistent in every folder. */
 	imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
-		       (unsigned long long)imapd_view_highestmodseq(v));
+	               (unsigned long long)imapd_view_highestmodseq(v));
 	imapd_cmd_ok(c, s, "[%s] %s completed.",
-		     readonly ? "READ-ONLY" : "READ-WRITE",
-		     readonly ? "Examine" : "Select");
+	             readonly ? "READ-ONLY" : "READ-WRITE",
+	             readonly ? "Examine" : "Select");
 }
 
 void imapd_cmd_select(struct imapd_session *s, struct imapd_cmd *c)
@@ -106,11 +111,10 @@ void imapd_cmd_examine(struct imapd_session *s, struct imapd_cmd *c)
  * -1 (logged).
  */
 static int expunge_deleted(struct imapd_session *s,
-			   const struct imapd_seqset *uids)
+                           const struct imapd_seqset *uids)
 {
 	struct imapd_view *v = s->view;
-	uint32_t *list = arena_calloc(s->arena, v->n ? v->n : 1,
-				      sizeof(*list));
+	uint32_t *list = arena_calloc(s->arena, v->n ? v->n : 1, sizeof(*list));
 	size_t n = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct imapd_msg *m = &v->m[i];
@@ -165,15 +169,16 @@ void imapd_cmd_expunge(struct imapd_session *s, struct imapd_cmd *c)
 			return imapd_cmd_syntax(c, s);
 		struct imapd_view *v = s->view;
 		imapd_seqset_resolve(&set, v->n ? v->m[v->n - 1].uid : 0,
-				     s->arena, &norm);
+		                     s->arena, &norm);
 	}
 	if (imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	if (s->view->readonly)
 		return imapd_cmd_no(c, s, "[READ-ONLY] Mailbox is read-only.");
 	if (expunge_deleted(s, c->uid ? &norm : NULL) < 0)
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	imapd_view_send_expunges(s);
 }
 
@@ -206,7 +211,7 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *c)
 		fd = mbox_watch_open(s->view->f, &e);
 		if (fd < 0)
 			log_warn("user=<%s>: IDLE without change watch: %s",
-				 s->user, e.msg);
+			         s->user, e.msg);
 	}
 	imapd_printf(s, "+ idling\r\n");
 	int64_t deadline = now_ms() + params->imapd_idle_timeout * 1000;
@@ -232,8 +237,9 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *c)
 		/* Without a watch, look at the folder now and then anyway. */
 		if (fd < 0 && s->view && wait > 30000)
 			wait = 30000;
-		int r = s->in.len > 0 ? STREAM_READY_INPUT
-				      : stream_wait_readable(s->s, fd, (int)wait);
+		int r = s->in.len > 0
+		                ? STREAM_READY_INPUT
+		                : stream_wait_readable(s->s, fd, (int)wait);
 		if (r < 0) {
 			s->bye = true;
 			c->replied = true;
@@ -249,8 +255,8 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *c)
 			c->replied = true;
 			break;
 		}
-		if (rc == 1 && strn_eq_nocase(s->rd.cmd.data, s->rd.cmd.len,
-					      "DONE"))
+		if (rc == 1 &&
+		    strn_eq_nocase(s->rd.cmd.data, s->rd.cmd.len, "DONE"))
 			break;
 		if (rc == 1)
 			imapd_cmd_bad(c, s, "Expected DONE.");

@@ -55,17 +55,19 @@ static int cmp_range(const void *x, const void *y)
 }
 
 void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
-			  struct arena *a, struct imapd_seqset *out)
+                          struct arena *a, struct imapd_seqset *out)
 {
 	struct imapd_range *r = arena_calloc(a, in->n ? in->n : 1, sizeof(*r));
 	size_t n = 0;
 	for (size_t i = 0; i < in->n; i++) {
 		/* In an empty mailbox a range with "*" names nothing. */
 		if (star == 0 && (in->r[i].lo == IMAPD_SEQ_STAR ||
-				  in->r[i].hi == IMAPD_SEQ_STAR))
+		                  in->r[i].hi == IMAPD_SEQ_STAR))
 			continue;
-		uint32_t lo = in->r[i].lo == IMAPD_SEQ_STAR ? star : in->r[i].lo;
-		uint32_t hi = in->r[i].hi == IMAPD_SEQ_STAR ? star : in->r[i].hi;
+		uint32_t lo =
+		        in->r[i].lo == IMAPD_SEQ_STAR ? star : in->r[i].lo;
+		uint32_t hi =
+		        in->r[i].hi == IMAPD_SEQ_STAR ? star : in->r[i].hi;
 		if (lo > hi) {
 			uint32_t t = lo;
 			lo = hi;
@@ -78,8 +80,8 @@ void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
 	qsort(r, n, sizeof(*r), cmp_range);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (m > 0 && (r[m - 1].hi == UINT32_MAX ||
-			      r[i].lo <= r[m - 1].hi + 1)) {
+		if (m > 0 &&
+		    (r[m - 1].hi == UINT32_MAX || r[i].lo <= r[m - 1].hi + 1)) {
 			if (r[i].hi > r[m - 1].hi)
 				r[m - 1].hi = r[i].hi;
 			continue;

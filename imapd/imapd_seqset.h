@@ -39,7 +39,7 @@ int imapd_args_seqset(struct imapd_args *a, struct imapd_seqset *out);
  * so "FETCH 1:*" of an empty mailbox is no error). out may be in.
  */
 void imapd_seqset_resolve(const struct imapd_seqset *in, uint32_t star,
-			  struct arena *a, struct imapd_seqset *out);
+                          struct arena *a, struct imapd_seqset *out);
 
 /* In a normal form: is v a member? */
 bool imapd_seqset_has(const struct imapd_seqset *s, uint32_t v);

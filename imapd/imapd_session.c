@@ -44,48 +44,47 @@ static const struct cmd_def {
 	unsigned states;
 	unsigned flags;
 } cmds[] = {
-	{"CAPABILITY", cmd_capability, IMAPD_STATES_ANY, CMD_PLAIN},
-	{"NOOP", imapd_cmd_noop, IMAPD_STATES_ANY, CMD_PLAIN},
-	{"LOGOUT", cmd_logout, IMAPD_STATES_ANY, CMD_PLAIN},
-	{"ID", cmd_id, IMAPD_STATES_ANY, CMD_PLAIN},
-	{"STARTTLS", imapd_cmd_starttls, IMAPD_STATE_NOTAUTH, CMD_PLAIN},
-	{"AUTHENTICATE", imapd_cmd_authenticate, IMAPD_STATE_NOTAUTH,
-	 CMD_PLAIN},
-	{"LOGIN", imapd_cmd_login, IMAPD_STATE_NOTAUTH, CMD_PLAIN},
-	{"ENABLE", cmd_enable, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"SELECT", imapd_cmd_select, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"EXAMINE", imapd_cmd_examine, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"CREATE", imapd_cmd_create, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"DELETE", imapd_cmd_delete, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"RENAME", imapd_cmd_rename, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"SUBSCRIBE", imapd_cmd_subscribe, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"UNSUBSCRIBE", imapd_cmd_unsubscribe, IMAPD_STATES_AUTHED,
-	 CMD_PLAIN},
-	{"LIST", imapd_cmd_list, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"LSUB", imapd_cmd_lsub, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"STATUS", imapd_cmd_status, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"APPEND", imapd_cmd_append, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"NAMESPACE", imapd_cmd_namespace, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"IDLE", imapd_cmd_idle, IMAPD_STATES_AUTHED, CMD_PLAIN},
-	{"CHECK", imapd_cmd_check, IMAPD_STATE_SELECTED, CMD_PLAIN},
-	{"CLOSE", imapd_cmd_close, IMAPD_STATE_SELECTED, CMD_PLAIN},
-	{"UNSELECT", imapd_cmd_unselect, IMAPD_STATE_SELECTED, CMD_PLAIN},
-	{"EXPUNGE", imapd_cmd_expunge, IMAPD_STATE_SELECTED,
-	 CMD_PLAIN | CMD_UID},
-	{"SEARCH", imapd_cmd_search, IMAPD_STATE_SELECTED,
-	 CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
-	{"FETCH", imapd_cmd_fetch, IMAPD_STATE_SELECTED,
-	 CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
-	{"STORE", imapd_cmd_store, IMAPD_STATE_SELECTED,
-	 CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
-	{"COPY", imapd_cmd_copy, IMAPD_STATE_SELECTED, CMD_PLAIN | CMD_UID},
-	{"MOVE", imapd_cmd_move, IMAPD_STATE_SELECTED, CMD_PLAIN | CMD_UID},
+        {"CAPABILITY", cmd_capability, IMAPD_STATES_ANY, CMD_PLAIN},
+        {"NOOP", imapd_cmd_noop, IMAPD_STATES_ANY, CMD_PLAIN},
+        {"LOGOUT", cmd_logout, IMAPD_STATES_ANY, CMD_PLAIN},
+        {"ID", cmd_id, IMAPD_STATES_ANY, CMD_PLAIN},
+        {"STARTTLS", imapd_cmd_starttls, IMAPD_STATE_NOTAUTH, CMD_PLAIN},
+        {"AUTHENTICATE", imapd_cmd_authenticate, IMAPD_STATE_NOTAUTH,
+         CMD_PLAIN},
+        {"LOGIN", imapd_cmd_login, IMAPD_STATE_NOTAUTH, CMD_PLAIN},
+        {"ENABLE", cmd_enable, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"SELECT", imapd_cmd_select, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"EXAMINE", imapd_cmd_examine, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"CREATE", imapd_cmd_create, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"DELETE", imapd_cmd_delete, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"RENAME", imapd_cmd_rename, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"SUBSCRIBE", imapd_cmd_subscribe, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"UNSUBSCRIBE", imapd_cmd_unsubscribe, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"LIST", imapd_cmd_list, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"LSUB", imapd_cmd_lsub, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"STATUS", imapd_cmd_status, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"APPEND", imapd_cmd_append, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"NAMESPACE", imapd_cmd_namespace, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"IDLE", imapd_cmd_idle, IMAPD_STATES_AUTHED, CMD_PLAIN},
+        {"CHECK", imapd_cmd_check, IMAPD_STATE_SELECTED, CMD_PLAIN},
+        {"CLOSE", imapd_cmd_close, IMAPD_STATE_SELECTED, CMD_PLAIN},
+        {"UNSELECT", imapd_cmd_unselect, IMAPD_STATE_SELECTED, CMD_PLAIN},
+        {"EXPUNGE", imapd_cmd_expunge, IMAPD_STATE_SELECTED,
+         CMD_PLAIN | CMD_UID},
+        {"SEARCH", imapd_cmd_search, IMAPD_STATE_SELECTED,
+         CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
+        {"FETCH", imapd_cmd_fetch, IMAPD_STATE_SELECTED,
+         CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
+        {"STORE", imapd_cmd_store, IMAPD_STATE_SELECTED,
+         CMD_PLAIN | CMD_UID | CMD_NO_EXPUNGE},
+        {"COPY", imapd_cmd_copy, IMAPD_STATE_SELECTED, CMD_PLAIN | CMD_UID},
+        {"MOVE", imapd_cmd_move, IMAPD_STATE_SELECTED, CMD_PLAIN | CMD_UID},
 };
 
 /* ---- outcome --------------------------------------------------------- */
 
 static void set_outcome(struct imapd_cmd *c, struct imapd_session *s,
-			enum imapd_status st, const char *fmt, va_list ap)
+                        enum imapd_status st, const char *fmt, va_list ap)
 {
 	c->st = st;
 	c->text_set = true;
@@ -97,8 +96,8 @@ static void set_outcome(struct imapd_cmd *c, struct imapd_session *s,
 	buf_deinit(&b);
 }
 
-void imapd_cmd_ok(struct imapd_cmd *c, struct imapd_session *s,
-		  const char *fmt, ...)
+void imapd_cmd_ok(struct imapd_cmd *c, struct imapd_session *s, const char *fmt,
+                  ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -106,8 +105,8 @@ void imapd_cmd_ok(struct imapd_cmd *c, struct imapd_session *s,
 	va_end(ap);
 }
 
-void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s,
-		  const char *fmt, ...)
+void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s, const char *fmt,
+                  ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -116,7 +115,7 @@ void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s,
 }
 
 void imapd_cmd_bad(struct imapd_cmd *c, struct imapd_session *s,
-		   const char *fmt, ...)
+                   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -127,7 +126,7 @@ void imapd_cmd_bad(struct imapd_cmd *c, struct imapd_session *s,
 void imapd_cmd_syntax(struct imapd_cmd *c, struct imapd_session *s)
 {
 	imapd_cmd_bad(c, s, "Error in IMAP command %s: %s", c->name,
-		      c->args.err ? c->args.err : "Syntax error");
+	              c->args.err ? c->args.err : "Syntax error");
 }
 
 /* ---- output ---------------------------------------------------------- */
@@ -183,15 +182,15 @@ const char *imapd_capabilities(const struct imapd_session *s)
 {
 	static char caps[512];
 	int n = snprintf(caps, sizeof(caps), "%s",
-			 "IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT "
-			 "CHILDREN UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE "
-			 "CONDSTORE");
+	                 "IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT "
+	                 "CHILDREN UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE "
+	                 "CONDSTORE");
 	if (s->state != IMAPD_STATE_NOTAUTH || n < 0)
 		return caps;
 	size_t len = (size_t)n;
 	if (s->srv->tls && !s->tls)
 		len += (size_t)snprintf(caps + len, sizeof(caps) - len,
-					" STARTTLS");
+		                        " STARTTLS");
 	const char *mechs = sasl_server_session_mechs(s->sasl);
 	bool plain_ok = s->tls || !params->imapd_tls_auth_only;
 	if (!plain_ok) {
@@ -203,7 +202,7 @@ const char *imapd_capabilities(const struct imapd_session *s)
 	while (*p && len < sizeof(caps) - 1) {
 		size_t w = strcspn(p, " ");
 		len += (size_t)snprintf(caps + len, sizeof(caps) - len,
-					" AUTH=%.*s", (int)w, p);
+		                        " AUTH=%.*s", (int)w, p);
 		p += w;
 		while (*p == ' ')
 			p++;
@@ -220,7 +219,7 @@ static void log_stream_end(struct imapd_session *s, const char *when)
 		log_info("%s: lost connection from %s", when, s->peer);
 	else
 		log_info("%s: %s from %s: %s", when, stream_error_name(e),
-			 s->peer, stream_errtext(s->s));
+		         s->peer, stream_errtext(s->s));
 }
 
 int imapd_read_command(struct imapd_session *s, int timeout_ms)
@@ -231,7 +230,7 @@ int imapd_read_command(struct imapd_session *s, int timeout_ms)
 		while (s->in.len > 0) {
 			size_t used;
 			enum imapd_read_event ev = imapd_reader_feed(
-				&s->rd, s->in.data, s->in.len, &used);
+			        &s->rd, s->in.data, s->in.len, &used);
 			buf_consume(&s->in, used);
 			switch (ev) {
 			case IMAPD_READ_MORE:
@@ -244,12 +243,15 @@ int imapd_read_command(struct imapd_session *s, int timeout_ms)
 					goto fail;
 				break;
 			case IMAPD_READ_TOO_LONG:
-				imapd_printf(s, "%s BAD Command line too long\r\n",
-					     imapd_reader_tag(&s->rd));
+				imapd_printf(s,
+				             "%s BAD Command line too long\r\n",
+				             imapd_reader_tag(&s->rd));
 				return 2;
 			case IMAPD_READ_TOO_BIG:
-				imapd_printf(s, "%s NO [TOOBIG] Literal too large\r\n",
-					     imapd_reader_tag(&s->rd));
+				imapd_printf(
+				        s,
+				        "%s NO [TOOBIG] Literal too large\r\n",
+				        imapd_reader_tag(&s->rd));
 				return 2;
 			}
 		}
@@ -314,8 +316,8 @@ static void cmd_id(struct imapd_session *s, struct imapd_cmd *c)
 			}
 			char q[128];
 			log_debug(1, "ID %s=%s", k.p,
-				  v.p ? log_quote(q, sizeof(q), v.p, v.len)
-				      : "NIL");
+			          v.p ? log_quote(q, sizeof(q), v.p, v.len)
+			              : "NIL");
 		}
 	} else if (imapd_args_nstring(a, &v) < 0 || v.p) {
 		return imapd_cmd_syntax(c, s);
@@ -331,9 +333,9 @@ void imapd_condstore_enable(struct imapd_session *s)
 		return;
 	s->enabled |= IMAPD_EXT_CONDSTORE;
 	if (s->view)
-		imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
-			       (unsigned long long)imapd_view_highestmodseq(
-				       s->view));
+		imapd_untagged(
+		        s, "OK [HIGHESTMODSEQ %llu] Highest",
+		        (unsigned long long)imapd_view_highestmodseq(s->view));
 }
 
 /* RFC 5161: only extensions that change what the server sends may be
@@ -391,7 +393,7 @@ static void run_command(struct imapd_session *s)
 	struct imapd_cmd c;
 	memset(&c, 0, sizeof(c));
 	imapd_args_init(&c.args, s->rd.cmd.data, s->rd.cmd.len, s->arena,
-			s->srv->max_depth);
+	                s->srv->max_depth);
 	struct imapd_str tag, name;
 	if (imapd_args_tag(&c.args, &tag) < 0) {
 		imapd_untagged(s, "BAD Error in IMAP command: Invalid tag");
@@ -400,8 +402,10 @@ static void run_command(struct imapd_session *s)
 	c.tag = tag.p;
 	c.name = "";
 	if (imapd_args_sp(&c.args) < 0 || imapd_args_atom(&c.args, &name) < 0) {
-		imapd_printf(s, "%s BAD Error in IMAP command: missing "
-				"command name\r\n", c.tag);
+		imapd_printf(s,
+		             "%s BAD Error in IMAP command: missing "
+		             "command name\r\n",
+		             c.tag);
 		return;
 	}
 	imapd_upper((char *)name.p);
@@ -409,8 +413,10 @@ static void run_command(struct imapd_session *s)
 		c.uid = true;
 		if (imapd_args_sp(&c.args) < 0 ||
 		    imapd_args_atom(&c.args, &name) < 0) {
-			imapd_printf(s, "%s BAD Error in IMAP command UID: "
-					"missing command name\r\n", c.tag);
+			imapd_printf(s,
+			             "%s BAD Error in IMAP command UID: "
+			             "missing command name\r\n",
+			             c.tag);
 			return;
 		}
 		imapd_upper((char *)name.p);
@@ -419,13 +425,17 @@ static void run_command(struct imapd_session *s)
 	const struct cmd_def *d = find_cmd(name.p);
 	if (!d || (c.uid && !(d->flags & CMD_UID)) ||
 	    (!c.uid && !(d->flags & CMD_PLAIN))) {
-		imapd_printf(s, "%s BAD Error in IMAP command: unknown "
-				"command\r\n", c.tag);
+		imapd_printf(s,
+		             "%s BAD Error in IMAP command: unknown "
+		             "command\r\n",
+		             c.tag);
 		return;
 	}
 	if (!(d->states & s->state)) {
-		imapd_printf(s, "%s BAD Command %s%s not permitted in this "
-				"state\r\n", c.tag, c.uid ? "UID " : "", c.name);
+		imapd_printf(s,
+		             "%s BAD Command %s%s not permitted in this "
+		             "state\r\n",
+		             c.tag, c.uid ? "UID " : "", c.name);
 		return;
 	}
 	c.no_expunge = (d->flags & CMD_NO_EXPUNGE) && !c.uid;
@@ -438,21 +448,21 @@ static void run_command(struct imapd_session *s)
 
 static void set_peer(struct imapd_session *s)
 {
-	snprintf(s->peer, sizeof(s->peer), "unknown[%s]",
-		 s->client->peer.addr);
+	snprintf(s->peer, sizeof(s->peer), "unknown[%s]", s->client->peer.addr);
 }
 
 static bool start_tls_wrapper(struct imapd_session *s)
 {
 	if (!s->srv->tls) {
 		log_warn("imapd_tls_wrappermode without a certificate: "
-			 "disconnecting %s", s->peer);
+		         "disconnecting %s",
+		         s->peer);
 		return false;
 	}
 	stream_set_timeout(s->s, 60000);
 	if (stream_start_tls_server(s->s, s->srv->tls) < 0) {
 		log_info("TLS handshake failed from %s: %s", s->peer,
-			 stream_errtext(s->s));
+		         stream_errtext(s->s));
 		return false;
 	}
 	s->tls = true;
@@ -492,35 +502,34 @@ void imapd_session_run(struct imapd_server *srv, struct service_client *client)
 
 	char lip[80], rip[80];
 	snprintf(lip, sizeof(lip), "%s;%s", client->local.addr,
-		 client->local.port);
+	         client->local.port);
 	snprintf(rip, sizeof(rip), "%s;%s", client->peer.addr,
-		 client->peer.port);
+	         client->peer.port);
 	s->sasl = sasl_server_session_new("imap", params->myhostname, lip, rip);
-	sasl_server_session_security(s->sasl, 0,
-				     !params->imapd_tls_auth_only);
+	sasl_server_session_security(s->sasl, 0, !params->imapd_tls_auth_only);
 
 	if (params->imapd_tls_wrappermode && !start_tls_wrapper(s))
 		goto done;
 	if (s->tls) {
 		int bits = tls_conn_bits(stream_tls(s->s), NULL);
 		sasl_server_session_security(s->sasl, (unsigned)bits,
-					     !params->imapd_tls_auth_only);
+		                             !params->imapd_tls_auth_only);
 	}
 	struct err e;
 	int lr = imapd_limit_take(srv->limits_dir, "addr", client->peer.addr,
-				  (unsigned)params->imapd_client_address_limit,
-				  &s->limit_addr, &e);
+	                          (unsigned)params->imapd_client_address_limit,
+	                          &s->limit_addr, &e);
 	if (lr == 0) {
 		log_warn("too many connections from %s", s->peer);
 		imapd_untagged(s, "BYE [LIMIT] Too many connections from your "
-				  "address");
+		                  "address");
 		(void)imapd_flush(s);
 		goto done;
 	}
 	if (lr < 0)
 		log_warn("connection limit: %s", e.msg);
-	imapd_untagged(s, "OK [CAPABILITY %s] %s ready.",
-		       imapd_capabilities(s), params->myhostname);
+	imapd_untagged(s, "OK [CAPABILITY %s] %s ready.", imapd_capabilities(s),
+	               params->myhostname);
 	while (!s->bye) {
 		if (imapd_flush(s) < 0) {
 			log_stream_end(s, "disconnect");

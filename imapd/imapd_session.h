@@ -24,9 +24,9 @@
 
 /* What the process set up once (imapd.c) and every session uses. */
 struct imapd_server {
-	struct tls_ctx *tls;     /* NULL: no certificate, no TLS */
+	struct tls_ctx *tls; /* NULL: no certificate, no TLS */
 	struct account_db *accounts;
-	const char *limits_dir;  /* connection-count slots */
+	const char *limits_dir; /* connection-count slots */
 	size_t line_max, literal_max;
 	unsigned max_depth;
 };
@@ -53,9 +53,9 @@ struct imapd_session {
 	struct imapd_server *srv;
 	struct service_client *client;
 	struct stream *s;
-	char peer[128];          /* host[addr] for the log */
+	char peer[128]; /* host[addr] for the log */
 	enum imapd_state state;
-	bool tls;                /* the stream is encrypted */
+	bool tls; /* the stream is encrypted */
 	struct sasl_server_session *sasl;
 	unsigned auth_failures;
 	char user[ACCOUNT_ADDR_MAX + 1];
@@ -63,13 +63,13 @@ struct imapd_session {
 	struct mbox *mb;         /* the user's mailbox once logged in */
 	struct imapd_view *view; /* the selected folder */
 	struct imapd_reader rd;
-	struct buf in;           /* received, not yet fed to rd */
-	struct arena *arena;     /* freed after each command */
+	struct buf in;       /* received, not yet fed to rd */
+	struct arena *arena; /* freed after each command */
 	uint64_t bytes_out;
-	unsigned enabled;        /* IMAPD_EXT_* */
+	unsigned enabled; /* IMAPD_EXT_* */
 	struct imapd_limit *limit_addr, *limit_user;
-	uint64_t expunged;       /* for the logout line */
-	bool bye;                /* a BYE was sent: end the session */
+	uint64_t expunged; /* for the logout line */
+	bool bye;          /* a BYE was sent: end the session */
 };
 
 /* The command being run. A handler parses its arguments from args, does
@@ -83,8 +83,8 @@ struct imapd_cmd {
 	enum imapd_status st;
 	const char *text; /* after the status, response code included */
 	bool text_set;
-	bool no_expunge;  /* EXPUNGE responses must wait (RFC 3501 7.4.1) */
-	bool replied;     /* the handler wrote the tagged reply (STARTTLS) */
+	bool no_expunge; /* EXPUNGE responses must wait (RFC 3501 7.4.1) */
+	bool replied;    /* the handler wrote the tagged reply (STARTTLS) */
 };
 
 typedef void (*imapd_cmd_fn)(struct imapd_session *s, struct imapd_cmd *c);
@@ -92,12 +92,12 @@ typedef void (*imapd_cmd_fn)(struct imapd_session *s, struct imapd_cmd *c);
 /* Sets the outcome (text is formatted into the command's arena). The
  * BAD form uses args.err when fmt is NULL. Return values: for "return
  * imapd_cmd_no(...)" in void handlers they return nothing. */
-void imapd_cmd_ok(struct imapd_cmd *c, struct imapd_session *s,
-		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s,
-		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void imapd_cmd_ok(struct imapd_cmd *c, struct imapd_session *s, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
+void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
 void imapd_cmd_bad(struct imapd_cmd *c, struct imapd_session *s,
-		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The parse failed: BAD with the parser's reason. */
 void imapd_cmd_syntax(struct imapd_cmd *c, struct imapd_session *s);
 
@@ -105,10 +105,10 @@ void imapd_cmd_syntax(struct imapd_cmd *c, struct imapd_session *s);
  * and noticed at the next read. */
 void imapd_write(struct imapd_session *s, const void *p, size_t n);
 void imapd_printf(struct imapd_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* "* " fmt CRLF */
 void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 int imapd_flush(struct imapd_session *s);
 
 /* Reads the next command (or continuation line) into the reader,
@@ -153,7 +153,7 @@ void imapd_folders_provision(struct imapd_session *s);
 /* The store's name for a client's mailbox name (modified UTF-7 checked,
  * INBOX canonical); NULL with a NO set on c. In the command arena. */
 const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
-			      const struct imapd_str *raw);
+                              const struct imapd_str *raw);
 /* MBOX_SU_* bit of "\\Sent" etc. (0: unknown), and the attribute names
  * of bits appended (space-separated; a leading space when lead_sp). */
 unsigned imapd_special_use_bit(const char *name);
@@ -163,7 +163,7 @@ int imapd_special_use_format(struct buf *out, unsigned bits, bool lead_sp);
  * but "/". The first inbox_len bytes of name compare case-insensitively
  * (INBOX). */
 bool imapd_list_match(const char *pat, size_t plen, const char *name,
-		      size_t nlen, size_t inbox_len);
+                      size_t nlen, size_t inbox_len);
 void imapd_cmd_list(struct imapd_session *s, struct imapd_cmd *c);
 void imapd_cmd_lsub(struct imapd_session *s, struct imapd_cmd *c);
 /* imapd_select.c */
@@ -193,7 +193,7 @@ struct imapd_flags {
 /* A flag-list "(...)", or with bare_ok also flags without parentheses
  * (STORE). 0, or -1 with a->err. */
 int imapd_parse_flags(struct imapd_args *a, bool bare_ok,
-		      struct imapd_flags *out);
+                      struct imapd_flags *out);
 /* imapd_append.c */
 void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c);
 

@@ -22,13 +22,13 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } flag_names[] = {
-	{"\\Answered", MBOX_F_ANSWERED}, {"\\Flagged", MBOX_F_FLAGGED},
-	{"\\Deleted", MBOX_F_DELETED},   {"\\Seen", MBOX_F_SEEN},
-	{"\\Draft", MBOX_F_DRAFT},       {"$Forwarded", MBOX_F_PASSED},
+        {"\\Answered", MBOX_F_ANSWERED}, {"\\Flagged", MBOX_F_FLAGGED},
+        {"\\Deleted", MBOX_F_DELETED},   {"\\Seen", MBOX_F_SEEN},
+        {"\\Draft", MBOX_F_DRAFT},       {"$Forwarded", MBOX_F_PASSED},
 };
 
 static int one_flag(struct imapd_args *a, const struct imapd_str *f,
-		    struct imapd_flags *out)
+                    struct imapd_flags *out)
 {
 	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
 		if (str_eq_nocase(f->p, flag_names[i].name)) {
@@ -51,7 +51,7 @@ static int one_flag(struct imapd_args *a, const struct imapd_str *f,
 }
 
 int imapd_parse_flags(struct imapd_args *a, bool bare_ok,
-		      struct imapd_flags *out)
+                      struct imapd_flags *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kw = arena_calloc(a->a, MBOX_KEYWORDS_MAX, sizeof(*out->kw));
@@ -68,7 +68,8 @@ int imapd_parse_flags(struct imapd_args *a, bool bare_ok,
 		}
 	}
 	do {
-		if (imapd_args_flag(a, false, &f) < 0 || one_flag(a, &f, out) < 0)
+		if (imapd_args_flag(a, false, &f) < 0 ||
+		    one_flag(a, &f, out) < 0)
 			return -1;
 	} while (imapd_args_take(a, ' '));
 	return paren ? imapd_args_close(a) : 0;
@@ -117,16 +118,18 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 	else if (strcmp(op, "-FLAGS") == 0)
 		req.op = MBOX_STORE_REMOVE;
 	else
-		return imapd_cmd_bad(c, s, "Error in IMAP command STORE: "
-					   "Invalid store item");
+		return imapd_cmd_bad(c, s,
+		                     "Error in IMAP command STORE: "
+		                     "Invalid store item");
 	if (imapd_args_sp(a) < 0 || imapd_parse_flags(a, true, &fl) < 0 ||
 	    imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
 	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s, "Error in IMAP command STORE: "
-					   "Invalid messageset");
+		return imapd_cmd_bad(c, s,
+		                     "Error in IMAP command STORE: "
+		                     "Invalid messageset");
 	if (v->readonly)
 		return imapd_cmd_no(c, s, "[READ-ONLY] Mailbox is read-only.");
 	uint32_t *uids = arena_calloc(s->arena, n ? n : 1, sizeof(*uids));
@@ -137,8 +140,8 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 	req.flags = fl.flags;
 	req.keywords = fl.kw;
 	req.nkeywords = fl.nkw;
-	struct mbox_store_res *res = arena_calloc(s->arena, k ? k : 1,
-						  sizeof(*res));
+	struct mbox_store_res *res =
+	        arena_calloc(s->arena, k ? k : 1, sizeof(*res));
 	struct err e;
 	if (k > 0 && mbox_store(v->f, uids, k, &req, res, &e) < 0) {
 		log_error("user=<%s>: store: %s", s->user, e.msg);
@@ -162,7 +165,7 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 			continue;
 		if (res[q].status == MBOX_STORE_CONFLICT) {
 			buf_printf(&modified, "%s%u", nmod++ ? "," : "",
-				   c->uid ? res[q].uid : (unsigned)(i + 1));
+			           c->uid ? res[q].uid : (unsigned)(i + 1));
 			continue;
 		}
 		v->m[i].state &= (uint8_t)~IMAPD_MSG_CHANGED;
@@ -177,13 +180,13 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 		imapd_view_flags(&b, v, i);
 		if (cs)
 			buf_printf(&b, " MODSEQ (%llu)",
-				   (unsigned long long)v->m[i].modseq);
+			           (unsigned long long)v->m[i].modseq);
 		buf_append_str(&b, ")\r\n");
 		imapd_write(s, b.data, b.len);
 	}
 	if (nmod)
 		imapd_cmd_ok(c, s, "[MODIFIED %s] Conditional STORE failed.",
-			     buf_cstr(&modified));
+		             buf_cstr(&modified));
 	buf_deinit(&b);
 	buf_deinit(&modified);
 }
@@ -191,7 +194,7 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 /* ---- COPY and MOVE ---------------------------------------------------- */
 
 static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
-			 bool move)
+                         bool move)
 {
 	struct imapd_args *a = &c->args;
 	struct imapd_seqset set;
@@ -203,8 +206,10 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
 	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s, "Error in IMAP command %s: Invalid "
-					   "messageset", c->name);
+		return imapd_cmd_bad(c, s,
+		                     "Error in IMAP command %s: Invalid "
+		                     "messageset",
+		                     c->name);
 	const char *name = imapd_folder_name(s, c, &raw);
 	if (!name)
 		return;
@@ -214,17 +219,20 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 	struct err e;
 	int rc = mbox_folder_open(s->mb, name, &dst, &e);
 	if (rc == 0)
-		return imapd_cmd_no(c, s, "[TRYCREATE] Mailbox doesn't exist: "
-					  "%s", raw.p);
+		return imapd_cmd_no(c, s,
+		                    "[TRYCREATE] Mailbox doesn't exist: "
+		                    "%s",
+		                    raw.p);
 	if (rc < 0) {
 		log_error("user=<%s>: %s to %s: %s", s->user, c->name, name,
-			  e.msg);
-		return imapd_cmd_no(c, s, "[SERVERBUG] Internal error "
-					  "occurred.");
+		          e.msg);
+		return imapd_cmd_no(c, s,
+		                    "[SERVERBUG] Internal error "
+		                    "occurred.");
 	}
 	uint32_t *uids = arena_calloc(s->arena, n ? n : 1, sizeof(*uids));
-	uint32_t *dst_uids = arena_calloc(s->arena, n ? n : 1,
-					  sizeof(*dst_uids));
+	uint32_t *dst_uids =
+	        arena_calloc(s->arena, n ? n : 1, sizeof(*dst_uids));
 	size_t k = 0, gone = 0;
 	for (size_t j = 0; j < n; j++) {
 		if (v->m[idx[j]].state & IMAPD_MSG_EXPUNGED)
@@ -236,13 +244,13 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 	rc = 0;
 	if (k > 0)
 		rc = move ? mbox_move(v->f, uids, k, dst, dst_uids, &e)
-			  : mbox_copy(v->f, uids, k, dst, dst_uids, &e);
+		          : mbox_copy(v->f, uids, k, dst, dst_uids, &e);
 	if (rc == 0)
 		rc = mbox_folder_status(dst, &st, &e);
 	mbox_folder_close(&dst);
 	if (rc < 0) {
 		log_error("user=<%s>: %s to %s: %s", s->user, c->name, name,
-			  e.msg);
+		          e.msg);
 		return imapd_cmd_no(c, s, "[CANNOT] %s failed.", c->name);
 	}
 	/* COPYUID pairs: the sources that were copied, in order. */
@@ -282,11 +290,12 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 		buf_reset(&code);
 	}
 	if (gone > 0 && m == 0 && k + gone > 0)
-		imapd_cmd_no(c, s, "[EXPUNGEISSUED] Some of the messages no "
-				   "longer exist.");
+		imapd_cmd_no(c, s,
+		             "[EXPUNGEISSUED] Some of the messages no "
+		             "longer exist.");
 	else
 		imapd_cmd_ok(c, s, "%s%s completed.", buf_cstr(&code),
-			     move ? "Move" : "Copy");
+		             move ? "Move" : "Copy");
 	buf_deinit(&code);
 }
 

@@ -4,29 +4,17 @@
  *
  * Both directions work on (pointer, length) and append to a bounded
  * buffer. The decoder doubles as the validator of client mailbox names.
+ * The base64 itself is common/b64.c's, with the alphabet's "/" swapped.
  */
 #include "imapd/imapd_utf7.h"
+
+#include "common/b64.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
+/* Longest base64 run we decode: more than any mailbox name needs. */
+#define RUN_MAX 2048
 
 static int put_utf8(struct buf *out, uint32_t cp)
 {
@@ -54,28 +42,28 @@ static int put_utf8(struct buf *out, uint32_t cp)
 	return buf_append(out, b, n);
 }
 
-/* Decodes one base64 run s[0..len) (between "&" and "-"). */
+/* Decodes one base64 run s[0..len) (between "&" and "-"): modified
+ * base64 is RFC 4648 base64 with "," for "/" and no padding, of UTF-16BE
+ * (common/b64.c, strict: no stray bits). */
 static int decode_run(const char *s, size_t len, struct buf *out)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
+	char b64[RUN_MAX];
+	unsigned char u16[RUN_MAX];
+	if (len > sizeof(b64))
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		b64[i] = s[i] == ',' ? '/' : s[i] == '/' ? '!' : s[i];
+	long n = b64_decode(b64, len, false, u16, sizeof(u16));
+	if (n <= 0 || n % 2)
+		return -1;
 	uint32_t high = 0; /* pending high surrogate */
-	for (size_t i = 0; i < len; i++) {
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits < 16)
-			continue;
-		bits -= 16;
-		uint32_t u = (acc >> bits) & 0xffff;
-		acc &= (1u << bits) - 1;
+	for (long i = 0; i < n; i += 2) {
+		uint32_t u = (uint32_t)u16[i] << 8 | u16[i + 1];
 		if (high) {
 			if (u < 0xdc00 || u > 0xdfff)
 				return -1;
-			uint32_t cp =
-				0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00);
+			uint32_t cp = 0x10000 + ((high - 0xd800) << 10) +
+			              (u - 0xdc00);
 			high = 0;
 			if (put_utf8(out, cp) < 0)
 				return -1;
@@ -92,10 +80,7 @@ static int decode_run(const char *s, size_t len, struct buf *out)
 		if (put_utf8(out, u) < 0)
 			return -1;
 	}
-	/* Leftover bits must be padding: fewer than 6, all zero. */
-	if (high || bits >= 6 || acc != 0)
-		return -1;
-	return 0;
+	return high ? -1 : 0;
 }
 
 int imapd_utf7_to_utf8(const char *s, size_t len, struct buf *out)
@@ -124,7 +109,8 @@ int imapd_utf7_to_utf8(const char *s, size_t len, struct buf *out)
 			prev_run = false;
 		} else {
 			/* Two runs in a row must be one. */
-			if (prev_run || decode_run(s + i + 1, j - i - 1, out) < 0)
+			if (prev_run ||
+			    decode_run(s + i + 1, j - i - 1, out) < 0)
 				return -1;
 			prev_run = true;
 		}
@@ -178,38 +164,38 @@ static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-static int flush_run(struct buf *out, uint32_t *acc, unsigned *bits)
+/* Writes the UTF-16BE bytes u16[0..*n) as a "&...-" run. */
+static int flush_run(struct buf *out, unsigned char *u16, size_t *n)
 {
-	if (*bits > 0) {
-		unsigned v = (*acc << (6 - *bits)) & 0x3f;
-		if (buf_append_char(out, b64chars[v]) < 0)
-			return -1;
-	}
-	*acc = 0;
-	*bits = 0;
+	char b64[RUN_MAX * 2];
+	long len = b64_encode(u16, *n, false, b64, sizeof(b64));
+	if (len < 0)
+		return -1;
+	for (long i = 0; i < len; i++)
+		if (b64[i] == '/')
+			b64[i] = ',';
+	*n = 0;
+	if (buf_append_char(out, '&') < 0 ||
+	    buf_append(out, b64, (size_t)len) < 0)
+		return -1;
 	return buf_append_char(out, '-');
 }
 
-static int put_u16(struct buf *out, uint32_t u, uint32_t *acc, unsigned *bits)
+static int put_u16(unsigned char *u16, size_t *n, uint32_t u)
 {
-	*acc = (*acc << 16) | u;
-	*bits += 16;
-	while (*bits >= 6) {
-		*bits -= 6;
-		if (buf_append_char(out, b64chars[(*acc >> *bits) & 0x3f]) < 0)
-			return -1;
-	}
-	*acc &= (1u << *bits) - 1;
+	if (*n + 2 > RUN_MAX)
+		return -1;
+	u16[(*n)++] = (unsigned char)(u >> 8);
+	u16[(*n)++] = (unsigned char)u;
 	return 0;
 }
 
 int imapd_utf8_to_utf7(const char *s, size_t len, struct buf *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	unsigned char u16[RUN_MAX];
+	size_t n16 = 0; /* bytes of the run being collected */
 	size_t i = 0;
-	bool in_run = false;
-	uint32_t acc = 0;
-	unsigned bits = 0;
 	while (i < len) {
 		uint32_t cp;
 		size_t n = utf8_char(p + i, len - i, &cp);
@@ -217,30 +203,27 @@ int imapd_utf8_to_utf7(const char *s, size_t len, struct buf *out)
 			return -1;
 		i += n;
 		if (cp <= 0x7e) {
-			if (in_run && flush_run(out, &acc, &bits) < 0)
+			if (n16 && flush_run(out, u16, &n16) < 0)
 				return -1;
-			in_run = false;
 			int rc = cp == '&' ? buf_append(out, "&-", 2)
-					   : buf_append_char(out, (char)cp);
+			                   : buf_append_char(out, (char)cp);
 			if (rc < 0)
 				return -1;
 			continue;
 		}
-		if (!in_run) {
-			if (buf_append_char(out, '&') < 0)
-				return -1;
-			in_run = true;
-		}
+		int rc;
 		if (cp >= 0x10000) {
 			uint32_t v = cp - 0x10000;
-			if (put_u16(out, 0xd800 + (v >> 10), &acc, &bits) < 0 ||
-			    put_u16(out, 0xdc00 + (v & 0x3ff), &acc, &bits) < 0)
-				return -1;
-		} else if (put_u16(out, cp, &acc, &bits) < 0) {
-			return -1;
+			rc = put_u16(u16, &n16, 0xd800 + (v >> 10));
+			if (rc == 0)
+				rc = put_u16(u16, &n16, 0xdc00 + (v & 0x3ff));
+		} else {
+			rc = put_u16(u16, &n16, cp);
 		}
+		if (rc < 0)
+			return -1;
 	}
-	if (in_run && flush_run(out, &acc, &bits) < 0)
+	if (n16 && flush_run(out, u16, &n16) < 0)
 		return -1;
 	return 0;
 }

@@ -57,8 +57,8 @@ static void kwtab_grow(struct imapd_view *v)
 }
 
 const struct imapd_kwset *imapd_view_kw_intern(struct imapd_view *v,
-					       const char *packed, size_t n,
-					       size_t len)
+                                               const char *packed, size_t n,
+                                               size_t len)
 {
 	if (n == 0)
 		return NULL;
@@ -108,13 +108,13 @@ static void push_msg(struct imapd_view *v, const struct mbox_msg *mm)
 	m->flags = (uint8_t)mm->flags;
 	m->tz = (int16_t)mm->tz_minutes;
 	m->kw = imapd_view_kw_intern(v, mm->keywords, mm->nkeywords,
-				     packed_len(mm->keywords, mm->nkeywords));
+	                             packed_len(mm->keywords, mm->nkeywords));
 	m->modseq = mm->modseq;
 	m->idate = mm->internal_date;
 	m->vsize = mm->vsize;
 	bool recent = v->readonly ? mm->uid >= v->first_recent
-				  : mm->uid >= v->recent_first &&
-					    mm->uid < v->recent_end;
+	                          : mm->uid >= v->recent_first &&
+	                                    mm->uid < v->recent_end;
 	if (recent) {
 		m->state |= IMAPD_MSG_RECENT;
 		v->nrecent++;
@@ -150,7 +150,7 @@ static int claim_recent(struct imapd_view *v, size_t from, struct err *e)
 }
 
 int imapd_view_open(struct mbox *mb, const char *name, bool readonly,
-		    struct imapd_view **out, struct err *e)
+                    struct imapd_view **out, struct err *e)
 {
 	struct mbox_folder *f;
 	int rc = mbox_folder_open(mb, name, &f, e);
@@ -162,7 +162,7 @@ int imapd_view_open(struct mbox *mb, const char *name, bool readonly,
 	strv_init(&v->keywords);
 	struct mbox_status st;
 	if (mbox_folder_sync(f, readonly ? 0 : MBOX_SYNC_NEW_TO_CUR, NULL, e) <
-		    0 ||
+	            0 ||
 	    mbox_folder_status(f, &st, e) < 0)
 		goto fail;
 	v->uidvalidity = st.uidvalidity;
@@ -170,8 +170,8 @@ int imapd_view_open(struct mbox *mb, const char *name, bool readonly,
 	v->modseq = st.highestmodseq;
 	v->first_recent = st.first_recent;
 	if (!readonly) {
-		if (mbox_folder_take_recent(f, &v->recent_first,
-					    &v->recent_end, e) < 0)
+		if (mbox_folder_take_recent(f, &v->recent_first, &v->recent_end,
+		                            e) < 0)
 			goto fail;
 	}
 	if (mbox_msg_iter(f, 1, UINT32_MAX, load_one, v, e) < 0 ||
@@ -243,7 +243,7 @@ static void mark_changed(struct imapd_view *v, size_t i)
 	if (v->nchanged == v->changed_cap) {
 		v->changed_cap = v->changed_cap ? v->changed_cap * 2 : 64;
 		v->changed = xrealloc(v->changed,
-				      v->changed_cap * sizeof(*v->changed));
+		                      v->changed_cap * sizeof(*v->changed));
 	}
 	v->changed[v->nchanged++] = m->uid;
 }
@@ -259,9 +259,9 @@ static int on_change(void *ctx, const struct mbox_msg *mm)
 	if (i == SIZE_MAX)
 		return 0;
 	struct imapd_msg *m = &v->m[i];
-	const struct imapd_kwset *kw = imapd_view_kw_intern(
-		v, mm->keywords, mm->nkeywords,
-		packed_len(mm->keywords, mm->nkeywords));
+	const struct imapd_kwset *kw =
+	        imapd_view_kw_intern(v, mm->keywords, mm->nkeywords,
+	                             packed_len(mm->keywords, mm->nkeywords));
 	m->modseq = mm->modseq;
 	if (m->flags == mm->flags && m->kw == kw)
 		return 0;
@@ -287,13 +287,12 @@ static int on_expunge(void *ctx, uint32_t uid, uint64_t modseq)
 int imapd_view_sync(struct imapd_view *v, struct err *e)
 {
 	struct mbox_status st;
-	if (mbox_folder_sync(v->f, v->readonly ? 0 : MBOX_SYNC_NEW_TO_CUR,
-			     NULL, e) < 0 ||
+	if (mbox_folder_sync(v->f, v->readonly ? 0 : MBOX_SYNC_NEW_TO_CUR, NULL,
+	                     e) < 0 ||
 	    mbox_folder_status(v->f, &st, e) < 0)
 		return -1;
 	if (st.uidvalidity != v->uidvalidity) {
-		err_set(e, "UIDVALIDITY of %s changed",
-			mbox_folder_name(v->f));
+		err_set(e, "UIDVALIDITY of %s changed", mbox_folder_name(v->f));
 		return -1;
 	}
 	if (st.highestmodseq == v->modseq)
@@ -301,8 +300,7 @@ int imapd_view_sync(struct imapd_view *v, struct err *e)
 	size_t old_n = v->n;
 	if (v->readonly)
 		v->first_recent = st.first_recent;
-	if (mbox_msg_changes(v->f, v->modseq, on_change, on_expunge, v, e) <
-	    0)
+	if (mbox_msg_changes(v->f, v->modseq, on_change, on_expunge, v, e) < 0)
 		return -1;
 	v->modseq = st.highestmodseq;
 	v->uidnext = st.uidnext;
@@ -345,7 +343,7 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge)
 		log_error("user=<%s>: %s", s->user, e.msg);
 		if (v->uidvalidity && strstr(e.msg, "UIDVALIDITY")) {
 			imapd_untagged(s, "BYE Mailbox state lost; select it "
-					  "again");
+			                  "again");
 			s->bye = true;
 			return;
 		}
@@ -373,11 +371,11 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge)
 			continue;
 		buf_reset(&b);
 		buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", i + 1,
-			   v->m[i].uid);
+		           v->m[i].uid);
 		imapd_view_flags(&b, v, i);
 		if (s->enabled & IMAPD_EXT_CONDSTORE)
 			buf_printf(&b, " MODSEQ (%llu)",
-				   (unsigned long long)v->m[i].modseq);
+			           (unsigned long long)v->m[i].modseq);
 		buf_append(&b, ")\r\n", 3);
 		imapd_write(s, b.data, b.len);
 	}
@@ -407,19 +405,19 @@ static int reload_one(void *vctx, const struct mbox_msg *mm)
 	m->flags = (uint8_t)mm->flags;
 	m->modseq = mm->modseq;
 	m->kw = imapd_view_kw_intern(c->v, mm->keywords, mm->nkeywords,
-				     packed_len(mm->keywords, mm->nkeywords));
+	                             packed_len(mm->keywords, mm->nkeywords));
 	return 0;
 }
 
 int imapd_view_reload(struct imapd_view *v, const uint32_t *uids, size_t n,
-		      struct err *e)
+                      struct err *e)
 {
 	if (n == 0)
 		return 0;
 	struct reload_ctx c = {v, uids, n, 0};
 	return mbox_msg_iter(v->f, uids[0], uids[n - 1], reload_one, &c, e) < 0
-		       ? -1
-		       : 0;
+	               ? -1
+	               : 0;
 }
 
 /* ---- flags ----------------------------------------------------------- */
@@ -428,9 +426,9 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } sysflags[] = {
-	{MBOX_F_ANSWERED, "\\Answered"}, {MBOX_F_FLAGGED, "\\Flagged"},
-	{MBOX_F_DELETED, "\\Deleted"},   {MBOX_F_SEEN, "\\Seen"},
-	{MBOX_F_DRAFT, "\\Draft"},       {MBOX_F_PASSED, "$Forwarded"},
+        {MBOX_F_ANSWERED, "\\Answered"}, {MBOX_F_FLAGGED, "\\Flagged"},
+        {MBOX_F_DELETED, "\\Deleted"},   {MBOX_F_SEEN, "\\Seen"},
+        {MBOX_F_DRAFT, "\\Draft"},       {MBOX_F_PASSED, "$Forwarded"},
 };
 
 int imapd_view_flags(struct buf *out, const struct imapd_view *v, size_t i)
@@ -443,7 +441,7 @@ int imapd_view_flags(struct buf *out, const struct imapd_view *v, size_t i)
 		if (!(m->flags & sysflags[k].bit))
 			continue;
 		if (buf_printf(out, "%s%s", first ? "" : " ",
-			       sysflags[k].name) < 0)
+		               sysflags[k].name) < 0)
 			return -1;
 		first = false;
 	}
@@ -466,7 +464,7 @@ int imapd_view_flags(struct buf *out, const struct imapd_view *v, size_t i)
 int imapd_view_flag_list(struct buf *out, const struct imapd_view *v)
 {
 	if (buf_append_str(out, "(\\Answered \\Flagged \\Deleted \\Seen "
-				"\\Draft $Forwarded") < 0)
+	                        "\\Draft $Forwarded") < 0)
 		return -1;
 	for (size_t k = 0; k < v->keywords.n; k++) {
 		if (str_eq_nocase(v->keywords.v[k], "$Forwarded"))
@@ -488,23 +486,24 @@ void imapd_view_send_flags(struct imapd_session *s)
 		imapd_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
 	} else {
 		buf_truncate(&b, b.len - 1);
-		imapd_untagged(s, "OK [PERMANENTFLAGS %s \\*)] Flags permitted.",
-			       buf_cstr(&b));
+		imapd_untagged(s,
+		               "OK [PERMANENTFLAGS %s \\*)] Flags permitted.",
+		               buf_cstr(&b));
 	}
 	v->sent_keywords = v->keywords.n;
 	buf_deinit(&b);
 }
 
 void imapd_view_set(struct imapd_view *v, size_t i, unsigned flags,
-		    const char *keywords, size_t nkeywords)
+                    const char *keywords, size_t nkeywords)
 {
 	v->m[i].flags = (uint8_t)flags;
 	v->m[i].kw = imapd_view_kw_intern(v, keywords, nkeywords,
-					  packed_len(keywords, nkeywords));
+	                                  packed_len(keywords, nkeywords));
 }
 
 bool imapd_view_has_keyword(const struct imapd_view *v, size_t i,
-			    const char *kw)
+                            const char *kw)
 {
 	const struct imapd_msg *m = &v->m[i];
 	if (str_eq_nocase(kw, "$Forwarded") && (m->flags & MBOX_F_PASSED))
@@ -523,8 +522,8 @@ bool imapd_view_has_keyword(const struct imapd_view *v, size_t i,
 /* ---- sets ------------------------------------------------------------ */
 
 int imapd_view_resolve(const struct imapd_view *v,
-		       const struct imapd_seqset *set, bool uid,
-		       struct arena *a, size_t **idx_out, size_t *n_out)
+                       const struct imapd_seqset *set, bool uid,
+                       struct arena *a, size_t **idx_out, size_t *n_out)
 {
 	struct imapd_seqset norm;
 	uint32_t star = uid ? (v->n ? v->m[v->n - 1].uid : 0) : (uint32_t)v->n;
@@ -554,9 +553,8 @@ int imapd_view_resolve(const struct imapd_view *v,
 			else
 				hi = mid;
 		}
-		for (size_t i = lo; i < v->n && v->m[i].uid <= norm.r[r].hi &&
-				    n < count;
-		     i++)
+		for (size_t i = lo;
+		     i < v->n && v->m[i].uid <= norm.r[r].hi && n < count; i++)
 			idx[n++] = i;
 	}
 	*idx_out = idx;

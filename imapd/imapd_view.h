@@ -34,9 +34,9 @@ struct imapd_session;
 struct imapd_kwset {
 	struct imapd_kwset *next; /* hash chain */
 	uint32_t hash;
-	size_t n;      /* keywords */
-	size_t len;    /* bytes of data */
-	char data[];   /* n NUL-terminated keywords */
+	size_t n;    /* keywords */
+	size_t len;  /* bytes of data */
+	char data[]; /* n NUL-terminated keywords */
 };
 
 #define IMAPD_MSG_RECENT 0x1u   /* \Recent for this session */
@@ -61,13 +61,13 @@ struct imapd_view {
 	size_t n, cap;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
-	uint64_t modseq;      /* changes up to this one are in m */
+	uint64_t modseq;                   /* changes up to this one are in m */
 	uint32_t recent_first, recent_end; /* our last \Recent claim */
 	uint32_t first_recent; /* read-only views: recent from here */
 	size_t nrecent;
-	size_t nexpunged;     /* marked IMAPD_MSG_EXPUNGED */
+	size_t nexpunged; /* marked IMAPD_MSG_EXPUNGED */
 	size_t sent_exists, sent_recent;
-	uint32_t *changed;    /* UIDs marked IMAPD_MSG_CHANGED */
+	uint32_t *changed; /* UIDs marked IMAPD_MSG_CHANGED */
 	size_t nchanged, changed_cap;
 	struct imapd_kwset **kwtab;
 	size_t kwtab_size, kwtab_count;
@@ -81,7 +81,7 @@ struct imapd_view {
  * 1 with *out, 0 no such folder, -1 error (e set).
  */
 int imapd_view_open(struct mbox *mb, const char *name, bool readonly,
-		    struct imapd_view **out, struct err *e);
+                    struct imapd_view **out, struct err *e);
 /* Closes the folder and frees the view; *vp = NULL; NULL ok. */
 void imapd_view_close(struct imapd_view **vp);
 
@@ -105,23 +105,23 @@ size_t imapd_view_find(const struct imapd_view *v, uint32_t uid);
  * an error (-1); UIDs that are not there are left out. 0 or -1.
  */
 int imapd_view_resolve(const struct imapd_view *v,
-		       const struct imapd_seqset *set, bool uid,
-		       struct arena *a, size_t **idx_out, size_t *n_out);
+                       const struct imapd_seqset *set, bool uid,
+                       struct arena *a, size_t **idx_out, size_t *n_out);
 
 /* The interned set for packed keywords (n NUL-terminated strings, len
  * bytes in all), NULL when n is 0. */
 const struct imapd_kwset *imapd_view_kw_intern(struct imapd_view *v,
-					       const char *packed, size_t n,
-					       size_t len);
+                                               const char *packed, size_t n,
+                                               size_t len);
 /* Sets a message's flags and keywords (as a STORE reported them). */
 void imapd_view_set(struct imapd_view *v, size_t i, unsigned flags,
-		    const char *keywords, size_t nkeywords);
+                    const char *keywords, size_t nkeywords);
 
 /* Reads flags, keywords and modseq of the messages uids[0..n)
  * (ascending) back from the index, after this session changed them. 0,
  * or -1 with e. */
 int imapd_view_reload(struct imapd_view *v, const uint32_t *uids, size_t n,
-		      struct err *e);
+                      struct err *e);
 
 /* Appends "(\Seen kw ...)" for message i (\Recent included). */
 int imapd_view_flags(struct buf *out, const struct imapd_view *v, size_t i);
@@ -133,6 +133,6 @@ void imapd_view_send_flags(struct imapd_session *s);
 /* Does message i carry keyword kw (case-insensitive)? $Forwarded is the
  * maildir P flag. */
 bool imapd_view_has_keyword(const struct imapd_view *v, size_t i,
-			    const char *kw);
+                            const char *kw);
 
 #endif

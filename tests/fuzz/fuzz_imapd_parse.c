@@ -69,9 +69,8 @@ static void parse_all(const char *cmd, size_t len, struct arena *a)
 				(void)imapd_utf7_check(s.p, s.len);
 				if (imapd_args_sp(&g) == 0 &&
 				    imapd_args_list_mailbox(&g, &s) == 0)
-					(void)imapd_list_match(s.p, s.len,
-							       "INBOX/a/b", 9,
-							       5);
+					(void)imapd_list_match(
+					        s.p, s.len, "INBOX/a/b", 9, 5);
 			}
 			break;
 		case 4:
@@ -79,7 +78,7 @@ static void parse_all(const char *cmd, size_t len, struct arena *a)
 				(void)imapd_datetime_parse(s.p, s.len, &t, &tz);
 				(void)imapd_date_parse(s.p, s.len, &t);
 				(void)imapd_rfc5322_date_parse(s.p, s.len, &t,
-							       &tz);
+				                               &tz);
 			}
 			break;
 		case 5:
@@ -100,8 +99,8 @@ static void parse_all(const char *cmd, size_t len, struct arena *a)
 	}
 }
 
-static void feed(const uint8_t *data, size_t size, size_t step,
-		 struct buf *log, bool parse)
+static void feed(const uint8_t *data, size_t size, size_t step, struct buf *log,
+                 bool parse)
 {
 	struct imapd_reader r;
 	struct arena *a = arena_new();
@@ -113,17 +112,17 @@ static void feed(const uint8_t *data, size_t size, size_t step,
 		while (off < n) {
 			size_t used;
 			enum imapd_read_event ev = imapd_reader_feed(
-				&r, (const char *)data + pos + off, n - off,
-				&used);
+			        &r, (const char *)data + pos + off, n - off,
+			        &used);
 			off += used;
 			/* MORE depends on the split; nothing else may. */
 			if (ev == IMAPD_READ_MORE)
 				continue;
 			buf_printf(log, "%d:%zu:%s:", (int)ev,
-				   ev == IMAPD_READ_COMMAND ? r.cmd.len : 0,
-				   ev == IMAPD_READ_COMMAND
-					   ? ""
-					   : imapd_reader_tag(&r));
+			           ev == IMAPD_READ_COMMAND ? r.cmd.len : 0,
+			           ev == IMAPD_READ_COMMAND
+			                   ? ""
+			                   : imapd_reader_tag(&r));
 			if (ev == IMAPD_READ_COMMAND) {
 				buf_append(log, r.cmd.data, r.cmd.len);
 				if (parse)

@@ -24,19 +24,19 @@
 /* Feeds input in pieces of `step` bytes (0: all at once) and records the
  * events as text: "C:<cmd>" "+" "L:<tag>" "B:<tag>". */
 static void run(const char *in, size_t len, size_t step, size_t line_max,
-		size_t lit_max, struct buf *log)
+                size_t lit_max, struct buf *log)
 {
 	struct imapd_reader r;
 	imapd_reader_init(&r, line_max, lit_max);
 	size_t pos = 0;
 	while (pos < len) {
 		size_t n = step ? (len - pos < step ? len - pos : step)
-				: len - pos;
+		                : len - pos;
 		size_t off = 0;
 		while (off < n) {
 			size_t used;
 			enum imapd_read_event ev = imapd_reader_feed(
-				&r, in + pos + off, n - off, &used);
+			        &r, in + pos + off, n - off, &used);
 			off += used;
 			switch (ev) {
 			case IMAPD_READ_MORE:
@@ -71,41 +71,41 @@ static void reader_cases(void **state)
 		size_t line_max, lit_max;
 		const char *want;
 	} cases[] = {
-		{"a1 NOOP\r\n", 100, 100, "C:a1 NOOP|"},
-		{"a1 NOOP\n", 100, 100, "C:a1 NOOP|"},
-		{"\r\n\r\na1 NOOP\r\n", 100, 100, "C:a1 NOOP|"},
-		{"a LOGIN {3}\r\nabc {2}\r\nxy\r\n", 100, 100,
-		 "+|+|C:a LOGIN {3}\r\nabc {2}\r\nxy|"},
-		{"a LOGIN {3+}\r\nabc {2+}\nxy\r\nb NOOP\r\n", 100, 100,
-		 "C:a LOGIN {3}\r\nabc {2}\r\nxy|C:b NOOP|"},
-		/* A literal may hold CR LF and "{5}" without effect. */
-		{"a X {6}\r\n{5}\r\n\r\n\r\n", 100, 100,
-		 "+|C:a X {6}\r\n{5}\r\n\r|"},
-		/* A literal ending in "{1}" announces nothing. */
-		{"a X {3}\r\n{1}\r\nb NOOP\r\n", 100, 100,
-		 "+|C:a X {3}\r\n{1}|C:b NOOP|"},
-		{"a X {0}\r\n\r\n", 100, 100, "+|C:a X {0}\r\n|"},
-		/* Line limit, then resynchronised. */
-		{"tag1 SEARCH aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nb NOOP\r\n", 20,
-		 100, "L:tag1|C:b NOOP|"},
-		/* An over-long line announcing LITERAL+: the literal goes
-		 * too. */
-		{"t2 APPEND xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx {5+}\r\nHELLO\r\n"
-		 "c NOOP\r\n",
-		 20, 100, "L:t2|C:c NOOP|"},
-		/* Synchronizing literal too big: refused at once. */
-		{"t3 APPEND INBOX {500}\r\nd NOOP\r\n", 100, 100,
-		 "B:t3|C:d NOOP|"},
-		/* LITERAL+ too big: read, dropped with the rest. */
-		{"t4 APPEND INBOX {5+}\r\n12345 more {2+}\r\nxy\r\ne NOOP\r\n",
-		 100, 4, "B:t4|C:e NOOP|"},
-		/* Absurd literal length. */
-		{"t5 X {99999999999}\r\nf NOOP\r\n", 100, 100,
-		 "B:t5|C:f NOOP|"},
-		/* No usable tag. */
-		{"{bad\r\n", 100, 100, "C:{bad|"},
-		{"* X aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 10, 100,
-		 "L:*|"},
+	        {"a1 NOOP\r\n", 100, 100, "C:a1 NOOP|"},
+	        {"a1 NOOP\n", 100, 100, "C:a1 NOOP|"},
+	        {"\r\n\r\na1 NOOP\r\n", 100, 100, "C:a1 NOOP|"},
+	        {"a LOGIN {3}\r\nabc {2}\r\nxy\r\n", 100, 100,
+	         "+|+|C:a LOGIN {3}\r\nabc {2}\r\nxy|"},
+	        {"a LOGIN {3+}\r\nabc {2+}\nxy\r\nb NOOP\r\n", 100, 100,
+	         "C:a LOGIN {3}\r\nabc {2}\r\nxy|C:b NOOP|"},
+	        /* A literal may hold CR LF and "{5}" without effect. */
+	        {"a X {6}\r\n{5}\r\n\r\n\r\n", 100, 100,
+	         "+|C:a X {6}\r\n{5}\r\n\r|"},
+	        /* A literal ending in "{1}" announces nothing. */
+	        {"a X {3}\r\n{1}\r\nb NOOP\r\n", 100, 100,
+	         "+|C:a X {3}\r\n{1}|C:b NOOP|"},
+	        {"a X {0}\r\n\r\n", 100, 100, "+|C:a X {0}\r\n|"},
+	        /* Line limit, then resynchronised. */
+	        {"tag1 SEARCH aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nb NOOP\r\n",
+	         20, 100, "L:tag1|C:b NOOP|"},
+	        /* An over-long line announcing LITERAL+: the literal goes
+	         * too. */
+	        {"t2 APPEND xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx {5+}\r\nHELLO\r\n"
+	         "c NOOP\r\n",
+	         20, 100, "L:t2|C:c NOOP|"},
+	        /* Synchronizing literal too big: refused at once. */
+	        {"t3 APPEND INBOX {500}\r\nd NOOP\r\n", 100, 100,
+	         "B:t3|C:d NOOP|"},
+	        /* LITERAL+ too big: read, dropped with the rest. */
+	        {"t4 APPEND INBOX {5+}\r\n12345 more {2+}\r\nxy\r\ne NOOP\r\n",
+	         100, 4, "B:t4|C:e NOOP|"},
+	        /* Absurd literal length. */
+	        {"t5 X {99999999999}\r\nf NOOP\r\n", 100, 100,
+	         "B:t5|C:f NOOP|"},
+	        /* No usable tag. */
+	        {"{bad\r\n", 100, 100, "C:{bad|"},
+	        {"* X aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 10, 100,
+	         "L:*|"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		for (size_t step = 0; step <= 3; step++) {
@@ -115,9 +115,9 @@ static void reader_cases(void **state)
 			    cases[i].line_max, cases[i].lit_max, &log);
 			if (strcmp(buf_cstr(&log), cases[i].want) != 0)
 				fail_msg("case %zu step %zu: got \"%s\", want "
-					 "\"%s\"",
-					 i, step, buf_cstr(&log),
-					 cases[i].want);
+				         "\"%s\"",
+				         i, step, buf_cstr(&log),
+				         cases[i].want);
 			buf_deinit(&log);
 		}
 	}
@@ -133,8 +133,8 @@ static void reader_total_literals(void **state)
 	buf_append_str(&in, "a X");
 	for (int i = 0; i < 10; i++)
 		buf_append_str(&in, " {60+}\r\n"
-				    "0123456789012345678901234567890123456789"
-				    "01234567890123456789");
+		                    "0123456789012345678901234567890123456789"
+		                    "01234567890123456789");
 	buf_append_str(&in, "\r\nb NOOP\r\n");
 	run(in.data, in.len, 7, 200, 100, &log);
 	assert_string_equal(buf_cstr(&log), "B:a|C:b NOOP|");
@@ -148,7 +148,7 @@ static void args_tokens(void **state)
 {
 	(void)state;
 	const char cmd[] = "tag LOGIN \"us\\\"er\" {4}\r\np\0ss NIL atom] "
-			   "(a (b)) 42 0";
+	                   "(a (b)) 42 0";
 	struct imapd_args a;
 	struct imapd_str s;
 	imapd_args_init(&a, cmd, sizeof(cmd) - 1, A, 2);
@@ -194,16 +194,12 @@ static void args_errors(void **state)
 		const char *cmd;
 		int what; /* 0 astring, 1 nesting, 2 number, 3 tag */
 	} cases[] = {
-		{"\"unterminated", 0},
-		{"\"bad\\escape\"", 0},
-		{"{5}\r\nabc", 0},   /* literal shorter than announced */
-		{"{5}abcde", 0},     /* no CRLF after the header */
-		{"{}\r\n", 0},
-		{"(((", 1},
-		{"99999999999", 2},
-		{"x", 2},
-		{"+tag", 3},
-		{"", 0},
+	        {"\"unterminated", 0}, {"\"bad\\escape\"", 0},
+	        {"{5}\r\nabc", 0}, /* literal shorter than announced */
+	        {"{5}abcde", 0},   /* no CRLF after the header */
+	        {"{}\r\n", 0},         {"(((", 1},
+	        {"99999999999", 2},    {"x", 2},
+	        {"+tag", 3},           {"", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct imapd_args a;
@@ -239,24 +235,25 @@ static void seqset_parse(void **state)
 		uint32_t star;
 		const char *want; /* normal form, or NULL: syntax error */
 	} cases[] = {
-		{"1", 10, "1"},
-		{"1:3,2:5,9", 10, "1:5,9"},
-		{"5:2", 10, "2:5"},
-		{"*", 10, "10"},
-		{"3:*", 10, "3:10"},
-		{"*:3", 10, "3:10"},
-		{"20:*", 10, "10:20"},
-		{"1:*", 0, "1"},
-		{"*", 0, ""},
-		{"4,3,2,1", 10, "1:4"},
-		{"4294967295", 10, "4294967295"},
-		{"1:4294967295,7", 10, "1:4294967295"},
-		{"0", 10, NULL},
-		{"1,", 10, NULL},
-		{",1", 10, NULL},
-		{"1::2", 10, NULL},
-		{"a", 10, NULL},
-		{"4294967296", 10, NULL},
+	        {"1", 10, "1"},
+	        {"1:3,2:5,9", 10, "1:5,9"},
+	        {"5:2", 10, "2:5"},
+	        {"*", 10, "10"},
+	        {"3:*", 10, "3:10"},
+	        {"*:3", 10, "3:10"},
+	        {"20:*", 10, "10:20"},
+	        {"1:*", 0, ""},
+	        {"1:*,3", 0, "3"},
+	        {"*", 0, ""},
+	        {"4,3,2,1", 10, "1:4"},
+	        {"4294967295", 10, "4294967295"},
+	        {"1:4294967295,7", 10, "1:4294967295"},
+	        {"0", 10, NULL},
+	        {"1,", 10, NULL},
+	        {",1", 10, NULL},
+	        {"1::2", 10, NULL},
+	        {"a", 10, NULL},
+	        {"4294967296", 10, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct imapd_args a;
@@ -268,7 +265,7 @@ static void seqset_parse(void **state)
 		if (!cases[i].want) {
 			if (rc == 0)
 				fail_msg("case %zu (%s): accepted", i,
-					 cases[i].in);
+				         cases[i].in);
 			continue;
 		}
 		if (rc != 0)
@@ -279,7 +276,7 @@ static void seqset_parse(void **state)
 		imapd_seqset_format(&norm, &b);
 		if (strcmp(buf_cstr(&b), cases[i].want) != 0)
 			fail_msg("case %zu (%s): got %s, want %s", i,
-				 cases[i].in, buf_cstr(&b), cases[i].want);
+			         cases[i].in, buf_cstr(&b), cases[i].want);
 		buf_deinit(&b);
 	}
 }
@@ -313,27 +310,27 @@ static void fetch_items(void **state)
 		const char *in;
 		const char *want; /* rnames/kinds joined, NULL: error */
 	} cases[] = {
-		{"FAST", "0 1 2"},
-		{"ALL", "0 1 2 3"},
-		{"FULL", "0 1 2 3 4"},
-		{"(UID FLAGS)", "6 0"},
-		{"BODY[]", "BODY[]"},
-		{"body.peek[1.2.mime]<0.100>", "BODY[1.2.MIME]"},
-		{"(BODY.PEEK[HEADER.FIELDS (From \"To\")] RFC822.SIZE)",
-		 "BODY[HEADER.FIELDS (From To)] 2"},
-		{"BODY[TEXT]<5.10>", "BODY[TEXT]"},
-		{"RFC822.HEADER", "RFC822.HEADER"},
-		{"(RFC822 RFC822.TEXT)", "RFC822 RFC822.TEXT"},
-		{"BODYSTRUCTURE", "5"},
-		{"BODY[0]", NULL},
-		{"BODY[1.TEXT.x]", NULL},
-		{"BODY[HEADER.FIELDS]", NULL},
-		{"BODY[HEADER.FIELDS ()]", NULL},
-		{"BODY[]<1>", NULL},
-		{"BODY[]<1.0>", NULL},
-		{"BOGUS", NULL},
-		{"(FLAGS", NULL},
-		{"BODY.PEEK", NULL},
+	        {"FAST", "0 1 2"},
+	        {"ALL", "0 1 2 3"},
+	        {"FULL", "0 1 2 3 4"},
+	        {"(UID FLAGS)", "6 0"},
+	        {"BODY[]", "BODY[]"},
+	        {"body.peek[1.2.mime]<0.100>", "BODY[1.2.MIME]"},
+	        {"(BODY.PEEK[HEADER.FIELDS (From \"To\")] RFC822.SIZE)",
+	         "BODY[HEADER.FIELDS (From To)] 2"},
+	        {"BODY[TEXT]<5.10>", "BODY[TEXT]"},
+	        {"RFC822.HEADER", "RFC822.HEADER"},
+	        {"(RFC822 RFC822.TEXT)", "RFC822 RFC822.TEXT"},
+	        {"BODYSTRUCTURE", "5"},
+	        {"BODY[0]", NULL},
+	        {"BODY[1.TEXT.x]", NULL},
+	        {"BODY[HEADER.FIELDS]", NULL},
+	        {"BODY[HEADER.FIELDS ()]", NULL},
+	        {"BODY[]<1>", NULL},
+	        {"BODY[]<1.0>", NULL},
+	        {"BOGUS", NULL},
+	        {"(FLAGS", NULL},
+	        {"BODY.PEEK", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct imapd_args a;
@@ -345,7 +342,7 @@ static void fetch_items(void **state)
 		if (!cases[i].want) {
 			if (rc == 0)
 				fail_msg("case %zu (%s): accepted", i,
-					 cases[i].in);
+				         cases[i].in);
 			continue;
 		}
 		if (rc != 0)
@@ -355,14 +352,14 @@ static void fetch_items(void **state)
 		for (size_t k = 0; k < f.n; k++) {
 			if (f.items[k].kind == IMAPD_FI_SECTION)
 				buf_printf(&b, "%s%s", k ? " " : "",
-					   f.items[k].rname);
+				           f.items[k].rname);
 			else
 				buf_printf(&b, "%s%d", k ? " " : "",
-					   (int)f.items[k].kind);
+				           (int)f.items[k].kind);
 		}
 		if (strcmp(buf_cstr(&b), cases[i].want) != 0)
 			fail_msg("case %zu (%s): got %s, want %s", i,
-				 cases[i].in, buf_cstr(&b), cases[i].want);
+			         cases[i].in, buf_cstr(&b), cases[i].want);
 		buf_deinit(&b);
 	}
 }
@@ -384,13 +381,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reader_cases),
-		cmocka_unit_test(reader_total_literals),
-		cmocka_unit_test(args_tokens),
-		cmocka_unit_test(args_errors),
-		cmocka_unit_test(seqset_parse),
-		cmocka_unit_test(seqset_members),
-		cmocka_unit_test(fetch_items),
+	        cmocka_unit_test(reader_cases),
+	        cmocka_unit_test(reader_total_literals),
+	        cmocka_unit_test(args_tokens),
+	        cmocka_unit_test(args_errors),
+	        cmocka_unit_test(seqset_parse),
+	        cmocka_unit_test(seqset_members),
+	        cmocka_unit_test(fetch_items),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

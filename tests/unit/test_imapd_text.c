@@ -28,30 +28,30 @@ static void utf7_roundtrip(void **state)
 	static const struct {
 		const char *utf8, *utf7;
 	} cases[] = {
-		{"INBOX", "INBOX"},
-		{"a&b", "a&-b"},
-		{"&", "&-"},
-		{"Entw\xc3\xbcrfe", "Entw&APw-rfe"},
-		{"\xe5\x8f\xb0\xe5\x8c\x97", "&U,BTFw-"},
-		{"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac"
-		 "\xe8\xaa\x9e",
-		 "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},
-		{"\xf0\x9f\x98\x80", "&2D3eAA-"}, /* a surrogate pair */
-		{"caf\xc3\xa9 & cr\xc3\xa8me", "caf&AOk- &- cr&AOg-me"},
+	        {"INBOX", "INBOX"},
+	        {"a&b", "a&-b"},
+	        {"&", "&-"},
+	        {"Entw\xc3\xbcrfe", "Entw&APw-rfe"},
+	        {"\xe5\x8f\xb0\xe5\x8c\x97", "&U,BTFw-"},
+	        {"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac"
+	         "\xe8\xaa\x9e",
+	         "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},
+	        {"\xf0\x9f\x98\x80", "&2D3eAA-"}, /* a surrogate pair */
+	        {"caf\xc3\xa9 & cr\xc3\xa8me", "caf&AOk- &- cr&AOg-me"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
 		buf_init(&b, 0);
 		assert_int_equal(imapd_utf8_to_utf7(cases[i].utf8,
-						    strlen(cases[i].utf8), &b),
-				 0);
+		                                    strlen(cases[i].utf8), &b),
+		                 0);
 		if (strcmp(buf_cstr(&b), cases[i].utf7) != 0)
 			fail_msg("case %zu: encoded %s, want %s", i,
-				 buf_cstr(&b), cases[i].utf7);
+			         buf_cstr(&b), cases[i].utf7);
 		buf_reset(&b);
 		assert_int_equal(imapd_utf7_to_utf8(cases[i].utf7,
-						    strlen(cases[i].utf7), &b),
-				 0);
+		                                    strlen(cases[i].utf7), &b),
+		                 0);
 		if (strcmp(buf_cstr(&b), cases[i].utf8) != 0)
 			fail_msg("case %zu: decoded wrongly", i);
 		buf_deinit(&b);
@@ -62,16 +62,16 @@ static void utf7_invalid(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"&",          /* unterminated */
-		"&AGE-",      /* "a" must be written directly */
-		"&APw-&AOk-", /* two runs where one belongs */
-		"&APx-",      /* non-zero padding bits */
-		"&AP-",       /* too few bits for a character */
-		"&2D0-",      /* a lone high surrogate */
-		"&3gA-",      /* a lone low surrogate */
-		"&A/w-",      /* "/" is not modified base64 */
-		"caf\xc3\xa9", /* raw 8-bit */
-		"a\tb",       /* control */
+	        "&",           /* unterminated */
+	        "&AGE-",       /* "a" must be written directly */
+	        "&APw-&AOk-",  /* two runs where one belongs */
+	        "&APx-",       /* non-zero padding bits */
+	        "&AP-",        /* too few bits for a character */
+	        "&2D0-",       /* a lone high surrogate */
+	        "&3gA-",       /* a lone low surrogate */
+	        "&A/w-",       /* "/" is not modified base64 */
+	        "caf\xc3\xa9", /* raw 8-bit */
+	        "a\tb",        /* control */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (imapd_utf7_check(bad[i], strlen(bad[i])) == 0)
@@ -108,18 +108,17 @@ static void dates(void **state)
 	assert_string_equal(out, " 1-Jan-1970 00:00:00 +0000");
 	imapd_datetime_format(-1, 90, out);
 	assert_string_equal(out, " 1-Jan-1970 01:29:59 +0130");
-	assert_int_equal(imapd_datetime_parse(" 7-Jul-1996 02:44:25 +0000", 26,
-					      &t, &tz),
-			 0);
-	assert_int_equal(imapd_datetime_parse("7-Jul-1996 02:44:25 +0000", 25,
-					      &t, &tz),
-			 0);
-	assert_int_equal(imapd_datetime_parse("17-Jul-1996 02:44:25", 20, &t,
-					      &tz),
-			 -1);
-	assert_int_equal(imapd_datetime_parse("17-Jul-1996 24:44:25 +0000",
-					      26, &t, &tz),
-			 -1);
+	assert_int_equal(
+	        imapd_datetime_parse(" 7-Jul-1996 02:44:25 +0000", 26, &t, &tz),
+	        0);
+	assert_int_equal(
+	        imapd_datetime_parse("7-Jul-1996 02:44:25 +0000", 25, &t, &tz),
+	        0);
+	assert_int_equal(
+	        imapd_datetime_parse("17-Jul-1996 02:44:25", 20, &t, &tz), -1);
+	assert_int_equal(
+	        imapd_datetime_parse("17-Jul-1996 24:44:25 +0000", 26, &t, &tz),
+	        -1);
 	assert_int_equal(imapd_day_of(86400 - 1, 0), 0);
 	assert_int_equal(imapd_day_of(86400 - 1, 60), 1);
 	assert_int_equal(imapd_day_of(-1, 0), -1);
@@ -129,24 +128,23 @@ static void dates(void **state)
 		int64_t t;
 		int tz;
 	} hdr[] = {
-		{"Wed, 17 Jul 1996 02:44:25 -0700", 837596665, -420},
-		{"17 Jul 1996 02:44:25 -0700 (PDT)", 837596665, -420},
-		{"Wed,\r\n 17 Jul 1996 09:44 +0000", 837596640, 0},
-		{"17 Jul 96 02:44:25 PDT", 837596665, -420},
-		{"(comment) 17 jul 1996 09:44:25 GMT", 837596665, 0},
-		{"17 Jul 1996 09:44:25 XYZ", 837596665, 0},
+	        {"Wed, 17 Jul 1996 02:44:25 -0700", 837596665, -420},
+	        {"17 Jul 1996 02:44:25 -0700 (PDT)", 837596665, -420},
+	        {"Wed,\r\n 17 Jul 1996 09:44 +0000", 837596640, 0},
+	        {"17 Jul 96 02:44:25 PDT", 837596665, -420},
+	        {"(comment) 17 jul 1996 09:44:25 GMT", 837596665, 0},
+	        {"17 Jul 1996 09:44:25 XYZ", 837596665, 0},
 	};
 	for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
 		if (imapd_rfc5322_date_parse(hdr[i].in, strlen(hdr[i].in), &t,
-					     &tz) != 0 ||
+		                             &tz) != 0 ||
 		    t != hdr[i].t || tz != hdr[i].tz)
 			fail_msg("case %zu (%s): got %lld %d", i, hdr[i].in,
-				 (long long)t, tz);
+			         (long long)t, tz);
 	}
 	assert_int_equal(imapd_rfc5322_date_parse("yesterday", 9, &t, &tz), -1);
-	assert_int_equal(imapd_rfc5322_date_parse("32 Jan 2020 00:00", 17, &t,
-						  &tz),
-			 -1);
+	assert_int_equal(
+	        imapd_rfc5322_date_parse("32 Jan 2020 00:00", 17, &t, &tz), -1);
 }
 
 static void list_match(void **state)
@@ -157,33 +155,32 @@ static void list_match(void **state)
 		size_t inbox;
 		bool want;
 	} cases[] = {
-		{"*", "a/b/c", 0, true},
-		{"%", "a", 0, true},
-		{"%", "a/b", 0, false},
-		{"a/%", "a/b", 0, true},
-		{"a/%", "a/b/c", 0, false},
-		{"a/*", "a/b/c", 0, true},
-		{"a*c", "abc", 0, true},
-		{"a*c", "a/b/c", 0, true},
-		{"a%c", "a/b/c", 0, false},
-		{"a%", "a", 0, true},
-		{"", "a", 0, false},
-		{"inbox", "INBOX", 5, true},
-		{"inbox/x", "INBOX/x", 5, true},
-		{"inbox/X", "INBOX/x", 5, false},
-		{"A", "a", 0, false},
-		{"%/%/%", "a/b/c", 0, true},
-		{"*%*%*%*%*%*%*%*%*%*%*%*%x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay",
-		 0, false},
+	        {"*", "a/b/c", 0, true},
+	        {"%", "a", 0, true},
+	        {"%", "a/b", 0, false},
+	        {"a/%", "a/b", 0, true},
+	        {"a/%", "a/b/c", 0, false},
+	        {"a/*", "a/b/c", 0, true},
+	        {"a*c", "abc", 0, true},
+	        {"a*c", "a/b/c", 0, true},
+	        {"a%c", "a/b/c", 0, false},
+	        {"a%", "a", 0, true},
+	        {"", "a", 0, false},
+	        {"inbox", "INBOX", 5, true},
+	        {"inbox/x", "INBOX/x", 5, true},
+	        {"inbox/X", "INBOX/x", 5, false},
+	        {"A", "a", 0, false},
+	        {"%/%/%", "a/b/c", 0, true},
+	        {"*%*%*%*%*%*%*%*%*%*%*%*%x",
+	         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay", 0, false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool got = imapd_list_match(cases[i].pat, strlen(cases[i].pat),
-					    cases[i].name,
-					    strlen(cases[i].name),
-					    cases[i].inbox);
+		bool got = imapd_list_match(
+		        cases[i].pat, strlen(cases[i].pat), cases[i].name,
+		        strlen(cases[i].name), cases[i].inbox);
 		if (got != cases[i].want)
 			fail_msg("case %zu: %s vs %s: got %d", i, cases[i].pat,
-				 cases[i].name, got);
+			         cases[i].name, got);
 	}
 }
 
@@ -207,9 +204,9 @@ static void resp_strings(void **state)
 	imapd_resp_astring(&b, "", 0);
 	assert_int_equal(b.len, 49);
 	assert_memory_equal(b.data,
-			    "INBOX \"NIL\" \"a b\\\"c\\\\\" {4}\r\nx\r\ny "
-			    "{4}\r\n\xc3\xa9\x80z NIL \"\"",
-			    49);
+	                    "INBOX \"NIL\" \"a b\\\"c\\\\\" {4}\r\nx\r\ny "
+	                    "{4}\r\n\xc3\xa9\x80z NIL \"\"",
+	                    49);
 	buf_deinit(&b);
 }
 
@@ -226,7 +223,7 @@ static void limits(void **state)
 	assert_null(l[2]);
 	/* Other keys and kinds count apart; odd bytes are escaped. */
 	assert_int_equal(imapd_limit_take(dir, "addr", "::1/x", 1, &l[3], &e),
-			 1);
+	                 1);
 	char p[256];
 	snprintf(p, sizeof(p), "%s/addr-%%3A%%3A1%%2Fx", dir);
 	assert_int_equal(access(p, F_OK), 0);
@@ -239,7 +236,8 @@ static void limits(void **state)
 	snprintf(p, sizeof(p), "%s/user-a@b", dir);
 	assert_int_equal(access(p, F_OK), -1);
 	/* No directory: no limit. */
-	assert_int_equal(imapd_limit_take(NULL, "user", "a@b", 1, &l[0], &e), 1);
+	assert_int_equal(imapd_limit_take(NULL, "user", "a@b", 1, &l[0], &e),
+	                 1);
 	assert_null(l[0]);
 	unit_tmpdir_remove(dir);
 }
@@ -247,9 +245,12 @@ static void limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(utf7_roundtrip), cmocka_unit_test(utf7_invalid),
-		cmocka_unit_test(dates),          cmocka_unit_test(list_match),
-		cmocka_unit_test(resp_strings),   cmocka_unit_test(limits),
+	        cmocka_unit_test(utf7_roundtrip),
+	        cmocka_unit_test(utf7_invalid),
+	        cmocka_unit_test(dates),
+	        cmocka_unit_test(list_match),
+	        cmocka_unit_test(resp_strings),
+	        cmocka_unit_test(limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
