@@ -146,6 +146,7 @@ static void login_done(struct imapd_session *s, struct imapd_cmd *c,
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	s->state = IMAPD_STATE_AUTH;
+	s->rd.literal_max = s->srv->literal_max;
 	imapd_folders_provision(s);
 	log_info("login: user=<%s>, method=%s, rip=%s, lip=%s%s", s->user,
 	         s->method, s->client->peer.addr, s->client->local.addr,

@@ -498,6 +498,10 @@ void imapd_session_run(struct imapd_server *srv, struct service_client *client)
 	s->arena = arena_new();
 	buf_init(&s->in, 65536);
 	imapd_reader_init(&s->rd, srv->line_max, srv->literal_max);
+	/* Before login nobody needs a big literal (LOGIN's are short):
+	 * an anonymous client must not make us hold a message's worth. */
+	if (s->rd.literal_max > IMAPD_PREAUTH_LITERAL_MAX)
+		s->rd.literal_max = IMAPD_PREAUTH_LITERAL_MAX;
 	log_info("connect from %s", s->peer);
 
 	char lip[80], rip[80];

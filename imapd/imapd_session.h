@@ -31,6 +31,9 @@ struct imapd_server {
 	unsigned max_depth;
 };
 
+/* Largest literal accepted before login. */
+#define IMAPD_PREAUTH_LITERAL_MAX 8192
+
 enum imapd_state {
 	IMAPD_STATE_NOTAUTH = 0x1,
 	IMAPD_STATE_AUTH = 0x2,

@@ -557,3 +557,22 @@ def test_other_users_are_separate(inst):
     assert o.select("INBOX")[1] == [b"0"]
     o.logout()
     m.logout()
+
+
+def test_big_literal_refused_before_login(inst):
+    r = Raw(inst.ports["imap"])
+    r.send("a LOGIN {100000}\r\n")
+    assert r.line().startswith(b"a NO [TOOBIG]")
+    r.send("b LOGIN {%d}\r\n" % len(inst.demo_user))
+    assert r.line().startswith(b"+")
+    r.send(inst.demo_user + ' "%s"\r\n' % inst.demo_password)
+    st, _ = r.wait("b")
+    assert st.startswith(b"OK")
+    # After login a message-sized literal is fine.
+    body = b"Subject: big\r\n\r\n" + b"x" * 99000 + b"\r\n"
+    r.send(b"c APPEND INBOX {%d}\r\n" % len(body))
+    assert r.line().startswith(b"+")
+    r.send(body + b"\r\n")
+    st, _ = r.wait("c")
+    assert st.startswith(b"OK [APPENDUID")
+    r.close()
