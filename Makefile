@@ -42,7 +42,7 @@ ALL_CFLAGS  = -std=c11 $(OPT) $(WARN) $(DEFS) -I. $(PKG_CFLAGS) $(SANFLAGS) \
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS)
 
-DAEMON_NAMES := master smtpd qmgr pickup local smtp pop3d imapd
+DAEMON_NAMES := master smtpd qmgr local smtp pop3d imapd
 DAEMONS      := $(foreach d,$(DAEMON_NAMES),$(if $(wildcard $(d)/$(d).c),$(d)))
 TOOL_MAINS   := posthorn sendmail
 TOOLS        := $(foreach t,$(TOOL_MAINS),$(if $(wildcard tools/$(t).c),$(t)))
@@ -67,6 +67,8 @@ LINK_LIBS  = $(DAEMON_LIBS) $(TOOLS_LIB) $(COMMON_LIB)
 .PHONY: all build deps check unit lint e2e fuzz fuzz-smoke demo install \
         clean bench
 .DEFAULT_GOAL := all
+# Keep test objects: they are inputs of the test programs, not temporaries.
+.SECONDARY:
 
 all: deps
 	@$(MAKE) --no-print-directory build

@@ -78,6 +78,16 @@ if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/mbox_deliver" \
 else
 	echo "bench: cannot build mbox_deliver"
 fi
+
+echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
+	echo "bench: smtpd_accept failed"
+
+echo "== smtp relay (bench/relay.py): qmgr requests -> smtp -> sink"
+mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
+${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
+	echo "bench: relay failed"
+
 echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
 # shellcheck disable=SC2046
 if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \

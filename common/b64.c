@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char alphabet[] =
+const char b64_alphabet[65] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t b64_encoded_len(size_t n, bool pad)
@@ -38,7 +38,7 @@ long b64_encode(const void *in, size_t n, bool pad, char *out, size_t outsz)
 		size_t emit = left >= 3 ? 4 : left + 1;
 		for (size_t k = 0; k < 4; k++) {
 			if (k < emit)
-				out[o++] = alphabet[(v >> (18 - 6 * k)) & 63];
+				out[o++] = b64_alphabet[(v >> (18 - 6 * k)) & 63];
 			else if (pad)
 				out[o++] = '=';
 		}
@@ -47,7 +47,7 @@ long b64_encode(const void *in, size_t n, bool pad, char *out, size_t outsz)
 	return (long)o;
 }
 
-static int value(char c)
+int b64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -80,7 +80,7 @@ long b64_decode(const char *in, size_t len, bool pad, void *out,
 	uint32_t acc = 0;
 	unsigned bits = 0;
 	for (size_t i = 0; i < len; i++) {
-		int v = value(in[i]);
+		int v = b64_value((unsigned char)in[i]);
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (uint32_t)v;

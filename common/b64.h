@@ -13,6 +13,11 @@
  * exactly as asked, no stray bits in the last character.
  */
 
+/* The standard alphabet, shared with the lenient MIME codec. */
+extern const char b64_alphabet[65];
+/* 0..63 for an alphabet character, -1 for anything else. */
+int b64_value(unsigned char c);
+
 /* Encoded length of n bytes, NUL not included. */
 size_t b64_encoded_len(size_t n, bool pad);
 

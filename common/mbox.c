@@ -429,6 +429,30 @@ static int index_ready(struct db_env *env, struct err *e)
 	return version == 1 && next != 0;
 }
 
+/* A damaged index is no reason to stop delivering mail: the maildir
+ * holds every message, so the index is built again (new UIDVALIDITYs). */
+static bool damaged(const struct err *e)
+{
+	return strstr(e->msg, "MDB_INVALID") ||
+	       strstr(e->msg, "MDB_CORRUPTED") ||
+	       strstr(e->msg, "MDB_PAGE_NOTFOUND");
+}
+
+static int open_index(struct mbox *mb, struct err *e)
+{
+	if (db_open(&mb->env, mb->index_path, DB_NOSUBDIR | DB_CREATE,
+		    MBOX_TABLES, e) == 0)
+		return 0;
+	if (!damaged(e))
+		return -1;
+	char why[sizeof(e->msg) + 32];
+	(void)snprintf(why, sizeof(why), "index unreadable (%s)", e->msg);
+	if (mbox_index_aside(mb->path, why, e) < 0)
+		return -1;
+	return db_open(&mb->env, mb->index_path, DB_NOSUBDIR | DB_CREATE,
+		       MBOX_TABLES, e);
+}
+
 int mbox_open(struct mbox **out, const char *path, unsigned flags,
 	      struct err *e)
 {
@@ -468,9 +492,7 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 	mb->pid = getpid();
 	mb->refs = 1;
 	int ready = -1;
-	if (mbox_dirty_check(path, e) == 0 &&
-	    db_open(&mb->env, mb->index_path, DB_NOSUBDIR | DB_CREATE,
-		    MBOX_TABLES, e) == 0)
+	if (mbox_dirty_check(path, e) == 0 && open_index(mb, e) == 0)
 		ready = index_ready(mb->env, e);
 	if (ready == 0)
 		ready = db_write(mb->env, init_index, NULL, e) == 0 ? 1 : -1;

@@ -25,6 +25,8 @@
  *   M/posthorn.uidvalidity         the highest UIDVALIDITY given out, so
  *                                  a rebuilt index never repeats one
  *   M/posthorn.session.lock        the exclusive session lock
+ *   M/posthorn.dirty/              markers of delivery batches whose
+ *                                  index commits are not on disk yet
  * Message files are stored with LF line ends and are named
  *   <secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes>,W=<crlf-bytes>[:2,<flags>]
  * (the S= and W= attributes are Dovecot's; any maildir tool can read the
@@ -56,9 +58,15 @@
  * between calls. Calls block on local disk I/O only.
  *
  * Durability: a call that adds a message returns success only after the
- * file and its index entry are on disk. Flag changes and expunges are
- * committed to the index durably; their file renames/unlinks follow with
- * one directory sync per call.
+ * file and its index entry are on disk. A delivery batch makes its index
+ * commits durable with the syncfs it needs for the files anyway (not one
+ * fdatasync per mailbox); if a system crash may have undone such a
+ * commit, the next mbox_open finds the batch's marker from the earlier
+ * boot and rebuilds the index from the maildir with new UIDVALIDITYs
+ * (keywords, subscriptions and special-use attributes are then lost; the
+ * old file is kept as posthorn.lmdb.crashed). Every other change commits
+ * durably; the renames/unlinks of flag changes and expunges are followed
+ * by one directory sync per call.
  */
 
 struct mbox;        /* an open mailbox (maildir + index) */
@@ -210,8 +218,13 @@ struct mbox_sync_result {
  * (in the order of their names, which start with the delivery time),
  * vanished files are expunged, flags changed in file names are taken
  * over. A directory whose modification time has not changed since the
- * last sync is not read (unless MBOX_SYNC_FULL). Also removes files in
- * tmp/ older than 36 hours. out may be NULL. 0, or -1 with e set.
+ * last sync is not read (unless MBOX_SYNC_FULL): Posthorn's own writers
+ * keep the index right as they go, so this finds only what other tools
+ * did; one of them changing a directory within the same clock tick as a
+ * Posthorn writer can go unseen until the directory changes again, so a
+ * session may ask for MBOX_SYNC_FULL when it selects a folder. With
+ * MBOX_SYNC_FULL, also removes files in tmp/ older than 36 hours. out may
+ * be NULL. 0, or -1 with e set.
  */
 int mbox_folder_sync(struct mbox_folder *f, unsigned flags,
 		     struct mbox_sync_result *out, struct err *e);

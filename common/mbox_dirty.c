@@ -172,8 +172,7 @@ static void unlink_all(const char *dir, const struct strv *names)
 	}
 }
 
-/* Moves the index aside so mbox_open makes a new one. */
-static int rebuild(const char *path, struct err *e)
+int mbox_index_aside(const char *path, const char *why, struct err *e)
 {
 	char idx[MBOX_PATH_MAX], aside[MBOX_PATH_MAX], lock[MBOX_PATH_MAX];
 	if (path_join(idx, sizeof(idx), path, MBOX_INDEX_FILE, NULL) < 0 ||
@@ -183,10 +182,9 @@ static int rebuild(const char *path, struct err *e)
 		err_set(e, "%s: path too long", path);
 		return -1;
 	}
-	log_warn("%s: a system crash may have undone mailbox index changes; "
-		 "rebuilding the index from the maildir (every folder gets a "
-		 "new UIDVALIDITY)",
-		 path);
+	log_warn("%s: %s; rebuilding the index from the maildir (every "
+		 "folder gets a new UIDVALIDITY)",
+		 path, why);
 	if (rename(idx, aside) < 0 && errno != ENOENT) {
 		err_set(e, "rename %s: %s", idx, strerror(errno));
 		return -1;
@@ -234,7 +232,11 @@ int mbox_dirty_check(const char *path, struct err *e)
 		strv_init(&again.old);
 		if (rc == 0)
 			rc = scan_markers(dir, &again, e);
-		if (rc == 0 && again.old.n > 0 && (rc = rebuild(path, e)) == 0) {
+		if (rc == 0 && again.old.n > 0 &&
+		    (rc = mbox_index_aside(path,
+					   "a system crash may have undone "
+					   "index changes",
+					   e)) == 0) {
 			unlink_all(dir, &again.old);
 			rc = dir_sync(dir, e);
 		}

@@ -192,6 +192,9 @@ void mbox_dirty_clear(struct mbox *mb);
 /* At open, before the index is opened: flushes stale markers of this
  * boot, rebuilds the index after a crash. 0, or -1 with e. */
 int mbox_dirty_check(const char *path, struct err *e);
+/* Moves the index of the maildir at path aside (posthorn.lmdb.crashed)
+ * so the next open builds a new one; logs why. 0, or -1 with e. */
+int mbox_index_aside(const char *path, const char *why, struct err *e);
 /* The directory holding the markers of the maildir at path, into out. */
 int mbox_dirty_dir(char *out, size_t outsz, const char *path);
 

@@ -160,7 +160,8 @@ int msg_rec_decode(const void *v, size_t len, uint32_t uid,
 {
 	const unsigned char *p = v, *end = p + len;
 	memset(r, 0, sizeof(*r));
-	if (len < MSG_FIXED || p[0] != MSG_REC_V1)
+	if (len < MSG_FIXED || p[0] != MSG_REC_V1 || (p[1] & ~MBOX_F_ALL) ||
+	    (p[2] & ~3u))
 		return -1;
 	r->uid = uid;
 	r->flags = p[1] & MBOX_F_ALL;

@@ -12,25 +12,9 @@
 
 #include <string.h>
 
-static const char b64_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char hex_upper[] = "0123456789ABCDEF";
+#include "common/b64.h"
 
-/* 0..63 for an alphabet byte, -1 otherwise. */
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+static const char hex_upper[] = "0123456789ABCDEF";
 
 int mime_hex_value(char c)
 {

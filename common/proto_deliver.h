@@ -87,7 +87,10 @@
 #define DELIVER_RESULT_FORWARD "forward"
 
 /* Bounds a reader enforces. */
-#define DELIVER_RCPT_MAX 1000       /* recipients per request */
+/* Recipients per request: a reply carries six attributes per recipient
+ * and must stay within IPC_ATTR_MAX (512), so 80 with room to spare.
+ * qmgr never sends more (default_destination_recipient_limit <= this). */
+#define DELIVER_RCPT_MAX 80
 #define DELIVER_REASON_MAX 1000     /* bytes of reason text kept */
 #define DELIVER_FORWARD_MAX 1000    /* addresses one forward may add */
 

@@ -399,6 +399,20 @@ ssize_t stream_read_some(struct stream *s, void *p, size_t n)
 	return (ssize_t)got;
 }
 
+ssize_t stream_read_part(struct stream *s, void *p, size_t n)
+{
+	if (begin(s) < 0)
+		return -1;
+	if (s->in_start == s->in_end && fill(s, deadline_of(s)) < 0)
+		return -1;
+	size_t avail = s->in_end - s->in_start;
+	const char *nl = memchr(s->in + s->in_start, '\n', avail);
+	if (nl && (size_t)(nl - (s->in + s->in_start)) + 1 < n)
+		n = (size_t)(nl - (s->in + s->in_start)) + 1;
+	size_t got = take(s, p, n > SSIZE_MAX ? SSIZE_MAX : n);
+	return (ssize_t)got;
+}
+
 size_t stream_pending(const struct stream *s)
 {
 	return s->in_end - s->in_start +

@@ -100,6 +100,13 @@ int stream_read_exact(struct stream *s, void *p, size_t n);
 /* Reads what is buffered, or waits for at least one byte; returns the
  * count (1..n), or -1. n must be > 0. */
 ssize_t stream_read_some(struct stream *s, void *p, size_t n);
+/* The same, but stops after the first LF: the bytes returned are the
+ * rest of one line (ending in LF) or, when the line is longer than n or
+ * the buffer holds only part of it, a piece of it (no LF). Nothing after
+ * that LF is consumed, so a caller that must find the end of a payload
+ * inside a line-oriented protocol (SMTP DATA) never swallows the next
+ * command, and no line length is imposed. */
+ssize_t stream_read_part(struct stream *s, void *p, size_t n);
 
 /* Input received but not yet consumed: in the stream's buffer plus
  * decrypted bytes inside TLS. Non-zero after a command means the client

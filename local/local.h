@@ -29,9 +29,7 @@
 #define LOCAL_DEPTH_MAX 20      /* nested aliases/forwards/includes */
 #define LOCAL_INCLUDE_MAX 65536 /* bytes read from a .forward/:include: */
 #define LOCAL_TEXT_MAX 1000     /* bytes of a reason */
-/* Recipients per request: the reply has six attributes per recipient
- * plus status, within IPC_ATTR_MAX. */
-#define LOCAL_RCPT_MAX ((IPC_ATTR_MAX - 2) / 6)
+/* Recipients per request: DELIVER_RCPT_MAX (proto_deliver.h). */
 
 /* ---- the request ---------------------------------------------------- */
 

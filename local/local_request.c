@@ -66,16 +66,16 @@ int local_request_decode(const struct ipc_msg *m, struct local_request *r,
 		return -1;
 	if (ipc_get_u64(m, DELIVER_ATTR_ARRIVAL, 0, INT64_MAX, &arrival) != 1 ||
 	    ipc_get_u64(m, DELIVER_ATTR_SIZE, 0, UINT64_MAX, &r->size) != 1 ||
-	    ipc_get_u64(m, DELIVER_ATTR_NRCPT, 1, DELIVER_RCPT_MAX, &n) != 1) {
+	    ipc_get_u64(m, DELIVER_ATTR_NRCPT, 1, UINT32_MAX, &n) != 1) {
 		err_set(e, "missing or bad arrival, size or nrcpt");
 		return -1;
 	}
 	r->arrival = (int64_t)arrival;
-	if (n > LOCAL_RCPT_MAX) {
+	if (n > DELIVER_RCPT_MAX) {
 		/* The reply carries six attributes per recipient and must
-		 * stay within IPC_ATTR_MAX. */
+		 * stay within IPC_ATTR_MAX (proto_deliver.h). */
 		err_set(e, "nrcpt=%llu: at most %d recipients per request",
-			(unsigned long long)n, LOCAL_RCPT_MAX);
+			(unsigned long long)n, DELIVER_RCPT_MAX);
 		return -2;
 	}
 	if (r->queue_id[0] == '\0' || strlen(r->queue_id) > 64 ||

@@ -5,15 +5,15 @@ cd "$(dirname "$0")/.." || exit 1
 fail=0
 banned='\<(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|alloca)[[:space:]]*\('
 hits=$(grep -nE "$banned" --include='*.c' --include='*.h' -r \
-	common master smtpd smtp qmgr pickup local pop3d imapd tools 2>/dev/null)
+	common master smtpd smtp qmgr local pop3d imapd tools 2>/dev/null)
 if [ -n "$hits" ]; then
 	echo "lint: banned functions:"
 	echo "$hits"
 	fail=1
 fi
-for d in master smtpd smtp qmgr pickup local pop3d imapd tools common; do
+for d in master smtpd smtp qmgr local pop3d imapd tools common; do
 	[ -d "$d" ] || continue
-	for o in master smtpd smtp qmgr pickup local pop3d imapd tools; do
+	for o in master smtpd smtp qmgr local pop3d imapd tools; do
 		[ "$o" = "$d" ] && continue
 		hits=$(grep -nE "#include[[:space:]]+\"$o/" -r "$d" 2>/dev/null)
 		if [ -n "$hits" ]; then

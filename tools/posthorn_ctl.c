@@ -69,7 +69,10 @@ static void build_master_argv(struct posthorn_ctx *ctx, struct strv *av,
 		strv_push(av, "-v");
 }
 
-int cmd_start(struct posthorn_ctx *ctx, int argc, char **argv)
+/* Checks usage and that nothing runs yet; fills av with master's command
+ * line. 0, or the exit status to return. */
+static int prepare_start(struct posthorn_ctx *ctx, int argc, char **argv,
+			 bool foreground, struct strv *av)
 {
 	int rc = no_args(argc, argv);
 	if (rc)
@@ -80,10 +83,18 @@ int cmd_start(struct posthorn_ctx *ctx, int argc, char **argv)
 			  (long)pid);
 		return 1;
 	}
-	char *path = master_path();
+	strv_init(av);
+	build_master_argv(ctx, av, foreground);
+	return 0;
+}
+
+int cmd_start(struct posthorn_ctx *ctx, int argc, char **argv)
+{
 	struct strv av;
-	strv_init(&av);
-	build_master_argv(ctx, &av, false);
+	int rc = prepare_start(ctx, argc, argv, false, &av);
+	if (rc)
+		return rc;
+	char *path = master_path();
 	pid_t child = fork();
 	if (child < 0)
 		log_fatal("fork: %s", strerror(errno));
@@ -108,19 +119,11 @@ int cmd_start(struct posthorn_ctx *ctx, int argc, char **argv)
 
 int cmd_start_fg(struct posthorn_ctx *ctx, int argc, char **argv)
 {
-	int rc = no_args(argc, argv);
+	struct strv av;
+	int rc = prepare_start(ctx, argc, argv, true, &av);
 	if (rc)
 		return rc;
-	pid_t pid = running_pid();
-	if (pid > 0) {
-		log_error("the mail system is already running (pid %ld)",
-			  (long)pid);
-		return 1;
-	}
 	char *path = master_path();
-	struct strv av;
-	strv_init(&av);
-	build_master_argv(ctx, &av, true);
 	/* master replaces us, so Ctrl-C and the terminal reach it directly. */
 	execv(path, av.v);
 	log_error("cannot run %s: %s", path, strerror(errno));

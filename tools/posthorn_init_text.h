@@ -56,9 +56,22 @@
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
 	"# ========================================================\n"  \
+	"2525      inet  n       -       n       -       -       smtpd\n"  \
+	"# Submission (RFC 6409): TLS first, then AUTH, then mail.\n"     \
+	"2587      inet  n       -       n       -       -       smtpd\n"  \
+	"  -o smtpd_tls_security_level=encrypt\n"                        \
+	"  -o smtpd_sasl_auth_enable=yes\n"                              \
+	"  -o smtpd_tls_auth_only=yes\n"                                 \
+	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
+	"# Submission over implicit TLS (RFC 8314).\n"                   \
+	"2465      inet  n       -       n       -       -       smtpd\n"  \
+	"  -o smtpd_tls_wrappermode=yes\n"                               \
+	"  -o smtpd_sasl_auth_enable=yes\n"                              \
+	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
-	"pickup    unix  n       -       n       -       -       pickup\n" \
+	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
 	"local     unix  -       n       n       -       -       local\n"   \
+	"smtp      unix  -       -       n       -       -       smtp\n"    \
 	"2143      inet  n       -       n       -       -       imapd\n"   \
 	"2993      inet  n       -       n       -       -       imapd\n"   \
 	"  -o imapd_tls_wrappermode=yes\n"

@@ -16,7 +16,7 @@ FFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS)
            -Wall -Wextra -Werror -Wno-unused-command-line-argument
 FLIBS   := $(shell pkg-config --libs $(PKGS))
 
-DAEMON_NAMES := master smtpd qmgr pickup local smtp pop3d imapd
+DAEMON_NAMES := master smtpd qmgr local smtp pop3d imapd
 DAEMONS := $(foreach d,$(DAEMON_NAMES),$(if $(wildcard $(d)/$(d).c),$(d)))
 LIB_SRC := $(wildcard common/*.c) \
            $(foreach d,$(DAEMONS),$(filter-out $(d)/$(d).c,$(wildcard $(d)/*.c)))

@@ -100,7 +100,7 @@ static void request_decode(void **state)
 	ipc_msg_begin(&m, "other");
 	assert_int_equal(local_request_decode(&m, &r, &e), -1);
 	/* Well-formed but too many for one reply. */
-	put_request(&m, LOCAL_RCPT_MAX + 1, false);
+	put_request(&m, DELIVER_RCPT_MAX + 1, false);
 	assert_int_equal(local_request_decode(&m, &r, &e), -2);
 	ipc_msg_deinit(&m);
 }

@@ -1083,6 +1083,23 @@ static void dirty_marker_after_crash(void **state)
 	free(aside);
 }
 
+/* An index that is not an LMDB file any more is rebuilt, not fatal. */
+static void damaged_index(void **state)
+{
+	struct fx *f = *state;
+	append(f->inbox, "a\n", 0);
+	uint32_t v = status(f->inbox).uidvalidity;
+	mbox_folder_close(&f->inbox);
+	mbox_close(&f->mb);
+	char *idx = xasprintf("%s/posthorn.lmdb", f->path);
+	write_file(idx, "this is not an LMDB file, not at all, no");
+	free(idx);
+	reopen(f);
+	sync_folder(f->inbox, 0, NULL);
+	assert_true(status(f->inbox).uidvalidity > v);
+	assert_int_equal(status(f->inbox).exists, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1097,7 +1114,7 @@ int main(void)
 		T(open_after_foreign_rename), T(session_lock),
 		T(cache_builder),	 T(recent),
 		T(watch),		 T(dirty_markers_same_boot),
-		T(dirty_marker_after_crash),
+		T(dirty_marker_after_crash), T(damaged_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

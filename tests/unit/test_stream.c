@@ -244,6 +244,37 @@ static void exact_and_some(void **state)
 	}
 }
 
+/* stream_read_part stops after LF and at n, never past a line. */
+static void parts_stop_at_lf(void **state)
+{
+	(void)state;
+	for (size_t t = 0; t < 2; t++) {
+		int fds[2];
+		make_pair(feed_types[t], fds);
+		static const char in[] = "abcdefgh\r\n.\r\nQUIT\r\n";
+		feed(fds[1], feed_types[t], in, sizeof(in) - 1);
+		struct stream *s = stream_new(fds[0]);
+		char got[64];
+		size_t len = 0;
+		/* Collect the payload up to and including ".\r\n". */
+		while (len < 13) {
+			ssize_t n = stream_read_part(s, got + len, 4);
+			assert_true(n >= 1 && n <= 4);
+			assert_null(memchr(got + len, '\n', (size_t)n - 1));
+			len += (size_t)n;
+		}
+		assert_int_equal(len, 13);
+		assert_memory_equal(got, in, 13);
+		struct buf line;
+		buf_init(&line, 0);
+		assert_int_equal(stream_read_line(s, &line, 100, NULL), 0);
+		assert_string_equal(buf_cstr(&line), "QUIT\r\n");
+		buf_deinit(&line);
+		close(fds[1]);
+		stream_free(&s);
+	}
+}
+
 static void timeouts(void **state)
 {
 	(void)state;
@@ -934,6 +965,7 @@ int main(void)
 	        cmocka_unit_test(overlong_lines_resync),
 	        cmocka_unit_test(huge_line_resync),
 	        cmocka_unit_test(exact_and_some),
+	        cmocka_unit_test(parts_stop_at_lf),
 	        cmocka_unit_test(timeouts),
 	        cmocka_unit_test(pending_and_discard),
 	        cmocka_unit_test(buffered_writes),

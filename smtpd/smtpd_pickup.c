@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pickup.c - local submission: a user's sendmail -> the queue
+ * smtpd_pickup.c - local submission: a user's sendmail -> the queue
  *
- * Serves queue_directory/public/pickup, one client per process (master
- * starts more on demand). A local user cannot write the queue (incoming/
+ * smtpd's second mode (master.cf: "pickup unix n - n - - smtpd pickup"):
+ * serves queue_directory/public/pickup, one client per process (master
+ * starts more on demand), and logs as "pickup" like Postfix's daemon. A local user cannot write the queue (incoming/
  * belongs to mail_owner), so sendmail writes the message into a sealed
  * memfd and passes the descriptor here (proto_pickup.h). pickup, running
  * as mail_owner, learns the user's uid from the socket (SO_PEERCRED),
@@ -34,7 +35,7 @@
 #include "common/qmgr_client.h"
 #include "common/queue_file.h"
 #include "common/service.h"
-#include "pickup.h"
+#include "smtpd_pickup.h"
 
 struct session {
 	struct ipc_conn conn;
@@ -105,18 +106,18 @@ static const char *qualify(struct arena *a, const char *addr)
 }
 
 /* Copies the message and commits it. 0 with qid set, or -1 with e. */
-static int queue_message(struct session *s, int fd, struct pickup_req *req,
+static int queue_message(struct session *s, int fd, struct smtpd_pickup_req *req,
                          char qid[QUEUE_ID_SIZE], struct err *e)
 {
 	struct queue_file *qf = NULL;
 	uint64_t size;
 	bool eightbit;
 	struct timeval tv;
-	if (pickup_check_fd(fd, params->message_size_limit, &size, e) < 0)
+	if (smtpd_pickup_check_fd(fd, params->message_size_limit, &size, e) < 0)
 		return -1;
 	if (queue_file_create(&qf, params->queue_directory, e) < 0)
 		return -1;
-	if (pickup_copy(qf, fd, size, s->uid, &eightbit, e) < 0 ||
+	if (smtpd_pickup_copy(qf, fd, size, s->uid, &eightbit, e) < 0 ||
 	    queue_file_finish(qf, e) < 0) {
 		queue_file_abort(&qf);
 		return -1;
@@ -149,13 +150,13 @@ static int queue_message(struct session *s, int fd, struct pickup_req *req,
 	return 0;
 }
 
-static void pickup_session(struct service_client *c)
+void smtpd_pickup_session(struct service_client *c)
 {
 	struct session s = {
 	        .timeout_ms = (int)(params->ipc_timeout > 600
 	                                    ? 600000
 	                                    : params->ipc_timeout * 1000)};
-	struct pickup_req req = {.arena = arena_new()};
+	struct smtpd_pickup_req req = {.arena = arena_new()};
 	struct ipc_msg m;
 	struct err e;
 	char qid[QUEUE_ID_SIZE];
@@ -186,7 +187,7 @@ static void pickup_session(struct service_client *c)
 		if (read_msg(&s, &m, &e) < 0)
 			rc = -1;
 		else
-			rc = pickup_req_add(&req, &m, &e);
+			rc = smtpd_pickup_req_add(&req, &m, &e);
 	} while (rc == 0);
 	if (rc < 0) {
 		log_warn("malformed request from %s on %s: %s", peer,
@@ -205,16 +206,4 @@ out:
 	ipc_msg_deinit(&m);
 	ipc_conn_deinit(&s.conn);
 	arena_free(&req.arena);
-}
-
-static const struct service_def pickup_def = {
-        .name = "pickup",
-        .mode = SERVICE_ONE_CLIENT,
-        .user = SERVICE_USER_MAIL_OWNER,
-        .accept = pickup_session,
-};
-
-int main(int argc, char **argv)
-{
-	return service_main(argc, argv, &pickup_def);
 }

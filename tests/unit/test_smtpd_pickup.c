@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_pickup.c - pickup: which descriptors it accepts, the copy into the
+ * test_smtpd_pickup.c - pickup: which descriptors it accepts, the copy into the
  * queue file (Received:, CRLF to LF, final newline, 8-bit detection), and
  * the submit request parser
  */
@@ -26,7 +26,7 @@
 #include "common/proto_qmgr.h"
 #include "common/queue_file.h"
 #include "common/xalloc.h"
-#include "pickup/pickup.h"
+#include "smtpd/smtpd_pickup.h"
 #include "unit_tmpdir.h"
 
 static char dir[64];
@@ -35,7 +35,7 @@ static int setup(void **state)
 {
 	(void)state;
 	struct err e;
-	if (unit_tmpdir_make(dir, sizeof(dir), "test_pickup") < 0)
+	if (unit_tmpdir_make(dir, sizeof(dir), "test_smtpd_pickup") < 0)
 		return -1;
 	char *p = xasprintf("%s/main.cf", dir);
 	FILE *f = fopen(p, "w");
@@ -73,27 +73,27 @@ static void descriptors(void **state)
 	struct err e;
 	uint64_t size;
 	int fd = memfd_with("abc", 3, ALL_SEALS);
-	assert_int_equal(pickup_check_fd(fd, 100, &size, &e), 0);
+	assert_int_equal(smtpd_pickup_check_fd(fd, 100, &size, &e), 0);
 	assert_int_equal(size, 3);
-	assert_int_equal(pickup_check_fd(fd, 2, &size, &e), -1);
+	assert_int_equal(smtpd_pickup_check_fd(fd, 2, &size, &e), -1);
 	assert_non_null(strstr(e.msg, "too large"));
 	close(fd);
 	/* Unsealed, or sealed against writes only: refused. */
 	fd = memfd_with("abc", 3, 0);
-	assert_int_equal(pickup_check_fd(fd, 100, &size, &e), -1);
+	assert_int_equal(smtpd_pickup_check_fd(fd, 100, &size, &e), -1);
 	close(fd);
 	fd = memfd_with("abc", 3, F_SEAL_WRITE);
-	assert_int_equal(pickup_check_fd(fd, 100, &size, &e), -1);
+	assert_int_equal(smtpd_pickup_check_fd(fd, 100, &size, &e), -1);
 	close(fd);
 	/* A pipe or an ordinary file: refused. */
 	int p[2];
 	assert_int_equal(pipe(p), 0);
-	assert_int_equal(pickup_check_fd(p[0], 100, &size, &e), -1);
+	assert_int_equal(smtpd_pickup_check_fd(p[0], 100, &size, &e), -1);
 	close(p[0]);
 	close(p[1]);
 	fd = open("/etc/hostname", O_RDONLY);
 	if (fd >= 0) {
-		assert_int_equal(pickup_check_fd(fd, 100000, &size, &e), -1);
+		assert_int_equal(smtpd_pickup_check_fd(fd, 100000, &size, &e), -1);
 		close(fd);
 	}
 }
@@ -104,7 +104,7 @@ static char *copy(const char *in, size_t len, bool *eightbit)
 	struct queue_file *qf;
 	int fd = memfd_with(in, len, ALL_SEALS);
 	assert_int_equal(queue_file_create(&qf, dir, &e), 0);
-	assert_int_equal(pickup_copy(qf, fd, len, 1234, eightbit, &e), 0);
+	assert_int_equal(smtpd_pickup_copy(qf, fd, len, 1234, eightbit, &e), 0);
 	assert_int_equal(queue_file_finish(qf, &e), 0);
 	char *path = xasprintf("%s/incoming/%s", dir, queue_file_id(qf));
 	FILE *f = fopen(path, "r");
@@ -161,7 +161,7 @@ static void copying(void **state)
 	free(big);
 }
 
-static int feed(const char *const *attrs, struct pickup_req *req, struct err *e)
+static int feed(const char *const *attrs, struct smtpd_pickup_req *req, struct err *e)
 {
 	struct ipc_msg m;
 	ipc_msg_init(&m);
@@ -172,7 +172,7 @@ static int feed(const char *const *attrs, struct pickup_req *req, struct err *e)
 		         attrs[i]);
 		assert_int_equal(ipc_put(&m, name, eq + 1, strlen(eq + 1)), 0);
 	}
-	int rc = pickup_req_add(req, &m, e);
+	int rc = smtpd_pickup_req_add(req, &m, e);
 	ipc_msg_deinit(&m);
 	return rc;
 }
@@ -199,7 +199,7 @@ static void requests(void **state)
 	        {{"type=submit", "sender=u", "nrcpt=1", "rcpt=a b"}, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pickup_req req = {.arena = arena_new()};
+		struct smtpd_pickup_req req = {.arena = arena_new()};
 		struct err e = {{0}};
 		int rc = feed(cases[i].attrs, &req, &e);
 		if (rc != cases[i].want)

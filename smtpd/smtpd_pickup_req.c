@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pickup_req.c - the submit request of a local user's sendmail
+ * smtpd_pickup_req.c - the submit request of a local user's sendmail
  *
  * The requester is any local user, so the request is checked like any
  * untrusted input: bounded, safe addresses only, counts that add up. The
  * recipients use the same encoding as qmgr's commit (queue_env.c).
  */
-#include "pickup.h"
+#include "smtpd_pickup.h"
 
 #include <string.h>
 
@@ -15,7 +15,7 @@
 #include "common/proto_pickup.h"
 #include "common/proto_qmgr.h"
 
-int pickup_req_add(struct pickup_req *req, const struct ipc_msg *m,
+int smtpd_pickup_req_add(struct smtpd_pickup_req *req, const struct ipc_msg *m,
                    struct err *e)
 {
 	const char *type = ipc_type(m);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pickup_copy.c - from the user's sealed memfd into incoming/
+ * smtpd_pickup_copy.c - from the user's sealed memfd into incoming/
  *
  * The descriptor comes from an unprivileged user, so it must be one that
  * cannot hurt pickup: a memfd (never a FIFO, a device or a file on a FUSE
@@ -9,7 +9,7 @@
  * the queue's LF (queue_file.h) and prepends the Received: header that
  * names the submitting uid, as Postfix's pickup does.
  */
-#include "pickup.h"
+#include "smtpd_pickup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
-int pickup_check_fd(int fd, uint64_t max, uint64_t *size, struct err *e)
+int smtpd_pickup_check_fd(int fd, uint64_t max, uint64_t *size, struct err *e)
 {
 	struct stat st;
 	int seals = fcntl(fd, F_GET_SEALS);
@@ -63,7 +63,7 @@ static int write_received(struct queue_file *qf, uid_t uid, struct err *e)
 	return queue_file_write(qf, hdr, (size_t)n, e);
 }
 
-int pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
+int smtpd_pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
                 bool *eightbit, struct err *e)
 {
 	char in[64 * 1024], out[64 * 1024];
