@@ -194,11 +194,17 @@ void imapd_cmd_noop(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_syntax(c, s);
 }
 
-static int64_t now_ms(void)
+/* Without a change watch (inotify refused), IDLE looks this often. */
+#define IDLE_POLL_MS 5000
+
+/* Ends IDLE and the session: the reply was sent or cannot be. */
+static void idle_end(struct imapd_session *s, struct imapd_cmd *c,
+		     const char *bye)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (bye)
+		imapd_untagged(s, "BYE %s", bye);
+	s->bye = true;
+	c->replied = true;
 }
 
 void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *c)
@@ -214,45 +220,51 @@ void imapd_cmd_idle(struct imapd_session *s, struct imapd_cmd *c)
 			         s->user, e.msg);
 	}
 	imapd_printf(s, "+ idling\r\n");
-	int64_t deadline = now_ms() + params->imapd_idle_timeout * 1000;
-	int64_t next_ping = now_ms() + IDLE_KEEPALIVE_MS;
+	int64_t now = imapd_now_ms();
+	int64_t deadline = now + params->imapd_idle_timeout * 1000;
+	int64_t next_ping = now + IDLE_KEEPALIVE_MS, next_poll = 0;
+	bool look = true;
 	for (;;) {
-		if (s->view && s->state == IMAPD_STATE_SELECTED)
+		/* RFC 2177: changes are pushed while the client waits. */
+		if (look && s->view && s->state == IMAPD_STATE_SELECTED)
 			imapd_view_update(s, true);
 		if (s->bye)
 			break;
-		int64_t now = now_ms();
+		now = imapd_now_ms();
+		if (service_stopping()) {
+			idle_end(s, c, "Server shutting down.");
+			break;
+		}
 		if (now >= deadline) {
-			imapd_untagged(s, "BYE IDLE timed out.");
-			s->bye = true;
-			c->replied = true;
+			idle_end(s, c, "IDLE timed out.");
 			break;
 		}
 		if (now >= next_ping) {
 			imapd_untagged(s, "OK Still here");
 			next_ping = now + IDLE_KEEPALIVE_MS;
 		}
+		if (look && fd < 0)
+			next_poll = now + IDLE_POLL_MS;
 		int64_t wait = next_ping < deadline ? next_ping : deadline;
 		wait -= now;
-		/* Without a watch, look at the folder now and then anyway. */
-		if (fd < 0 && s->view && wait > 30000)
-			wait = 30000;
+		if (wait > IMAPD_WAIT_SLICE_MS)
+			wait = IMAPD_WAIT_SLICE_MS;
 		int r = s->in.len > 0
 		                ? STREAM_READY_INPUT
 		                : stream_wait_readable(s->s, fd, (int)wait);
 		if (r < 0) {
-			s->bye = true;
-			c->replied = true;
+			idle_end(s, c, NULL);
 			break;
 		}
 		if (r & STREAM_READY_FD)
 			mbox_watch_drain(fd);
+		look = (r & STREAM_READY_FD) ||
+		       (fd < 0 && imapd_now_ms() >= next_poll);
 		if (!(r & STREAM_READY_INPUT))
 			continue;
 		int rc = imapd_read_command(s, -1);
 		if (rc == 0) {
-			s->bye = true;
-			c->replied = true;
+			idle_end(s, c, NULL);
 			break;
 		}
 		if (rc == 1 &&

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -222,6 +223,46 @@ static void log_stream_end(struct imapd_session *s, const char *when)
 		         s->peer, stream_errtext(s->s));
 }
 
+int64_t imapd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Between commands: waits for input in slices, watching for a stop.
+ * 1 input is there, 0 the session ends (stop, timeout or error). */
+static int wait_input(struct imapd_session *s, long timeout_ms)
+{
+	int64_t deadline = imapd_now_ms() + timeout_ms;
+	for (;;) {
+		if (service_stopping()) {
+			imapd_untagged(s, "BYE Server shutting down.");
+			(void)imapd_flush(s);
+			log_info("disconnect from %s: server shutting down",
+				 s->peer);
+			return 0;
+		}
+		int64_t left = deadline - imapd_now_ms();
+		if (left <= 0) {
+			imapd_untagged(s, "BYE Autologout; idle for too long");
+			(void)imapd_flush(s);
+			log_info("disconnect: timeout from %s", s->peer);
+			return 0;
+		}
+		int r = stream_wait_readable(
+			s->s, -1,
+			(int)(left < IMAPD_WAIT_SLICE_MS ? left
+							 : IMAPD_WAIT_SLICE_MS));
+		if (r < 0) {
+			log_stream_end(s, "disconnect");
+			return 0;
+		}
+		if (r & STREAM_READY_INPUT)
+			return 1;
+	}
+}
+
 int imapd_read_command(struct imapd_session *s, int timeout_ms)
 {
 	long t = timeout_ms >= 0 ? timeout_ms : params->imapd_timeout * 1000;
@@ -255,11 +296,8 @@ int imapd_read_command(struct imapd_session *s, int timeout_ms)
 				return 2;
 			}
 		}
-		if (service_stopping() && !imapd_reader_busy(&s->rd)) {
-			imapd_untagged(s, "BYE Server shutting down");
-			(void)imapd_flush(s);
+		if (!imapd_reader_busy(&s->rd) && wait_input(s, t) == 0)
 			return 0;
-		}
 		char tmp[16384];
 		ssize_t n = stream_read_some(s->s, tmp, sizeof(tmp));
 		if (n < 0)

@@ -120,6 +120,14 @@ int imapd_flush(struct imapd_session *s);
  * sent where it makes sense). timeout_ms < 0 uses imapd_timeout. */
 int imapd_read_command(struct imapd_session *s, int timeout_ms);
 
+/* Monotonic milliseconds. */
+int64_t imapd_now_ms(void);
+
+/* Waiting for the client is done in slices this long, so a session
+ * notices within one that master asked the process to stop (the stream
+ * layer retries a poll() that a signal interrupts). */
+#define IMAPD_WAIT_SLICE_MS 1000
+
 /* Capability list for the current state, without "* CAPABILITY ". */
 const char *imapd_capabilities(const struct imapd_session *s);
 
