@@ -340,13 +340,14 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge)
 	struct imapd_view *v = s->view;
 	struct err e;
 	if (imapd_view_sync(v, &e) < 0) {
+		/* Deleted or renamed by another session, UIDVALIDITY
+		 * changed, or the index failed: what the client holds can
+		 * no longer be kept right. It reconnects and starts over. */
 		log_error("user=<%s>: %s", s->user, e.msg);
-		if (v->uidvalidity && strstr(e.msg, "UIDVALIDITY")) {
-			imapd_untagged(s, "BYE Mailbox state lost; select it "
-			                  "again");
-			s->bye = true;
-			return;
-		}
+		imapd_untagged(s, "BYE Selected mailbox is no longer "
+				  "available.");
+		s->bye = true;
+		return;
 	}
 	if (allow_expunge)
 		imapd_view_send_expunges(s);

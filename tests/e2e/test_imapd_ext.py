@@ -224,3 +224,17 @@ def test_condstore(inst):
     st, un = r.cmd("SELECT INBOX (BOGUS)")
     assert st.startswith(b"BAD")
     r.close()
+
+
+def test_selected_folder_deleted_by_another_session(inst):
+    m = login(inst)
+    m.create("Gone")
+    m.append("Gone", None, None, msg(1))
+    r = Raw(inst.ports["imap"])
+    r.login(inst.demo_user, inst.demo_password)
+    r.cmd("SELECT Gone")
+    m.delete("Gone")
+    r.send("x NOOP\r\n")
+    assert r.line() == b"* BYE Selected mailbox is no longer available."
+    r.close()
+    m.logout()
