@@ -2,6 +2,7 @@
 """Two real synchronisers against imapd: mbsync (isync) and offlineimap3
 sync an account both ways - new mail, flags, folders, deletions - and both
 sides end with the same contents."""
+import hashlib
 import os
 import pathlib
 import re
@@ -26,8 +27,18 @@ def message(subject):
             "Body of %s.\r\n" % (subject, subject, subject)).encode()
 
 
+def digest(raw):
+    """The message with LF line ends, hashed: both sides must hold the
+    same bytes (maildir files keep LF or CRLF, IMAP sends CRLF), apart
+    from the tracking header a synchroniser adds (mbsync X-TUID,
+    offlineimap X-OfflineIMAP)."""
+    raw = raw.replace(b"\r\n", b"\n")
+    raw = re.sub(rb"(?m)^(X-TUID|X-OfflineIMAP): .*\n", b"", raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 def server_state(inst):
-    """{folder: {subject: frozenset(flags)}} as IMAP shows it."""
+    """{folder: {subject: (frozenset(flags), digest)}} as IMAP shows it."""
     m = login(inst)
     out = {}
     typ, data = m.list('""', "*")
@@ -38,15 +49,14 @@ def server_state(inst):
         name = mm.group(2).decode()
         m.select('"%s"' % name, readonly=True)
         box = {}
-        typ, items = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS "
-                                    "(SUBJECT)])")
+        typ, items = m.fetch("1:*", "(FLAGS BODY.PEEK[])")
         for it in items:
             if not isinstance(it, tuple):
                 continue
             subj = re.search(rb"Subject: (.*)\r\n", it[1]).group(1).decode()
             flags = re.search(rb"FLAGS \(([^)]*)\)", it[0]).group(1).decode()
-            box[subj] = frozenset(f for f in flags.split()
-                                  if f != "\\Recent")
+            box[subj] = (frozenset(f for f in flags.split()
+                                   if f != "\\Recent"), digest(it[1]))
         out[name] = box
         m.unselect()
     m.logout()
@@ -66,11 +76,16 @@ def local_state(root):
                 text = f.read_bytes()
                 subj = re.search(rb"Subject: (.*?)\r?\n", text).group(1)
                 info = f.name.split(":2,", 1)[1] if ":2," in f.name else ""
-                box[subj.decode()] = frozenset(FLAG_LETTERS[c]
-                                               for c in info
-                                               if c in FLAG_LETTERS)
+                box[subj.decode()] = (frozenset(FLAG_LETTERS[c]
+                                                for c in info
+                                                if c in FLAG_LETTERS),
+                                      digest(text))
         out[name] = box
     return out
+
+
+def flags(box):
+    return {subj: fl for subj, (fl, _) in box.items()}
 
 
 def drop_message(folder, subject, flags=""):
@@ -109,8 +124,10 @@ def scenario(inst, local_root, sync):
 
     sync()
     local = local_state(local_root)
-    assert local["INBOX"] == {"alpha": {"\\Seen"}, "bravo": {"\\Flagged"}}
-    assert local["Work/Sub"] == {"charlie": {"\\Answered"}}
+    assert flags(local["INBOX"]) == {"alpha": {"\\Seen"},
+                                     "bravo": {"\\Flagged"}}
+    assert flags(local["Work/Sub"]) == {"charlie": {"\\Answered"}}
+    assert local["INBOX"]["alpha"][1] == digest(message("alpha"))
     assert local == server_state(inst)
 
     # Local changes: new mail, a flag, a deletion, a new folder.
@@ -125,9 +142,10 @@ def scenario(inst, local_root, sync):
     drop_message(newbox, "echo", "S")
     sync()
     srv = server_state(inst)
-    assert srv["INBOX"] == {"bravo": {"\\Flagged", "\\Seen"},
-                            "delta": frozenset()}
-    assert srv["LocalNew"] == {"echo": {"\\Seen"}}
+    assert flags(srv["INBOX"]) == {"bravo": {"\\Flagged", "\\Seen"},
+                                   "delta": frozenset()}
+    assert flags(srv["LocalNew"]) == {"echo": {"\\Seen"}}
+    assert srv["INBOX"]["delta"][1] == digest(message("delta"))
 
     # Server changes: new mail, a flag, an expunge.
     m = login(inst)
@@ -141,7 +159,8 @@ def scenario(inst, local_root, sync):
     m.logout()
     sync()
     local = local_state(local_root)
-    assert local["INBOX"] == {"delta": {"\\Flagged"}, "foxtrot": frozenset()}
+    assert flags(local["INBOX"]) == {"delta": {"\\Flagged"},
+                                     "foxtrot": frozenset()}
     srv = server_state(inst)
     assert local == srv
     # A second run changes nothing.
