@@ -121,16 +121,23 @@ static void tail_add(struct imapd_reader *r, const char *p, size_t n)
 
 /* Starts throwing away the rest of the command; s[0..n) is the input
  * not yet consumed, which holds the tag when cmd does not have it yet. */
-static void start_skip(struct imapd_reader *r, int why, const char *s, size_t n)
+static void start_skip(struct imapd_reader *r, int why, const char *s,
+		       size_t n)
 {
+	/* The line's last bytes so far may begin a literal header that
+	 * the rest of the line completes: skipping must see them. */
+	r->tail_len = 0;
+	if (r->cmd.len > r->seg)
+		tail_add(r, r->cmd.data + r->seg, r->cmd.len - r->seg);
+	size_t before = r->cmd.len;
 	if (r->cmd.len <= IMAPD_READER_TAG_MAX)
 		(void)buf_append(&r->cmd, s,
 		                 n < IMAPD_READER_TAG_MAX + 1
 		                         ? n
 		                         : IMAPD_READER_TAG_MAX + 1);
 	save_tag(r);
+	buf_truncate(&r->cmd, before);
 	r->state = ST_SKIP_LINE;
-	r->tail_len = 0;
 	r->skip_event = why;
 }
 

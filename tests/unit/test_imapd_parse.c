@@ -93,6 +93,12 @@ static void reader_cases(void **state)
 	        {"t2 APPEND xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx {5+}\r\nHELLO\r\n"
 	         "c NOOP\r\n",
 	         20, 100, "L:t2|C:c NOOP|"},
+	        /* The limit falls inside the literal header: the skipped
+	         * literal must still be recognised (found by the fuzzer). */
+	        {"t9 X aaaa {5+}\r\nHELLO\r\nd NOOP\r\n", 10, 100,
+	         "L:t9|C:d NOOP|"},
+	        {"t9 X aaaa {5+}\r\nHELLO\r\nd NOOP\r\n", 12, 100,
+	         "L:t9|C:d NOOP|"},
 	        /* Synchronizing literal too big: refused at once. */
 	        {"t3 APPEND INBOX {500}\r\nd NOOP\r\n", 100, 100,
 	         "B:t3|C:d NOOP|"},
