@@ -13,8 +13,8 @@
  * \Seen is set for all messages that need it in one index transaction
  * before any output, and their responses then carry FLAGS (RFC 3501
  * 6.4.5). A message whose file has gone (another session expunged it and
- * we may not say so yet) is left out, and the command ends with NO
- * [EXPUNGEISSUED] (RFC 5530).
+ * we may not say so yet) is left out; FETCH by number then ends with NO
+ * [EXPUNGEISSUED] (RFC 5530), UID FETCH with OK and the EXPUNGE.
  */
 #include "imapd/imapd_fetch.h"
 
@@ -328,7 +328,10 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 		imapd_write(s, out.data, out.len);
 	}
 	buf_deinit(&out);
-	if (gone)
+	/* UID FETCH leaves expunged messages out, as if asked for UIDs
+	 * that are not there (the EXPUNGE follows at once); FETCH by number
+	 * must say why a message is missing (RFC 5530). */
+	if (gone && !c->uid)
 		imapd_cmd_no(c, s,
 		             "[EXPUNGEISSUED] Some messages could not be "
 		             "fetched.");

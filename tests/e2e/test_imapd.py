@@ -576,3 +576,26 @@ def test_big_literal_refused_before_login(inst):
     st, _ = r.wait("c")
     assert st.startswith(b"OK [APPENDUID")
     r.close()
+
+
+def test_fetch_of_message_expunged_elsewhere(inst):
+    m = login(inst)
+    for i in range(1, 4):
+        m.append("INBOX", None, None, msg(i))
+    r = Raw(inst.ports["imap"])
+    r.login(inst.demo_user, inst.demo_password)
+    r.cmd("SELECT INBOX")
+    m.select("INBOX")
+    m.store("2", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    # By number: the message keeps its number, its data is gone.
+    st, un = r.cmd("FETCH 1:3 BODY.PEEK[TEXT]")
+    assert st.startswith(b"NO [EXPUNGEISSUED]")
+    assert [u.split()[1] for u in un] == [b"1", b"3"]
+    assert not any(b"EXPUNGE" in u for u in un)
+    # By UID: left out, then the EXPUNGE.
+    st, un = r.cmd("UID FETCH 1:3 UID")
+    assert st.startswith(b"OK")
+    assert un[-1] == b"* 2 EXPUNGE"
+    r.close()
+    m.logout()
