@@ -274,14 +274,27 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 	if (imapd_args_sp(a) < 0 || imapd_args_seqset(a, &set) < 0 ||
 	    imapd_args_sp(a) < 0 || imapd_fetch_parse(a, &f) < 0)
 		return imapd_cmd_syntax(c, s);
+	bool vanished = false;
 	if (imapd_args_take(a, ' ')) {
-		/* RFC 7162 3.1.4.1: (CHANGEDSINCE modseq) */
+		/* RFC 7162 3.1.4.1: (CHANGEDSINCE modseq); 3.2.6: with
+		 * QRESYNC on, UID FETCH may add VANISHED. */
 		struct imapd_str w;
 		if (imapd_args_open(a) < 0 || imapd_args_atom(a, &w) < 0 ||
 		    !str_eq_nocase(w.p, "CHANGEDSINCE") ||
-		    imapd_args_sp(a) < 0 ||
-		    imapd_args_number64(a, &since) < 0 ||
-		    imapd_args_close(a) < 0)
+		    imapd_args_sp(a) < 0 || imapd_args_number64(a, &since) < 0)
+			return imapd_cmd_syntax(c, s);
+		if (imapd_args_take(a, ' ')) {
+			if (imapd_args_atom(a, &w) < 0 ||
+			    !str_eq_nocase(w.p, "VANISHED") || !c->uid ||
+			    !(s->enabled & IMAPD_EXT_QRESYNC))
+				return imapd_cmd_bad(
+				        c, s,
+				        "Error in IMAP command "
+				        "FETCH: VANISHED needs UID "
+				        "FETCH and ENABLE QRESYNC");
+			vanished = true;
+		}
+		if (imapd_args_close(a) < 0)
 			return imapd_cmd_syntax(c, s);
 		changedsince = true;
 	}
@@ -295,6 +308,12 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_bad(c, s,
 		                     "Error in IMAP command FETCH: "
 		                     "Invalid messageset");
+	if (vanished) {
+		struct imapd_seqset norm;
+		imapd_seqset_resolve(&set, v->n ? v->m[v->n - 1].uid : 0,
+		                     s->arena, &norm);
+		(void)imapd_qresync_vanished(s, since, &norm);
+	}
 	bool *changed = arena_calloc(s->arena, n ? n : 1, sizeof(*changed));
 	if (f.set_seen && !v->readonly) {
 		bool any = false;

@@ -121,8 +121,7 @@ static void tail_add(struct imapd_reader *r, const char *p, size_t n)
 
 /* Starts throwing away the rest of the command; s[0..n) is the input
  * not yet consumed, which holds the tag when cmd does not have it yet. */
-static void start_skip(struct imapd_reader *r, int why, const char *s,
-		       size_t n)
+static void start_skip(struct imapd_reader *r, int why, const char *s, size_t n)
 {
 	/* The line's last bytes so far may begin a literal header that
 	 * the rest of the line completes: skipping must see them. */

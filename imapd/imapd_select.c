@@ -33,29 +33,45 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	struct imapd_str raw;
 	if (imapd_args_sp(a) < 0 || imapd_args_astring(a, &raw) < 0)
 		return imapd_cmd_syntax(c, s);
-	bool condstore = false;
+	bool condstore = false, qresync = false, first = true;
+	struct imapd_qresync q;
 	if (imapd_args_take(a, ' ')) {
-		/* RFC 4466 select parameters: CONDSTORE (RFC 7162 3.1.8). */
+		/* RFC 4466 select parameters: CONDSTORE (RFC 7162 3.1.8),
+		 * QRESYNC (3.2.5, only once enabled). */
 		struct imapd_str w;
 		if (imapd_args_open(a) < 0)
 			return imapd_cmd_syntax(c, s);
 		while (!imapd_args_take(a, ')')) {
-			if ((condstore && imapd_args_sp(a) < 0) ||
+			if ((!first && imapd_args_sp(a) < 0) ||
 			    imapd_args_atom(a, &w) < 0)
 				return imapd_cmd_syntax(c, s);
-			if (!str_eq_nocase(w.p, "CONDSTORE"))
+			first = false;
+			if (str_eq_nocase(w.p, "CONDSTORE")) {
+				condstore = true;
+			} else if (str_eq_nocase(w.p, "QRESYNC") &&
+			           (s->enabled & IMAPD_EXT_QRESYNC)) {
+				if (imapd_args_sp(a) < 0 ||
+				    imapd_qresync_parse(a, &q) < 0)
+					return imapd_cmd_syntax(c, s);
+				qresync = true;
+			} else {
 				return imapd_cmd_bad(c, s,
 				                     "Unknown SELECT "
 				                     "parameter %s",
 				                     w.p);
-			condstore = true;
+			}
 		}
 	}
 	if (imapd_args_done(a) < 0)
 		return imapd_cmd_syntax(c, s);
 	const char *name = imapd_folder_name(s, c, &raw);
-	if (s->state == IMAPD_STATE_SELECTED)
+	if (s->state == IMAPD_STATE_SELECTED) {
 		imapd_unselect(s);
+		/* RFC 7162 3.2.11: where the old folder's responses end. */
+		if (s->enabled & IMAPD_EXT_QRESYNC)
+			imapd_untagged(s,
+			               "OK [CLOSED] Previous mailbox closed.");
+	}
 	if (!name)
 		return;
 	struct err e;
@@ -90,6 +106,8 @@ static void do_select(struct imapd_session *s, struct imapd_cmd *c,
 	/* RFC 7162 3.1.2.1: mod-sequences are persistent in every folder. */
 	imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
 	               (unsigned long long)imapd_view_highestmodseq(v));
+	if (qresync)
+		imapd_qresync_select(s, &q);
 	imapd_cmd_ok(c, s, "[%s] %s completed.",
 	             readonly ? "READ-ONLY" : "READ-WRITE",
 	             readonly ? "Examine" : "Select");
@@ -199,7 +217,7 @@ void imapd_cmd_noop(struct imapd_session *s, struct imapd_cmd *c)
 
 /* Ends IDLE and the session: the reply was sent or cannot be. */
 static void idle_end(struct imapd_session *s, struct imapd_cmd *c,
-		     const char *bye)
+                     const char *bye)
 {
 	if (bye)
 		imapd_untagged(s, "BYE %s", bye);

@@ -185,7 +185,7 @@ const char *imapd_capabilities(const struct imapd_session *s)
 	int n = snprintf(caps, sizeof(caps), "%s",
 	                 "IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT "
 	                 "CHILDREN UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE "
-	                 "CONDSTORE");
+	                 "CONDSTORE QRESYNC");
 	if (s->state != IMAPD_STATE_NOTAUTH || n < 0)
 		return caps;
 	size_t len = (size_t)n;
@@ -240,7 +240,7 @@ static int wait_input(struct imapd_session *s, long timeout_ms)
 			imapd_untagged(s, "BYE Server shutting down.");
 			(void)imapd_flush(s);
 			log_info("disconnect from %s: server shutting down",
-				 s->peer);
+			         s->peer);
 			return 0;
 		}
 		int64_t left = deadline - imapd_now_ms();
@@ -251,9 +251,10 @@ static int wait_input(struct imapd_session *s, long timeout_ms)
 			return 0;
 		}
 		int r = stream_wait_readable(
-			s->s, -1,
-			(int)(left < IMAPD_WAIT_SLICE_MS ? left
-							 : IMAPD_WAIT_SLICE_MS));
+		        s->s, -1,
+		        (int)(left < IMAPD_WAIT_SLICE_MS
+		                      ? left
+		                      : IMAPD_WAIT_SLICE_MS));
 		if (r < 0) {
 			log_stream_end(s, "disconnect");
 			return 0;
@@ -398,6 +399,12 @@ static void cmd_enable(struct imapd_session *s, struct imapd_cmd *c)
 		    !(s->enabled & IMAPD_EXT_CONDSTORE)) {
 			s->enabled |= IMAPD_EXT_CONDSTORE;
 			buf_append_str(&out, " CONDSTORE");
+		}
+		/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE. */
+		if (str_eq_nocase(cap.p, "QRESYNC") &&
+		    !(s->enabled & IMAPD_EXT_QRESYNC)) {
+			s->enabled |= IMAPD_EXT_QRESYNC | IMAPD_EXT_CONDSTORE;
+			buf_append_str(&out, " QRESYNC");
 		}
 	}
 	imapd_untagged(s, "ENABLED%s", buf_cstr(&out));

@@ -14,6 +14,7 @@
 #include "common/stream.h"
 #include "imapd/imapd_args.h"
 #include "imapd/imapd_reader.h"
+#include "imapd/imapd_seqset.h"
 
 /*
  * One IMAP session (one client connection, one process at a time): the
@@ -48,6 +49,7 @@ enum imapd_status { IMAPD_OK, IMAPD_NO, IMAPD_BAD };
 
 /* ENABLEd extensions (RFC 5161). */
 #define IMAPD_EXT_CONDSTORE 0x1u
+#define IMAPD_EXT_QRESYNC 0x2u /* implies CONDSTORE */
 
 struct imapd_view;
 struct imapd_limit;
@@ -205,6 +207,24 @@ struct imapd_flags {
  * (STORE). 0, or -1 with a->err. */
 int imapd_parse_flags(struct imapd_args *a, bool bare_ok,
                       struct imapd_flags *out);
+/* imapd_qresync.c */
+struct imapd_qresync {
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imapd_seqset known; /* known-uids, when has_known */
+	bool has_known;
+};
+/* Parses the SELECT parameter's value "(uidvalidity modseq [known-uids
+ * [seq-match-data]])". 0 or -1 (a->err). */
+int imapd_qresync_parse(struct imapd_args *a, struct imapd_qresync *q);
+/* After SELECT's own responses: VANISHED (EARLIER) and FETCH of what
+ * changed since the client's state, when its UIDVALIDITY still holds. */
+void imapd_qresync_select(struct imapd_session *s,
+                          const struct imapd_qresync *q);
+/* Sends VANISHED (EARLIER) for the UIDs expunged after modseq since
+ * (limited to limit, a normal-form UID set, unless NULL). 0 or -1. */
+int imapd_qresync_vanished(struct imapd_session *s, uint64_t since,
+                           const struct imapd_seqset *limit);
 /* imapd_append.c */
 void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c);
 

@@ -314,13 +314,29 @@ void imapd_view_send_expunges(struct imapd_session *s)
 	struct imapd_view *v = s->view;
 	if (v->nexpunged == 0)
 		return;
+	/* RFC 7162 3.2.10: with QRESYNC, one VANISHED with the UIDs. */
+	bool vanished = (s->enabled & IMAPD_EXT_QRESYNC) != 0;
+	struct buf b;
+	buf_init(&b, 0);
+	uint32_t run_lo = 0, run_hi = 0;
 	size_t out = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		struct imapd_msg *m = &v->m[i];
 		if (m->state & IMAPD_MSG_EXPUNGED) {
-			/* Sequence numbers of later messages drop by one
-			 * with each EXPUNGE sent (RFC 3501 7.4.1). */
-			imapd_untagged(s, "%zu EXPUNGE", out + 1);
+			if (!vanished) {
+				/* Sequence numbers of later messages drop by
+				 * one with each EXPUNGE (RFC 3501 7.4.1). */
+				imapd_untagged(s, "%zu EXPUNGE", out + 1);
+			} else if (run_lo && m->uid == run_hi + 1) {
+				run_hi = m->uid;
+			} else {
+				if (run_lo)
+					buf_printf(&b,
+					           run_lo == run_hi ? "%u,"
+					                            : "%u:%u,",
+					           run_lo, run_hi);
+				run_lo = run_hi = m->uid;
+			}
 			if (m->state & IMAPD_MSG_RECENT)
 				v->nrecent--;
 			if (v->sent_exists > 0)
@@ -329,6 +345,14 @@ void imapd_view_send_expunges(struct imapd_session *s)
 		}
 		v->m[out++] = *m;
 	}
+	if (vanished) {
+		if (run_lo == run_hi)
+			buf_printf(&b, "%u", run_lo);
+		else
+			buf_printf(&b, "%u:%u", run_lo, run_hi);
+		imapd_untagged(s, "VANISHED %s", buf_cstr(&b));
+	}
+	buf_deinit(&b);
 	v->n = out;
 	v->nexpunged = 0;
 	if (v->sent_recent > v->nrecent)
@@ -345,7 +369,7 @@ void imapd_view_update(struct imapd_session *s, bool allow_expunge)
 		 * no longer be kept right. It reconnects and starts over. */
 		log_error("user=<%s>: %s", s->user, e.msg);
 		imapd_untagged(s, "BYE Selected mailbox is no longer "
-				  "available.");
+		                  "available.");
 		s->bye = true;
 		return;
 	}

@@ -238,3 +238,50 @@ def test_selected_folder_deleted_by_another_session(inst):
     assert r.line() == b"* BYE Selected mailbox is no longer available."
     r.close()
     m.logout()
+
+
+def test_qresync(inst):
+    m = login(inst)
+    for i in range(1, 6):
+        m.append("INBOX", None, None, msg(i))
+    r = Raw(inst.ports["imap"])
+    assert b"QRESYNC" in r.greeting
+    r.login(inst.demo_user, inst.demo_password)
+    st, un = r.cmd("SELECT INBOX (QRESYNC (1 1))")
+    assert st.startswith(b"BAD")  # not enabled yet
+    st, un = r.cmd("ENABLE QRESYNC")
+    assert un == [b"* ENABLED QRESYNC"]
+    st, un = r.cmd("SELECT INBOX")
+    text = b"\n".join(un)
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", text).group(1))
+    hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", text).group(1))
+    st, un = r.cmd("UNSELECT")
+    # Meanwhile: 2 expunged, 4 flagged, 6 arrives.
+    m.select("INBOX")
+    m.store("2", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.store("3", "+FLAGS", "(\\Flagged)")  # UID 4 now has number 3
+    m.append("INBOX", None, None, msg(6))
+    st, un = r.cmd("SELECT INBOX (QRESYNC (%d %d 1:5))" % (uv, hms))
+    assert st.startswith(b"OK"), st
+    assert b"* VANISHED (EARLIER) 2" in un
+    fetches = [u for u in un if b" FETCH " in u]
+    assert len(fetches) == 1 and fetches[0].startswith(b"* 3 FETCH (UID 4")
+    assert b"MODSEQ" in fetches[0]
+    # A wrong UIDVALIDITY: no resync data, a plain SELECT.
+    st, un = r.cmd("SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, hms))
+    assert un[0] == b"* OK [CLOSED] Previous mailbox closed."
+    assert not any(b"VANISHED" in u for u in un)
+    # UID FETCH (CHANGEDSINCE n VANISHED)
+    st, un = r.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
+    assert un[0] == b"* VANISHED (EARLIER) 2", un
+    assert [u.split(b"UID ")[1].split()[0] for u in un[1:]] == [b"4", b"6"]
+    # Expunges are now VANISHED, not EXPUNGE.
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    st, un = r.cmd("NOOP")
+    assert b"* VANISHED 1" in un and not any(b"EXPUNGE" in u for u in un)
+    st, un = r.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+    assert st.startswith(b"BAD")  # VANISHED only with UID FETCH
+    r.close()
+    m.logout()
