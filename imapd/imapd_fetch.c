@@ -260,6 +260,7 @@ static void set_seen(struct imapd_session *s, const size_t *idx, size_t n,
 		struct imapd_msg *m = &v->m[idx[where[q]]];
 		m->flags = (uint8_t)res[q].flags;
 		m->modseq = res[q].modseq;
+		imapd_view_note_own(v, res[q].modseq);
 		changed[where[q]] = true;
 	}
 }

@@ -160,6 +160,8 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 	for (size_t q = 0; q < k; q++) {
 		if (res[q].status == MBOX_STORE_GONE)
 			continue;
+		if (res[q].status == MBOX_STORE_CHANGED)
+			imapd_view_note_own(v, res[q].modseq);
 		size_t i = imapd_view_find(v, res[q].uid);
 		if (i == SIZE_MAX)
 			continue;

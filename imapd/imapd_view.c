@@ -203,6 +203,7 @@ void imapd_view_close(struct imapd_view **vp)
 	free(v->kwtab);
 	strv_deinit(&v->keywords);
 	free(v->changed);
+	free(v->own);
 	free(v->m);
 	free(v);
 	*vp = NULL;
@@ -284,6 +285,26 @@ static int on_expunge(void *ctx, uint32_t uid, uint64_t modseq)
 	return 0;
 }
 
+void imapd_view_note_own(struct imapd_view *v, uint64_t modseq)
+{
+	if (v->nown == v->own_cap) {
+		v->own_cap = v->own_cap ? v->own_cap * 2 : 64;
+		v->own = xrealloc(v->own, v->own_cap * sizeof(*v->own));
+	}
+	v->own[v->nown++] = modseq;
+}
+
+/* Were all changes in (v->modseq, high] this session's own? Each change
+ * takes a modseq of its own (mbox.h), so counting them is enough. */
+static bool only_own(const struct imapd_view *v, uint64_t high)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < v->nown; i++)
+		if (v->own[i] > v->modseq && v->own[i] <= high)
+			n++;
+	return n == high - v->modseq;
+}
+
 int imapd_view_sync(struct imapd_view *v, struct err *e)
 {
 	struct mbox_status st;
@@ -297,6 +318,12 @@ int imapd_view_sync(struct imapd_view *v, struct err *e)
 	}
 	if (st.highestmodseq == v->modseq)
 		return 0;
+	bool own = only_own(v, st.highestmodseq) && st.uidnext == v->uidnext;
+	v->nown = 0;
+	if (own) {
+		v->modseq = st.highestmodseq;
+		return 0;
+	}
 	size_t old_n = v->n;
 	if (v->readonly)
 		v->first_recent = st.first_recent;

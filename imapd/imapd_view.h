@@ -73,6 +73,9 @@ struct imapd_view {
 	size_t kwtab_size, kwtab_count;
 	struct strv keywords; /* every keyword seen, first spelling */
 	size_t sent_keywords;
+	uint64_t *own;        /* modseqs of this session's own flag changes
+	                         since the last sync */
+	size_t nown, own_cap;
 };
 
 /*
@@ -84,6 +87,11 @@ int imapd_view_open(struct mbox *mb, const char *name, bool readonly,
                     struct imapd_view **out, struct err *e);
 /* Closes the folder and frees the view; *vp = NULL; NULL ok. */
 void imapd_view_close(struct imapd_view **vp);
+
+/* Records that this session's own change (already in the view) took
+ * modseq: a sync that finds nothing but such changes need not read the
+ * index's messages (a walk over all of them). */
+void imapd_view_note_own(struct imapd_view *v, uint64_t modseq);
 
 /* Learns of changes made since the last sync. 0, or -1 with e. */
 int imapd_view_sync(struct imapd_view *v, struct err *e);
