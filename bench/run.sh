@@ -88,6 +88,11 @@ mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
 ${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
 	echo "bench: relay failed"
 
+echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
+	"Posthorn pop3d beside Dovecot on the same maildir"
+${PYTHON:-/usr/bin/python3} bench/pop3_retrieve.py "$B" "$tmp" ||
+	echo "bench: pop3_retrieve failed"
+
 echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
 # shellcheck disable=SC2046
 if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \

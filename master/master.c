@@ -44,6 +44,7 @@ static int pid_fd = -1;
 static bool stopping;
 static struct event *stop_timer;
 static int term_fd = -1; /* the starting command's stderr, until detached */
+static bool log_opened;  /* logging goes where main.cf says, not stderr */
 
 static void usage(void)
 {
@@ -58,7 +59,7 @@ static _Noreturn void startup_fail(const char *msg)
 {
 	if (term_fd >= 0)
 		dprintf(term_fd, "posthorn/master: fatal: %s\n", msg);
-	else if (params && params->maillog_file[0] &&
+	else if (log_opened && params->maillog_file[0] &&
 		 strcmp(params->maillog_file, "/dev/stderr") != 0)
 		fprintf(stderr, "posthorn/master: fatal: %s\n", msg);
 	log_fatal("%s", msg);
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 	if (load_config(&cf, &e) < 0)
 		startup_fail(e.msg);
 	service_open_log("master");
+	log_opened = true;
 	umask(022);
 
 	pid_path = xasprintf("%s/pid/master.pid", params->queue_directory);

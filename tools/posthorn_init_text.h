@@ -72,6 +72,9 @@
 	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
 	"local     unix  -       n       n       -       -       local\n"   \
 	"smtp      unix  -       -       n       -       -       smtp\n"    \
+	"2110      inet  n       -       n       -       -       pop3d\n"   \
+	"2995      inet  n       -       n       -       -       pop3d\n"   \
+	"    -o pop3d_tls_wrappermode=yes\n"  \
 	"2143      inet  n       -       n       -       -       imapd\n"   \
 	"2993      inet  n       -       n       -       -       imapd\n"   \
 	"  -o imapd_tls_wrappermode=yes\n"

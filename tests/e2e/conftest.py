@@ -31,10 +31,23 @@ DEFAULT_PORTS = {
 }
 
 
+_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port free now and not handed out before in this test run.
+
+    The kernel may give the same ephemeral port to two binds in a row once
+    the first socket is closed; remembering what we gave keeps two services
+    of one instance (or two instances) from being configured on one port.
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
