@@ -35,6 +35,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_port(port, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 class Client:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=600)
@@ -125,13 +135,7 @@ def posthorn(build, tmp, count):
                         os.path.join(inst, "mail")], check=True)
     subprocess.run([ph, "-c", inst, "start"], check=True,
                    capture_output=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_port(port)
     return inst, port, user, password, maildir, fill
 
 
@@ -196,13 +200,7 @@ def dovecot(tmp, maildir, user, password, count):
         f.write(DOVECOT_CONF.format(d=d, maildir=maildir, uid=pw.pw_uid,
                                     gid=pw.pw_gid, port=port))
     subprocess.run(["dovecot", "-c", conf], check=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_port(port)
     return conf, port
 
 

@@ -61,18 +61,8 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_no(c, s, "Can't save a zero byte message.");
 	struct mbox_folder *f;
 	struct err e;
-	int rc = mbox_folder_open(s->mb, name, &f, &e);
-	if (rc == 0)
-		return imapd_cmd_no(c, s,
-		                    "[TRYCREATE] Mailbox doesn't exist: "
-		                    "%s",
-		                    raw.p);
-	if (rc < 0) {
-		log_error("user=<%s>: append to %s: %s", s->user, name, e.msg);
-		return imapd_cmd_no(c, s,
-		                    "[SERVERBUG] Internal error "
-		                    "occurred.");
-	}
+	if (!imapd_folder_target(s, c, name, raw.p, &f))
+		return;
 	/* The literal lives in the command buffer, which is ours until the
 	 * next command: convert it where it is. */
 	size_t len = crlf_to_lf((char *)msg.p, msg.len);
@@ -88,7 +78,7 @@ void imapd_cmd_append(struct imapd_session *s, struct imapd_cmd *c)
 	};
 	uint32_t uid;
 	struct mbox_status st;
-	rc = mbox_append(f, &nm, &uid, &e);
+	int rc = mbox_append(f, &nm, &uid, &e);
 	if (rc == 0)
 		rc = mbox_folder_status(f, &st, &e);
 	mbox_folder_close(&f);

@@ -305,10 +305,8 @@ void imapd_cmd_fetch(struct imapd_session *s, struct imapd_cmd *c)
 		imapd_condstore_enable(s);
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
-	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s,
-		                     "Error in IMAP command FETCH: "
-		                     "Invalid messageset");
+	if (imapd_cmd_messages(s, c, &set, &idx, &n) < 0)
+		return;
 	if (vanished) {
 		struct imapd_seqset norm;
 		imapd_seqset_resolve(&set, v->n ? v->m[v->n - 1].uid : 0,

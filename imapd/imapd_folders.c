@@ -100,6 +100,38 @@ const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
 	return name;
 }
 
+int imapd_folder_target(struct imapd_session *s, struct imapd_cmd *c,
+                        const char *name, const char *raw,
+                        struct mbox_folder **out)
+{
+	struct err e;
+	int rc = mbox_folder_open(s->mb, name, out, &e);
+	if (rc > 0)
+		return 1;
+	if (rc == 0) {
+		imapd_cmd_no(c, s, "[TRYCREATE] Mailbox doesn't exist: %s",
+		             raw);
+		return 0;
+	}
+	log_error("user=<%s>: %s to %s: %s", s->user, c->name, name, e.msg);
+	imapd_cmd_no(c, s, "[SERVERBUG] Internal error occurred.");
+	return 0;
+}
+
+/* The one argument of DELETE, SUBSCRIBE, UNSUBSCRIBE as a store name:
+ * NULL with the outcome set when it is malformed or invalid. */
+static const char *folder_arg(struct imapd_session *s, struct imapd_cmd *c,
+                              struct imapd_str *raw)
+{
+	struct imapd_args *a = &c->args;
+	if (imapd_args_sp(a) < 0 || imapd_args_astring(a, raw) < 0 ||
+	    imapd_args_done(a) < 0) {
+		imapd_cmd_syntax(c, s);
+		return NULL;
+	}
+	return imapd_folder_name(s, c, raw);
+}
+
 /* CREATE name [(USE (\Sent ...))] (RFC 6154 5.3 CREATE-SPECIAL-USE). */
 void imapd_cmd_create(struct imapd_session *s, struct imapd_cmd *c)
 {
@@ -160,12 +192,8 @@ static bool selected_under(struct imapd_session *s, const char *name)
 
 void imapd_cmd_delete(struct imapd_session *s, struct imapd_cmd *c)
 {
-	struct imapd_args *a = &c->args;
 	struct imapd_str raw;
-	if (imapd_args_sp(a) < 0 || imapd_args_astring(a, &raw) < 0 ||
-	    imapd_args_done(a) < 0)
-		return imapd_cmd_syntax(c, s);
-	const char *name = imapd_folder_name(s, c, &raw);
+	const char *name = folder_arg(s, c, &raw);
 	if (!name)
 		return;
 	if (strcmp(name, MBOX_INBOX) == 0)
@@ -276,12 +304,8 @@ void imapd_cmd_rename(struct imapd_session *s, struct imapd_cmd *c)
 
 static void do_subscribe(struct imapd_session *s, struct imapd_cmd *c, bool on)
 {
-	struct imapd_args *a = &c->args;
 	struct imapd_str raw;
-	if (imapd_args_sp(a) < 0 || imapd_args_astring(a, &raw) < 0 ||
-	    imapd_args_done(a) < 0)
-		return imapd_cmd_syntax(c, s);
-	const char *name = imapd_folder_name(s, c, &raw);
+	const char *name = folder_arg(s, c, &raw);
 	if (!name)
 		return;
 	struct err e;

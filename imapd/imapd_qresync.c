@@ -72,6 +72,17 @@ int imapd_qresync_vanished(struct imapd_session *s, uint64_t since,
 	return 0;
 }
 
+/* "(seqs uids)": the sequence match data, accepted and not used (RFC
+ * 7162 3.2.5.2 makes it a hint). */
+static int seq_match(struct imapd_args *a)
+{
+	struct imapd_seqset x;
+	if (imapd_args_open(a) < 0 || imapd_args_seqset(a, &x) < 0 ||
+	    imapd_args_sp(a) < 0 || imapd_args_seqset(a, &x) < 0)
+		return -1;
+	return imapd_args_close(a);
+}
+
 /* "(uidvalidity modseq [known-uids [(seqs uids)]])" after "QRESYNC ". */
 int imapd_qresync_parse(struct imapd_args *a, struct imapd_qresync *q)
 {
@@ -82,28 +93,14 @@ int imapd_qresync_parse(struct imapd_args *a, struct imapd_qresync *q)
 		return -1;
 	if (imapd_args_take(a, ' ')) {
 		if (imapd_args_peek(a, '(')) {
-			/* Only the sequence match data: accepted, unused
-			 * (RFC 7162 3.2.5.2 makes it a hint). */
-			struct imapd_seqset x;
-			if (imapd_args_open(a) < 0 ||
-			    imapd_args_seqset(a, &x) < 0 ||
-			    imapd_args_sp(a) < 0 ||
-			    imapd_args_seqset(a, &x) < 0 ||
-			    imapd_args_close(a) < 0)
+			if (seq_match(a) < 0)
 				return -1;
 		} else {
 			if (imapd_args_seqset(a, &q->known) < 0)
 				return -1;
 			q->has_known = true;
-			if (imapd_args_take(a, ' ')) {
-				struct imapd_seqset x;
-				if (imapd_args_open(a) < 0 ||
-				    imapd_args_seqset(a, &x) < 0 ||
-				    imapd_args_sp(a) < 0 ||
-				    imapd_args_seqset(a, &x) < 0 ||
-				    imapd_args_close(a) < 0)
-					return -1;
-			}
+			if (imapd_args_take(a, ' ') && seq_match(a) < 0)
+				return -1;
 		}
 	}
 	return imapd_args_close(a);

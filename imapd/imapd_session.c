@@ -124,6 +124,18 @@ void imapd_cmd_bad(struct imapd_cmd *c, struct imapd_session *s,
 	va_end(ap);
 }
 
+int imapd_cmd_messages(struct imapd_session *s, struct imapd_cmd *c,
+                       const struct imapd_seqset *set, size_t **idx_out,
+                       size_t *n_out)
+{
+	if (imapd_view_resolve(s->view, set, c->uid, s->arena, idx_out,
+	                       n_out) == 0)
+		return 0;
+	imapd_cmd_bad(c, s, "Error in IMAP command %s: Invalid messageset",
+	              c->name);
+	return -1;
+}
+
 void imapd_cmd_syntax(struct imapd_cmd *c, struct imapd_session *s)
 {
 	imapd_cmd_bad(c, s, "Error in IMAP command %s: %s", c->name,

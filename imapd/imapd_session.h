@@ -103,6 +103,13 @@ void imapd_cmd_no(struct imapd_cmd *c, struct imapd_session *s, const char *fmt,
                   ...) __attribute__((format(printf, 3, 4)));
 void imapd_cmd_bad(struct imapd_cmd *c, struct imapd_session *s,
                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Resolves set (numbers, or UIDs for the UID form) in the selected
+ * folder to view indexes (imapd_view_resolve). 0, or -1 with BAD set
+ * (a message number beyond the folder). */
+int imapd_cmd_messages(struct imapd_session *s, struct imapd_cmd *c,
+                       const struct imapd_seqset *set, size_t **idx_out,
+                       size_t *n_out);
+
 /* The parse failed: BAD with the parser's reason. */
 void imapd_cmd_syntax(struct imapd_cmd *c, struct imapd_session *s);
 
@@ -171,6 +178,11 @@ const char *imapd_folder_name(struct imapd_session *s, struct imapd_cmd *c,
  * of bits appended (space-separated; a leading space when lead_sp). */
 unsigned imapd_special_use_bit(const char *name);
 int imapd_special_use_format(struct buf *out, unsigned bits, bool lead_sp);
+/* Opens the folder a message goes to (APPEND, COPY, MOVE): 1 with *out,
+ * or 0 with NO set ([TRYCREATE] when it does not exist). */
+int imapd_folder_target(struct imapd_session *s, struct imapd_cmd *c,
+                        const char *name, const char *raw,
+                        struct mbox_folder **out);
 /* imapd_list.c */
 /* LIST wildcard match (RFC 3501 6.3.8): "*" matches anything, "%" anything
  * but "/". The first inbox_len bytes of name compare case-insensitively

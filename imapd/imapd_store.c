@@ -126,10 +126,8 @@ void imapd_cmd_store(struct imapd_session *s, struct imapd_cmd *c)
 		return imapd_cmd_syntax(c, s);
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
-	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s,
-		                     "Error in IMAP command STORE: "
-		                     "Invalid messageset");
+	if (imapd_cmd_messages(s, c, &set, &idx, &n) < 0)
+		return;
 	if (v->readonly)
 		return imapd_cmd_no(c, s, "[READ-ONLY] Mailbox is read-only.");
 	uint32_t *uids = arena_calloc(s->arena, n ? n : 1, sizeof(*uids));
@@ -207,11 +205,8 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 		return imapd_cmd_syntax(c, s);
 	struct imapd_view *v = s->view;
 	size_t *idx, n;
-	if (imapd_view_resolve(v, &set, c->uid, s->arena, &idx, &n) < 0)
-		return imapd_cmd_bad(c, s,
-		                     "Error in IMAP command %s: Invalid "
-		                     "messageset",
-		                     c->name);
+	if (imapd_cmd_messages(s, c, &set, &idx, &n) < 0)
+		return;
 	const char *name = imapd_folder_name(s, c, &raw);
 	if (!name)
 		return;
@@ -219,19 +214,8 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 		return imapd_cmd_no(c, s, "[READ-ONLY] Mailbox is read-only.");
 	struct mbox_folder *dst;
 	struct err e;
-	int rc = mbox_folder_open(s->mb, name, &dst, &e);
-	if (rc == 0)
-		return imapd_cmd_no(c, s,
-		                    "[TRYCREATE] Mailbox doesn't exist: "
-		                    "%s",
-		                    raw.p);
-	if (rc < 0) {
-		log_error("user=<%s>: %s to %s: %s", s->user, c->name, name,
-		          e.msg);
-		return imapd_cmd_no(c, s,
-		                    "[SERVERBUG] Internal error "
-		                    "occurred.");
-	}
+	if (!imapd_folder_target(s, c, name, raw.p, &dst))
+		return;
 	uint32_t *uids = arena_calloc(s->arena, n ? n : 1, sizeof(*uids));
 	uint32_t *dst_uids =
 	        arena_calloc(s->arena, n ? n : 1, sizeof(*dst_uids));
@@ -243,7 +227,7 @@ static void copy_or_move(struct imapd_session *s, struct imapd_cmd *c,
 			uids[k++] = v->m[idx[j]].uid;
 	}
 	struct mbox_status st;
-	rc = 0;
+	int rc = 0;
 	if (k > 0)
 		rc = move ? mbox_move(v->f, uids, k, dst, dst_uids, &e)
 		          : mbox_copy(v->f, uids, k, dst, dst_uids, &e);

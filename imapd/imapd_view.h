@@ -73,8 +73,8 @@ struct imapd_view {
 	size_t kwtab_size, kwtab_count;
 	struct strv keywords; /* every keyword seen, first spelling */
 	size_t sent_keywords;
-	uint64_t *own;        /* modseqs of this session's own flag changes
-	                         since the last sync */
+	uint64_t *own; /* modseqs of this session's own flag changes
+	                  since the last sync */
 	size_t nown, own_cap;
 };
 
