@@ -83,6 +83,10 @@ echo "== smtpd accept (bench/smtpd_accept.py): 1 KB messages over SMTP, fsync on
 BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/smtpd_accept.py "$B" "$SECS" 10 50 ||
 	echo "bench: smtpd_accept failed"
 
+echo "== SMTP to maildir (bench/deliver.py): 1 KB, Posthorn beside Postfix"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/deliver.py "$B" "$SECS" 10 50 ||
+	echo "bench: deliver failed"
+
 echo "== smtp relay (bench/relay.py): qmgr requests -> smtp -> sink"
 mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
 ${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||

@@ -63,7 +63,7 @@ def reply(sock, buf):
             return int(line[:3]), buf
 
 
-def client(port, secs, start, out):
+def client(port, secs, start, out, rcpt="demo@example.test"):
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     buf = b""
     code, buf = reply(sock, buf)
@@ -73,7 +73,7 @@ def client(port, secs, start, out):
     end = time.monotonic() + secs
     n = 0
     envelope = (b"MAIL FROM:<bench@client.example>\r\n"
-                b"RCPT TO:<demo@example.test>\r\nDATA\r\n")
+                b"RCPT TO:<" + rcpt.encode() + b">\r\nDATA\r\n")
     while time.monotonic() < end:
         sock.sendall(envelope)
         codes = []
@@ -90,6 +90,18 @@ def client(port, secs, start, out):
     sock.sendall(b"QUIT\r\n")
     sock.close()
     out.put(n)
+
+
+def wait_port(port, timeout=20):
+    """Waits until something listens on a loopback port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def free_port():
@@ -118,13 +130,7 @@ def make_instance(build, base):
     (inst / "master.cf").write_text("\n".join(lines) + "\n")
     subprocess.run([posthorn, "-c", str(inst), "start"], check=True,
                    capture_output=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     return posthorn, inst, port
 
 
@@ -146,20 +152,34 @@ def run(port, sessions, secs):
     return total / elapsed
 
 
-def main():
+def bench_args(name, default_secs):
+    """BUILD_DIR [SECONDS] [SESSIONS ...] from the command line, and a
+    fresh directory under $BENCH_DIR; None when there are no arguments."""
     if len(sys.argv) < 2:
-        print(__doc__)
-        return 0
-    build = sys.argv[1]
-    secs = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+        return None
+    secs = float(sys.argv[2]) if len(sys.argv) > 2 else default_secs
     counts = [int(a) for a in sys.argv[3:]] or [10, 50]
-    base = tempfile.mkdtemp(prefix="posthorn-smtpd-bench.",
+    base = tempfile.mkdtemp(prefix=f"posthorn-{name}-bench.",
                             dir=os.environ.get("BENCH_DIR", "/tmp"))
     os.chmod(base, 0o755)
+    return sys.argv[1], secs, counts, base
+
+
+def print_floor(base, secs):
+    fl = floor(base, secs)
+    print(f"disk floor: {fl:8.0f} fsync'd 1 KB creates/s (one writer)")
+    return fl
+
+
+def main():
+    args = bench_args("smtpd", 3.0)
+    if not args:
+        print(__doc__)
+        return 0
+    build, secs, counts, base = args
     posthorn = inst = None
     try:
-        fl = floor(base, secs)
-        print(f"disk floor: {fl:8.0f} fsync'd 1 KB creates/s (one writer)")
+        fl = print_floor(base, secs)
         posthorn, inst, port = make_instance(build, base)
         for n in counts:
             rate = run(port, n, secs)

@@ -45,8 +45,12 @@ struct ipc_msg;
  *   queued). A malformed request is logged and the connection closed
  *   without a reply.
  *
- * Reserved for queue administration (issue 4): flush, hold, release,
- * delete, requeue, each with queue_id (or "ALL" where it makes sense).
+ * Queue administration (`posthorn queue`), one request per message:
+ *   type=flush                      every deferred message due now
+ *   type=hold|release|delete|requeue, queue_id=<id> or queue_id=ALL
+ *   Reply: status=ok, count=<messages changed>, found=<messages seen>;
+ *   status=fail + reason for a single id that is not queued (or not a
+ *   queue id); status=error for a request without queue_id.
  */
 #define QMGR_PROTO "qmgr"
 #define QMGR_PROTO_VERSION 1u
@@ -79,6 +83,8 @@ struct ipc_msg;
 #define QMGR_ATTR_RCPT "rcpt"
 #define QMGR_ATTR_ORCPT "orcpt"
 #define QMGR_ATTR_NOTIFY "notify"
+#define QMGR_ATTR_COUNT "count"
+#define QMGR_ATTR_FOUND "found"
 /* Index records only (queue_index.c), never accepted from a producer. */
 #define QMGR_ATTR_NEXT_ATTEMPT "next_attempt"
 #define QMGR_ATTR_RCPT_STATUS "rcpt_status"

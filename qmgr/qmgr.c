@@ -6,9 +6,12 @@
  * keeps it running). At start it takes the queue lock (an exclusive flock
  * on queue/, so a new qmgr started by a reload waits until the old one has
  * finished its last batch), opens the queue index, reconciles queue/ with
- * it (qmgr_recover.c), then serves commits (qmgr_commit.c). Scheduling
- * and delivery (issue 4) will hang off the committed hook and the index's
- * due order; nothing here delivers yet.
+ * it (qmgr_recover.c), then serves commits and administration
+ * (qmgr_commit.c) and delivers: every committed message goes straight to
+ * the scheduler (qmgr_sched.c), which also scans the index's due order
+ * at start and every queue_run_delay. On stop it lets the requests in
+ * flight answer (a few seconds at most), records their results, and
+ * leaves everything else as the index has it for the next qmgr.
  */
 #include "qmgr.h"
 
@@ -79,14 +82,22 @@ static void qmgr_init(struct event_loop *loop)
 		log_info("cleared %d stale queue index reader slot(s)", n);
 	if (qmgr_recover(&queue, &e) < 0)
 		log_fatal("queue recovery: %s", e.msg);
-	qmgr_commit_init(&queue, loop, sync, NULL, NULL);
+	qmgr_store_init(&queue, loop);
+	qmgr_sched_init(&queue, loop);
+	qmgr_commit_init(&queue, loop, sync, qmgr_sched_committed, NULL);
 	sweep_timer =
 	        event_add_timer(loop, sweep_interval_ms(), on_sweep, NULL);
 }
 
+/* How long a stopping qmgr waits for requests in flight (master allows a
+ * stopping child 10 s). */
+#define DRAIN_MS 5000
+
 static void qmgr_exit(void)
 {
+	qmgr_sched_shutdown(DRAIN_MS);
 	qmgr_commit_shutdown();
+	qmgr_store_flush();
 	event_del(&sweep_timer);
 	db_close(&queue.index);
 	/* Closing queue/ releases the lock for the next qmgr. */

@@ -15,7 +15,10 @@
  *   4. reply ok to each producer and log "ID: from=<...>, size=N, nrcpt=N
  *      (queue active)".
  * A failure in 2 or 3 puts the batch's files back out of queue/ (they were
- * never acknowledged) and answers defer to all.
+ * never acknowledged) and answers defer to all. Each committed message is
+ * then handed to the scheduler (the committed hook).
+ * The same socket carries the administration verbs (qmgr_admin.c) from
+ * `posthorn queue`; they are answered at once, between commits.
  *
  * Why the loop blocks during the sync instead of syncing in a thread: the
  * sync is the only slow step, nothing else in qmgr may run ahead of it
@@ -97,6 +100,29 @@ static void conn_reject(struct qconn *c, const char *reason)
 static void arm_batch(void);
 static void on_conn(struct event *ev, unsigned what, void *ctx);
 
+/* An administration request: answered at once (qmgr_admin.c). Such a
+ * connection is not a producer, so batches do not wait for it. -1 when
+ * c was closed. */
+static int conn_admin(struct qconn *c, const struct ipc_msg *req)
+{
+	struct ipc_msg reply;
+	if (c->awaiting) {
+		c->awaiting = false;
+		nawaiting--;
+	}
+	ipc_msg_init(&reply);
+	qmgr_admin_handle(req, &reply);
+	int rc = ipc_conn_queue(&c->conn, &reply);
+	ipc_msg_deinit(&reply);
+	if (rc < 0 || (rc = ipc_conn_flush(&c->conn)) < 0) {
+		conn_close(c);
+		return -1;
+	}
+	if (rc == 0)
+		event_fd_set(c->ev, EVENT_WRITE);
+	return 0;
+}
+
 /* Takes whole messages out of the input buffer until a commit is
  * complete. Returns -1 when c was closed. */
 static int conn_process(struct qconn *c)
@@ -112,6 +138,16 @@ static int conn_process(struct qconn *c)
 			ipc_msg_deinit(&m);
 			conn_reject(c, e.msg);
 			return -1;
+		}
+		if (c->req.env.nrcpt == 0 &&
+		    qmgr_admin_is_verb(ipc_type(&m))) {
+			if (conn_admin(c, &m) < 0) {
+				ipc_msg_deinit(&m);
+				return -1;
+			}
+			if (c->conn.out.len > 0)
+				break; /* the rest after the reply is out */
+			continue;
 		}
 		rc = qmgr_proto_commit_add(&c->req, &m, &e);
 		if (rc < 0) {
@@ -235,6 +271,7 @@ struct batch {
 	size_t n;
 	char **moved; /* ids renamed into queue/ */
 	size_t nmoved;
+	struct qmgr_store_round *store; /* delivery results riding along */
 };
 
 static void set_result(struct qconn *c, bool ok, const char *status,
@@ -289,7 +326,7 @@ static int put_all(struct db_txn *txn, void *ctx, struct err *e)
 		if (c->ok && queue_index_put(txn, &c->req.env, e) < 0)
 			return -1;
 	}
-	return 0;
+	return qmgr_store_write(txn, b->store, e);
 }
 
 /* Steps 2 and 3 for the moved files; on failure they leave queue/. */
@@ -302,8 +339,20 @@ static void make_durable(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		b->v[i]->req.env.next_attempt = now;
 	int rc = qmgr_sync_files(queue, sync_method, b->moved, b->nmoved, &e);
+	/* Delivery results waiting to be written share this transaction:
+	 * under load that halves the index commits. If they cannot be
+	 * written, the batch is tried alone so they never hold up a
+	 * commit. */
+	b->store = rc == 0 ? qmgr_store_begin() : NULL;
 	if (rc == 0)
 		rc = db_write(queue->index, put_all, b, &e);
+	if (rc < 0 && b->store) {
+		qmgr_store_end(b->store, false, &e);
+		b->store = NULL;
+		rc = db_write(queue->index, put_all, b, &e);
+	}
+	qmgr_store_end(b->store, rc == 0, &e);
+	b->store = NULL;
 	if (rc == 0)
 		return;
 	log_error("commit of %zu message(s) failed: %s", b->nmoved, e.msg);
@@ -337,7 +386,7 @@ static void reply_one(struct qconn *c)
 	c->pending = false;
 	if (c->gone || !c->ev) {
 		if (c->ok && committed_fn)
-			committed_fn(env->queue_id, committed_ctx);
+			committed_fn(env, committed_ctx);
 		conn_close(c);
 		return;
 	}
@@ -349,7 +398,7 @@ static void reply_one(struct qconn *c)
 	int rc = ipc_conn_queue(&c->conn, &m);
 	ipc_msg_deinit(&m);
 	if (c->ok && committed_fn)
-		committed_fn(env->queue_id, committed_ctx);
+		committed_fn(env, committed_ctx);
 	qmgr_proto_commit_reset(&c->req);
 	if (rc < 0) {
 		conn_close(c);

@@ -39,7 +39,8 @@ static const struct command commands[] = {
 	{"config", cmd_config, false, "show or change main.cf parameters"},
 	{"map", cmd_map, true, "build or query lookup tables"},
 	{"user", cmd_user, true, "add, delete, list accounts; set passwords"},
-	{"queue", cmd_queue, true, "list the queue, show a message"},
+	{"queue", cmd_queue, true,
+	 "list, show, flush, delete, hold, release, requeue"},
 };
 
 static void usage(FILE *f)

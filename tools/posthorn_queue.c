@@ -5,11 +5,12 @@
  * Reads the queue index read-only (qmgr is its only writer) and prints it
  * in the layout of Postfix's mailq, so admins and their scripts recognise
  * it: one block per message with id ('!' when on hold), size, arrival
- * time and sender, then one line per recipient (a "(reason)" line above a
- * deferred one), and a total. Read transactions are renewed every few
+ * time and sender, then one line per recipient still to be delivered (a
+ * "(reason)" line above a deferred one), and a total. Read transactions are renewed every few
  * hundred messages so a long listing does not pin old index pages.
- * Changing the queue (flush, hold, delete ...) is a request to qmgr and
- * belongs to issue 4.
+ * Changing the queue (flush, delete, hold, release, requeue) is a request
+ * to qmgr over private/qmgr (proto_qmgr.h), since qmgr is the index's
+ * only writer: one request per message id, or ALL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +22,10 @@
 #include <unistd.h>
 
 #include "common/arena.h"
+#include "common/ipc.h"
 #include "common/log.h"
 #include "common/params.h"
+#include "common/proto_qmgr.h"
 #include "common/queue_index.h"
 #include "common/xalloc.h"
 #include "tools/posthorn_cmd.h"
@@ -41,9 +44,8 @@ static void print_rcpt(FILE *out, const struct queue_rcpt *r)
 		fprintf(out, "%47s%s\n", "", r->address);
 		break;
 	default:
-		fprintf(out, "%47s%s (%s%s%s)\n", "", r->address,
-		        queue_rcpt_status_name(r->status),
-		        r->reason ? ": " : "", r->reason ? r->reason : "");
+		break; /* done with (sent or returned): not listed, as in
+		          Postfix's mailq */
 	}
 }
 
@@ -224,6 +226,69 @@ static int show(const char *id)
 	return 0;
 }
 
+/* What each verb did, for the summary line. */
+static const struct {
+	const char *verb, *done;
+} admin_verbs[] = {
+        {QMGR_REQ_FLUSH, "Flushed"},     {QMGR_REQ_DELETE, "Deleted"},
+        {QMGR_REQ_HOLD, "Placed on hold"}, {QMGR_REQ_RELEASE, "Released"},
+        {QMGR_REQ_REQUEUE, "Requeued"},
+};
+
+/* Sends one request; adds the messages changed to *count. 0, or 1 with
+ * a message printed. */
+static int admin_call(struct ipc_client *c, const char *verb, const char *id,
+                      uint64_t *count)
+{
+	struct ipc_msg req, reply;
+	struct err e;
+	uint64_t n = 0;
+	int rc = 1;
+	ipc_msg_init(&req);
+	ipc_msg_init(&reply);
+	ipc_msg_begin(&req, verb);
+	if (id)
+		(void)ipc_put_str(&req, QMGR_ATTR_QUEUE_ID, id);
+	if (ipc_call(c, &req, &reply, &e) < 0)
+		log_error("%s", e.msg);
+	else if (!ipc_status_ok(&reply))
+		log_error("%s%s%s", id ? id : "", id ? ": " : "",
+		          ipc_reason(&reply)[0] ? ipc_reason(&reply)
+		                                : ipc_status(&reply));
+	else if (ipc_get_u64(&reply, QMGR_ATTR_COUNT, 0, UINT64_MAX, &n) != 1)
+		log_error("qmgr's reply has no count");
+	else
+		rc = 0;
+	*count += n;
+	ipc_msg_deinit(&req);
+	ipc_msg_deinit(&reply);
+	return rc;
+}
+
+static int admin(const char *verb, const char *done, int nids, char **ids)
+{
+	struct ipc_client c;
+	struct err e;
+	uint64_t count = 0;
+	int rc = 0;
+	char *path = xasprintf("%s/%s", params->queue_directory, QMGR_SOCKET);
+	if (ipc_client_connect(&c, path, QMGR_PROTO, QMGR_PROTO_VERSION,
+	                       (int)(params->ipc_timeout * 1000), &e) < 0) {
+		log_error("%s (is the mail system running?)", e.msg);
+		free(path);
+		return 1;
+	}
+	free(path);
+	if (nids == 0)
+		rc = admin_call(&c, verb, NULL, &count);
+	for (int i = 0; i < nids; i++)
+		rc |= admin_call(&c, verb, ids[i], &count);
+	ipc_client_close(&c);
+	printf("%s: %" PRIu64 " message%s\n", done, count,
+	       count == 1 ? "" : "s");
+	return rc;
+}
+
 int cmd_queue(struct posthorn_ctx *ctx, int argc, char **argv)
 {
 	(void)ctx;
@@ -231,7 +296,19 @@ int cmd_queue(struct posthorn_ctx *ctx, int argc, char **argv)
 		return posthorn_queue_list(stdout) == 0 ? 0 : 1;
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
-	fprintf(stderr, "usage: posthorn queue list | show ID\n"
-	                "(flush, delete, hold, release, requeue: not yet)\n");
+	for (size_t i = 0; argc >= 2 && i < sizeof(admin_verbs) /
+	                                        sizeof(admin_verbs[0]);
+	     i++) {
+		if (strcmp(argv[1], admin_verbs[i].verb) != 0)
+			continue;
+		bool flush = strcmp(argv[1], QMGR_REQ_FLUSH) == 0;
+		if (flush ? argc != 2 : argc < 3)
+			break;
+		return admin(admin_verbs[i].verb, admin_verbs[i].done,
+		             argc - 2, argv + 2);
+	}
+	fprintf(stderr, "usage: posthorn queue list | show ID | flush |\n"
+	                "       delete ID...|ALL | hold ID...|ALL |\n"
+	                "       release ID...|ALL | requeue ID...|ALL\n");
 	return 2;
 }

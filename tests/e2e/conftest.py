@@ -265,7 +265,76 @@ def make_instance():
                 shutil.rmtree(inst.dir.parent, ignore_errors=True)
 
 
+HELD = "retry:held for the test"
+
+
+def hold_delivery(inst):
+    """Keeps mail in the queue: qmgr defers every recipient itself
+    (Postfix's "retry" transport) instead of delivering, for tests that
+    look at what was queued. Remote mail then never reaches the smtp
+    agent, so no test asks a real DNS server by accident."""
+    inst.config(local_transport=HELD, virtual_transport=HELD,
+                relay_transport=HELD, default_transport=HELD)
+
+
+def held(factory):
+    """Wraps a make_instance factory so its instances hold delivery. A
+    test module that reads queue files overrides make_instance with
+    `return held(make_instance)`."""
+    def wrapped(*args, setup=None, **kw):
+        def both(inst):
+            hold_delivery(inst)
+            if setup:
+                setup(inst)
+        return factory(*args, setup=both, **kw)
+    return wrapped
+
+
 @pytest.fixture
 def instance(make_instance):
     """A started instance on the embedded default configuration."""
     return make_instance()
+
+
+# -- mailboxes ------------------------------------------------------------
+
+def maildir_files(maildir):
+    """Message files of a maildir (new/ and cur/), oldest name first."""
+    out = []
+    for sub in ("new", "cur"):
+        d = pathlib.Path(maildir) / sub
+        if d.is_dir():
+            out += sorted(d.iterdir())
+    return out
+
+
+def wait_mail(maildir, n=1, timeout=30):
+    """Waits until maildir holds at least n messages; returns them."""
+    return wait_until(lambda: (lambda f: f if len(f) >= n else None)(
+        maildir_files(maildir)), timeout=timeout,
+        what=f"{n} message(s) in {maildir}")
+
+
+@pytest.fixture
+def sysuser():
+    """Factory for system users (root only) with a home under /tmp,
+    removed afterwards: sysuser("x") -> (name, home, pwd entry)."""
+    import pwd
+    import random
+    made = []
+
+    def factory(base):
+        name = "ph%s%04d" % (base, random.randrange(10000))
+        home = pathlib.Path("/tmp") / ("posthorn-home-" + name)
+        subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh",
+                        name], check=True, capture_output=True)
+        made.append((name, home))
+        home.mkdir(mode=0o755)
+        pw = pwd.getpwnam(name)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        return name, home, pw
+
+    yield factory
+    for name, home in made:
+        subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)

@@ -20,7 +20,7 @@ import time
 import pytest
 
 import ipc
-from conftest import wait_until
+from conftest import maildir_files as messages, wait_until
 
 IS_ROOT = os.geteuid() == 0
 BODY = (b"Received: from client (client [127.0.0.1])\n"
@@ -96,16 +96,6 @@ def deliver(inst, rcpts, body=BODY, sender="sender@example.org"):
         c.close()
 
 
-def messages(maildir):
-    """The message files of a maildir (new/ and cur/), sorted by name."""
-    out = []
-    for sub in ("new", "cur"):
-        d = pathlib.Path(maildir) / sub
-        if d.is_dir():
-            out += sorted(d.iterdir())
-    return out
-
-
 def index_entries(maildir, table="msgs"):
     """Entries in a table of the mailbox index (mdb_stat)."""
     p = subprocess.run(["mdb_stat", "-n", "-s", table,
@@ -145,28 +135,6 @@ def writable_dir(inst):
     d.mkdir(exist_ok=True)
     os.chmod(d, 0o1777)
     return d
-
-
-@pytest.fixture
-def sysuser(make_instance):
-    """Factory for system users with a home under /tmp, removed after."""
-    made = []
-
-    def factory(base):
-        name = "ph%s%04d" % (base, random.randrange(10000))
-        home = pathlib.Path("/tmp") / ("posthorn-home-" + name)
-        subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh",
-                        name], check=True, capture_output=True)
-        made.append((name, home))
-        home.mkdir(mode=0o755)
-        pw = pwd.getpwnam(name)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        return name, home, pw
-
-    yield factory
-    for name, home in made:
-        subprocess.run(["userdel", name], capture_output=True)
-        subprocess.run(["rm", "-rf", str(home)])
 
 
 # ---- virtual accounts ------------------------------------------------------

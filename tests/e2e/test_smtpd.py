@@ -13,9 +13,16 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from conftest import held, wait_until
 from smtp_util import (Raw, queue_show, queued_as, queued_ids, smtp_port, transaction,
                        untrusted, wait_queued)
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """These tests look at what smtpd queued: nothing may be delivered
+    meanwhile (and remote mail must not reach real DNS)."""
+    return held(make_instance)
 
 
 def test_session_with_smtplib_and_log_lines(instance):

@@ -6,8 +6,16 @@ import re
 
 import pytest
 
+from conftest import held
 from smtp_util import (Raw, body_of, queue_show, queued_as, queued_files,
                        queued_ids, smtp_port, transaction, wait_queued)
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """These tests read the queue files smtpd wrote: nothing may be
+    delivered meanwhile."""
+    return held(make_instance)
 
 
 def all_8bit_lines():

@@ -9,9 +9,18 @@ import socket
 import threading
 import time
 
-from conftest import wait_until
+import pytest
+
+from conftest import held, wait_until
 from smtp_util import (Raw, body_of, queued_files, queued_ids, smtpd_pid_for,
                        smtp_port, transaction, untrusted, wait_queued)
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """These tests read the queue files smtpd wrote: nothing may be
+    delivered meanwhile."""
+    return held(make_instance)
 
 
 def test_200_concurrent_sessions_each_queued_once(make_instance):

@@ -5,9 +5,17 @@ The client is made an outsider (mynetworks without loopback) so the
 open-relay tricks meet the rules an Internet client meets."""
 import pytest
 
+from conftest import held
 from smtp_util import Raw, smtp_port, untrusted
 
 RELAY_DENIED = 554
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """These tests look at what smtpd queued: nothing may be delivered
+    meanwhile (and remote mail must not reach real DNS)."""
+    return held(make_instance)
 
 
 def rcpt_codes(inst, rcpts, sender="a@b.example"):

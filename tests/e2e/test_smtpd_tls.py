@@ -14,11 +14,19 @@ import time
 
 import pytest
 
+from conftest import held
 from smtp_util import (Raw, queue_show, queued_as, queued_ids, smtp_port,
                        untrusted, wait_queued)
 
 USER = "tls-user@example.test"
 PASSWORD = "correct-Horse-battery-42"
+
+
+@pytest.fixture
+def make_instance(make_instance):
+    """These tests look at what smtpd queued: nothing may be delivered
+    meanwhile (and remote mail must not reach real DNS)."""
+    return held(make_instance)
 
 
 def no_verify():
