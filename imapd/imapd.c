@@ -43,11 +43,11 @@ static int cache_builder(const void *msg, size_t len, struct buf *out)
 static void imapd_init_privileged(void)
 {
 	struct err e;
-	if (params->smtpd_tls_cert_file[0]) {
+	if (params->imapd_tls_cert_file[0]) {
 		struct tls_server_config cfg = {
-		        .cert_file = params->smtpd_tls_cert_file,
-		        .key_file = params->smtpd_tls_key_file,
-		        .protocols = params->smtpd_tls_protocols,
+		        .cert_file = params->imapd_tls_cert_file,
+		        .key_file = params->imapd_tls_key_file,
+		        .protocols = params->imapd_tls_protocols,
 		        .ticket_key_file = params->tls_session_ticket_keyfile,
 		        .ticket_lifetime =
 		                params->smtpd_tls_session_cache_timeout,
@@ -58,7 +58,7 @@ static void imapd_init_privileged(void)
 	}
 	if (params->imapd_tls_wrappermode && !server.tls)
 		log_fatal("imapd_tls_wrappermode = yes needs "
-		          "smtpd_tls_cert_file");
+		          "imapd_tls_cert_file");
 
 	/* The session-count slots: writable by the virtual mailbox owner
 	 * only. */
