@@ -7,12 +7,32 @@
 #   BENCH_SECONDS  seconds per measurement (default 3)
 #   BENCH_DIR      where instances are made (default /tmp; use the disk
 #                  whose figure you want)
+#   BENCH_IMAP_COUNTS  mailbox sizes for the IMAP benchmark (default
+#                  "10000 100000")
 B=${1:?usage: bench/run.sh BUILD_DIR}
-cd "$(dirname "$0")/.." || exit 0
+cd "$(dirname "$0")/.." || echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
+# shellcheck disable=SC2046
+if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \
+	bench/imap_fill.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	# shellcheck disable=SC2086
+	python3 bench/imap_fetch.py "$B" "$tmp" ${BENCH_IMAP_COUNTS:-10000 100000}
+else
+	echo "bench: cannot build imap_fill"
+fi
+exit 0
 SECS=${BENCH_SECONDS:-3}
 BASE=${BENCH_DIR:-/tmp}
 PKGS="openssl libsasl2 libcares lmdb"
-tmp=$(mktemp -d "$BASE/posthorn-bench.XXXXXX") || exit 0
+tmp=$(mktemp -d "$BASE/posthorn-bench.XXXXXX") || echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
+# shellcheck disable=SC2046
+if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \
+	bench/imap_fill.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	# shellcheck disable=SC2086
+	python3 bench/imap_fetch.py "$B" "$tmp" ${BENCH_IMAP_COUNTS:-10000 100000}
+else
+	echo "bench: cannot build imap_fill"
+fi
+exit 0
 chmod 755 "$tmp"
 trap 'for i in "$tmp"/*/; do "$B/sbin/posthorn" -c "$i" stop >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
 
@@ -20,7 +40,16 @@ echo "== queue commit (bench/queue_commit.c): 1 KB messages, fsync on"
 # shellcheck disable=SC2046
 if ! ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/queue_commit" \
 	bench/queue_commit.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
-	echo "bench: cannot build queue_commit"; exit 0
+	echo "bench: cannot build queue_commit"; echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
+# shellcheck disable=SC2046
+if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \
+	bench/imap_fill.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	# shellcheck disable=SC2086
+	python3 bench/imap_fetch.py "$B" "$tmp" ${BENCH_IMAP_COUNTS:-10000 100000}
+else
+	echo "bench: cannot build imap_fill"
+fi
+exit 0
 fi
 echo "filesystem: $(df -T "$tmp" | awk 'NR==2 {print $1, $2}')"
 "$tmp/queue_commit" floor "$tmp" "$SECS"
@@ -67,4 +96,14 @@ echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
 	"Posthorn pop3d beside Dovecot on the same maildir"
 ${PYTHON:-/usr/bin/python3} bench/pop3_retrieve.py "$B" "$tmp" ||
 	echo "bench: pop3_retrieve failed"
+
+echo "== IMAP (bench/imap_fetch.py): SELECT, FETCH (FLAGS ENVELOPE), whole bodies; imapd beside Dovecot"
+# shellcheck disable=SC2046
+if ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I. -o "$tmp/imap_fill" \
+	bench/imap_fill.c "$B/lib/libcommon.a" $(pkg-config --libs $PKGS); then
+	# shellcheck disable=SC2086
+	python3 bench/imap_fetch.py "$B" "$tmp" ${BENCH_IMAP_COUNTS:-10000 100000}
+else
+	echo "bench: cannot build imap_fill"
+fi
 exit 0

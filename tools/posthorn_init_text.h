@@ -74,7 +74,10 @@
 	"smtp      unix  -       -       n       -       -       smtp\n"    \
 	"2110      inet  n       -       n       -       -       pop3d\n"   \
 	"2995      inet  n       -       n       -       -       pop3d\n"   \
-	"    -o pop3d_tls_wrappermode=yes\n"
+	"    -o pop3d_tls_wrappermode=yes\n"  \
+	"2143      inet  n       -       n       -       -       imapd\n"   \
+	"2993      inet  n       -       n       -       -       imapd\n"   \
+	"  -o imapd_tls_wrappermode=yes\n"
 
 #define INIT_ALIASES                                                          \
 	"# aliases - /etc/aliases-style table for mydestination recipients.\n" \
