@@ -347,8 +347,11 @@ int service_main(int argc, char **argv, const struct service_def *d)
 	else {
 		struct sigaction sa = {0};
 		sa.sa_handler = on_term;
-		/* No SA_RESTART: a blocking read returns EINTR so the
-		 * session can say 421 and end. */
+		/* SIGTERM only sets the flag service_stopping() reads. The
+		 * stream layer retries its waits after EINTR, so a
+		 * session notices the flag by waiting in short slices
+		 * (smtpd, pop3d and imapd poll it at least once a second)
+		 * and then says 421 / BYE and ends. */
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	if (def->init)

@@ -9,8 +9,9 @@ crosses by MX to B and lands in Bob's maildir; Bob's reply comes back.
 
 Needs the whole pipeline: smtpd (submission with AUTH), qmgr scheduling
 remote recipients to smtp and local ones to local, and local; the reader
-checks over IMAP or POP3 as well as in the maildir.
+checks over POP3 (Bob) and IMAP (Alice) as well as in the maildir.
 """
+import imaplib
 import pathlib
 import poplib
 import smtplib
@@ -83,6 +84,24 @@ def pop3_subjects(inst, user, password):
         p.quit()
 
 
+def imap_subjects(inst, user, password):
+    """The Subjects in the user's INBOX, as an IMAP client sees them."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    m = imaplib.IMAP4(inst.interface, inst.ports["imap"], timeout=30)
+    try:
+        m.starttls(ssl_context=ctx)
+        m.login(user, password)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK"
+        return [part[1].decode().strip()[len("Subject: "):]
+                for part in data if isinstance(part, tuple)]
+    finally:
+        m.logout()
+
+
 def test_two_organisations_exchange_mail(make_instance):
     port = shared_port()
     zone = {"alpha.test": {"MX": [(10, "mail.alpha.test")]},
@@ -106,3 +125,5 @@ def test_two_organisations_exchange_mail(make_instance):
         msgs = wait_until(lambda: maildir_messages(a, "alpha.test", "alice"),
                           timeout=30, what="reply in alice's maildir")
         assert b"Subject: re: hello bob" in pathlib.Path(msgs[0]).read_bytes()
+        assert imap_subjects(a, "alice@alpha.test", "pw-a") == [
+            "re: hello bob"]
