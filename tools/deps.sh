@@ -12,7 +12,8 @@ set -eu
 BUILD="gcc make pkg-config libssl-dev libsasl2-dev libsasl2-modules \
 libc-ares-dev liblmdb-dev"
 TEST="libcmocka-dev python3 python3-pytest swaks msmtp clang \
-libclang-rt-14-dev lmdb-utils openssl fetchmail getmail6 isync offlineimap3"
+libclang-rt-14-dev lmdb-utils openssl fetchmail getmail6 isync offlineimap3 \
+pflogsumm"
 BENCH="postfix dovecot-pop3d dovecot-imapd"
 
 mode=${1:-build}
