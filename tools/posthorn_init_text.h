@@ -3,34 +3,33 @@
 #define POSTHORN_TOOLS_POSTHORN_INIT_TEXT_H
 
 /*
- * The files `posthorn init` writes: the embedded default configuration.
- * Kept apart from the code that writes them so they read as what they are.
- * INIT_MAIN_CF is a printf format: date, instance directory, daemon
- * directory, mail_owner, virtual mailbox user, virtual mailbox group.
+ * The files `posthorn init` writes, kept apart from the code that writes
+ * them so they read as what they are. @NAME@ marks are filled in by init
+ * (posthorn_init.c says with what) for the two layouts: the self-contained
+ * demo/test instance under one directory, and --system, a real
+ * installation with the standard paths and ports.
  */
 
 #define INIT_MAIN_CF                                                          \
-	"# main.cf - written by `posthorn init` on %s.\n"                     \
+	"# main.cf - written by `posthorn init` on @DATE@.\n"                  \
 	"#\n"                                                                 \
 	"# Only what differs from the built-in defaults is here; see them\n" \
 	"# with `posthorn -c DIR config -d`, change a value with\n"           \
 	"# `posthorn -c DIR config name=value`, then `posthorn reload`.\n"    \
 	"\n"                                                                  \
-	"# This instance keeps everything under one directory.\n"             \
-	"queue_directory = %s/spool\n"                                        \
-	"data_directory = $config_directory/data\n"                           \
-	"daemon_directory = %s\n"                                             \
-	"maillog_file = $config_directory/log/maillog\n"                      \
-	"mail_owner = %s\n"                                                   \
+	"queue_directory = @QUEUE@\n"                                         \
+	"data_directory = @DATA@\n"                                           \
+	"daemon_directory = @DAEMON_DIR@\n"                                   \
+	"@LOG@\n"                                                             \
+	"mail_owner = @OWNER@\n"                                              \
 	"\n"                                                                  \
-	"# Identity: a test domain on loopback.\n"                            \
-	"myhostname = mail.example.test\n"                                    \
-	"mydomain = example.test\n"                                           \
+	"# Identity.\n"                                                       \
+	"myhostname = @HOST@\n"                                               \
+	"mydomain = @DOMAIN@\n"                                               \
 	"myorigin = $mydomain\n"                                              \
-	"inet_interfaces = 127.0.0.1\n"                                       \
+	"inet_interfaces = @INTERFACES@\n"                                    \
 	"mynetworks = 127.0.0.0/8 [::1]/128\n"                                \
-	"# No DNS on the way in: the demo must work without a resolver.\n"    \
-	"smtpd_peername_lookup = no\n"                                        \
+	"@PEERNAME@\n"                                                        \
 	"\n"                                                                  \
 	"# System users get mail for these domains...\n"                      \
 	"mydestination = $myhostname, localhost.$mydomain, localhost\n"       \
@@ -38,12 +37,13 @@
 	"alias_database = lmdb:$config_directory/aliases\n"                   \
 	"# ...and accounts (posthorn user add) for these.\n"                  \
 	"virtual_mailbox_domains = $mydomain\n"                               \
-	"virtual_mailbox_base = $config_directory/mail\n"                     \
-	"virtual_uid_maps = static:%s\n"                                      \
-	"virtual_gid_maps = static:%s\n"                                      \
+	"virtual_mailbox_base = @MAIL@\n"                                     \
+	"virtual_uid_maps = static:@VUSER@\n"                                 \
+	"virtual_gid_maps = static:@VGROUP@\n"                                \
 	"virtual_alias_maps = lmdb:$config_directory/virtual\n"               \
 	"\n"                                                                  \
-	"# TLS with the self-signed certificate init made.\n"                 \
+	"# TLS: a self-signed certificate made by init; replace it with a\n" \
+	"# real one (chain first, key 0600) on a public host.\n"              \
 	"smtpd_tls_cert_file = $config_directory/tls/cert.pem\n"              \
 	"smtpd_tls_key_file = $config_directory/tls/key.pem\n"
 
@@ -56,15 +56,15 @@
 	"#\n"                                                                 \
 	"# service  type  private unpriv  chroot  wakeup  maxproc command\n"  \
 	"# ========================================================\n"  \
-	"2525      inet  n       -       n       -       -       smtpd\n"  \
+	"@SMTP@ inet  n       -       n       -       -       smtpd\n"  \
 	"# Submission (RFC 6409): TLS first, then AUTH, then mail.\n"     \
-	"2587      inet  n       -       n       -       -       smtpd\n"  \
+	"@SUBMISSION@ inet  n       -       n       -       -       smtpd\n"  \
 	"  -o smtpd_tls_security_level=encrypt\n"                        \
 	"  -o smtpd_sasl_auth_enable=yes\n"                              \
 	"  -o smtpd_tls_auth_only=yes\n"                                 \
 	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
 	"# Submission over implicit TLS (RFC 8314).\n"                   \
-	"2465      inet  n       -       n       -       -       smtpd\n"  \
+	"@SMTPS@ inet  n       -       n       -       -       smtpd\n"  \
 	"  -o smtpd_tls_wrappermode=yes\n"                               \
 	"  -o smtpd_sasl_auth_enable=yes\n"                              \
 	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
@@ -72,11 +72,11 @@
 	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
 	"local     unix  -       n       n       -       -       local\n"   \
 	"smtp      unix  -       -       n       -       -       smtp\n"    \
-	"2110      inet  n       -       n       -       -       pop3d\n"   \
-	"2995      inet  n       -       n       -       -       pop3d\n"   \
+	"@POP3@ inet  n       -       n       -       -       pop3d\n"   \
+	"@POP3S@ inet  n       -       n       -       -       pop3d\n"   \
 	"    -o pop3d_tls_wrappermode=yes\n"  \
-	"2143      inet  n       -       n       -       -       imapd\n"   \
-	"2993      inet  n       -       n       -       -       imapd\n"   \
+	"@IMAP@ inet  n       -       n       -       -       imapd\n"   \
+	"@IMAPS@ inet  n       -       n       -       -       imapd\n"   \
 	"  -o imapd_tls_wrappermode=yes\n"
 
 #define INIT_ALIASES                                                          \
@@ -84,7 +84,7 @@
 	"# After editing: posthorn -c DIR map build -a DIR/aliases\n"         \
 	"#\n"                                                                 \
 	"# RFC 5321 4.5.1: postmaster must always reach a person.\n"          \
-	"postmaster: demo@example.test\n"                                     \
+	"postmaster: @FIRST@@@DOMAIN@\n"                                     \
 	"abuse: postmaster\n"                                                 \
 	"mailer-daemon: postmaster\n"                                         \
 	"root: postmaster\n"
@@ -92,7 +92,7 @@
 #define INIT_VIRTUAL                                                          \
 	"# virtual - address rewriting for every domain (virtual_alias_maps).\n" \
 	"# After editing: posthorn -c DIR map build DIR/virtual\n"            \
-	"postmaster@example.test demo@example.test\n"                         \
-	"abuse@example.test demo@example.test\n"
+	"postmaster@@DOMAIN@ @FIRST@@@DOMAIN@\n"                             \
+	"abuse@@DOMAIN@ @FIRST@@@DOMAIN@\n"
 
 #endif
