@@ -92,6 +92,10 @@ mkdir -p "$tmp/relay-bench" && chmod 755 "$tmp/relay-bench"
 ${PYTHON:-/usr/bin/python3} bench/relay.py "$B" "$tmp/relay-bench" "$SECS" ||
 	echo "bench: relay failed"
 
+echo "== relay (bench/relay_compare.py): SMTP in -> smtp out to smtp-sink, Posthorn beside Postfix"
+BENCH_DIR=$BASE ${PYTHON:-/usr/bin/python3} bench/relay_compare.py "$B" "$SECS" 10 50 ||
+	echo "bench: relay_compare failed"
+
 echo "== POP3 retrieval (bench/pop3_retrieve.py): 10,000 messages," \
 	"Posthorn pop3d beside Dovecot on the same maildir"
 ${PYTHON:-/usr/bin/python3} bench/pop3_retrieve.py "$B" "$tmp" ||
