@@ -221,7 +221,8 @@ const char *log_quote(char *out, size_t outsz, const void *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		if (o + 1 >= outsz) {
 			if (outsz > 4)
-				memcpy(out + outsz - 4, "...", 3), o = outsz - 1;
+				memcpy(out + outsz - 4, "...", 3),
+					o = outsz - 1;
 			break;
 		}
 		out[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';

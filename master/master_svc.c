@@ -353,8 +353,8 @@ static void set_listening(struct svc *s, bool on)
 		return;
 	for (int i = 0; i < s->nfds; i++) {
 		if (on)
-			s->listen_ev[i] = event_add_fd(loop, s->fds[i],
-						       EVENT_READ, on_listen, s);
+			s->listen_ev[i] = event_add_fd(
+				loop, s->fds[i], EVENT_READ, on_listen, s);
 		else
 			event_del(&s->listen_ev[i]);
 	}
@@ -501,8 +501,8 @@ static struct svc *new_svc(const struct mastercf_service *c)
 			  ? xstrdup(c->command)
 			  : xasprintf("%s/%s", params->daemon_directory,
 				      c->command);
-	s->maxproc = c->maxproc ? c->maxproc
-				: (int)params->default_process_limit;
+	s->maxproc =
+		c->maxproc ? c->maxproc : (int)params->default_process_limit;
 	s->always = c->wakeup > 0;
 	s->status_rd = s->status_wr = -1;
 	return s;
