@@ -8,7 +8,6 @@ it; pop3d_client_address_limit across pop3 and pop3s, refused with
 import os
 import poplib
 import signal
-import ssl
 import time
 
 import pytest
@@ -16,25 +15,9 @@ import pytest
 from conftest import wait_until
 from imap_helpers import Raw
 from smtp_util import server_pid_for
+from test_pop3d import connect as pop
 
 TIMEOUT = 30
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def pop(inst, mode="stls"):
-    if mode == "pop3s":
-        return poplib.POP3_SSL("127.0.0.1", inst.ports["pop3s"],
-                               context=tls_ctx(), timeout=TIMEOUT)
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=TIMEOUT)
-    if mode == "stls":
-        p.stls(tls_ctx())
-    return p
 
 
 def pop_refused(inst, mode):
