@@ -3,13 +3,17 @@
  * anvil.c - per-client session counts and failure history, shared by file
  *
  * Layout of the file (mapped MAP_SHARED by every process using it):
- *   [header 64 bytes][slots records][fails records]
- * A record is a key (kind, length, bytes, and a hash to skip mismatches
- * cheaply) plus a count and a time. A session slot belongs to the handle
- * holding an OFD write lock on the slot's first byte; it writes its key
- * there. The sessions of a key are the slots carrying the key whose lock
- * is held: a dead process's lock is gone, so what it left in its slot is
- * not counted and is overwritten by the next taker. No cleanup is ever
+ *   [header 64 bytes][slot tags][slot records][failure records]
+ * A record is a key (kind, length, bytes, its hash) plus a count and a
+ * time. A slot's tag repeats its key's hash (0: free), so counting the
+ * sessions of a key reads 4 bytes per slot, not a record per slot.
+ *
+ * A session slot belongs to the handle holding an OFD write lock on the
+ * first byte of its record; the holder writes its key there and clears
+ * it when the session leaves. The sessions of a key are the slots
+ * carrying the key whose lock is held: a dead process's lock is gone, so
+ * what it left in its slot is not counted once checked (always before a
+ * refusal) and is overwritten by the next taker. No cleanup pass is ever
  * needed, and no process can leak a slot.
  *
  * Every change (taking, leaving, failures) happens under an OFD lock on
@@ -40,7 +44,7 @@
 
 #define HEADER 64
 #define MAGIC "phanvil1"
-#define DEFAULT_SLOTS 4096
+#define DEFAULT_SLOTS 16384
 #define DEFAULT_FAILS 1024
 #define DEFAULT_DECAY 600
 #define MAX_RECORDS (1u << 20)
@@ -106,12 +110,13 @@ int anvil_key_name(struct anvil_key *k, const char *name, size_t len)
 	return 0;
 }
 
+/* Never 0, the tag of a free slot. */
 static uint32_t key_hash(const struct anvil_key *k)
 {
 	uint32_t h = 2166136261u ^ k->kind;
 	for (unsigned i = 0; i < k->len; i++)
 		h = (h ^ k->data[i]) * 16777619u;
-	return h;
+	return h ? h : 1;
 }
 
 static bool rec_is(const struct rec *r, const struct anvil_key *k, uint32_t h)
@@ -131,19 +136,37 @@ static void rec_set(struct rec *r, const struct anvil_key *k, uint32_t h)
 
 /* ---- the file and its locks ------------------------------------------ */
 
+static uint32_t *tag_at(struct anvil *t, unsigned i)
+{
+	return (uint32_t *)(t->map + HEADER) + i;
+}
+
+static size_t records_off(const struct anvil *t)
+{
+	size_t tags = (size_t)t->slots * sizeof(uint32_t);
+	return HEADER + (tags + 63) / 64 * 64;
+}
+
 static struct rec *slot_at(struct anvil *t, unsigned i)
 {
-	return (struct rec *)(t->map + HEADER) + i;
+	return (struct rec *)(t->map + records_off(t)) + i;
 }
 
 static struct rec *fail_at(struct anvil *t, unsigned i)
 {
-	return (struct rec *)(t->map + HEADER) + t->slots + i;
+	return (struct rec *)(t->map + records_off(t)) + t->slots + i;
 }
 
-static off_t slot_off(unsigned i)
+/* The byte whose lock is slot i. */
+static off_t slot_off(const struct anvil *t, unsigned i)
 {
-	return (off_t)(HEADER + (size_t)i * sizeof(struct rec));
+	return (off_t)(records_off(t) + (size_t)i * sizeof(struct rec));
+}
+
+static void slot_clear(struct anvil *t, unsigned i)
+{
+	*tag_at(t, i) = 0;
+	memset(slot_at(t, i), 0, sizeof(struct rec));
 }
 
 /* F_OFD_GETLK: 1 locked by another description, 0 not, -1 error. */
@@ -245,7 +268,8 @@ int anvil_open(const char *path, const struct anvil_opts *o, struct anvil **out,
 		free(t);
 		return -1;
 	}
-	t->size = HEADER + ((size_t)t->slots + t->fails) * sizeof(struct rec);
+	t->size = records_off(t) +
+	          ((size_t)t->slots + t->fails) * sizeof(struct rec);
 	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (t->fd < 0) {
 		err_set(e, "open %s: %s", path, strerror(errno));
@@ -292,18 +316,27 @@ void anvil_close(struct anvil **tp)
 
 /* ---- sessions ------------------------------------------------------- */
 
-/* Under the header lock. */
+/*
+ * Under the header lock: the slots carrying key. Only a process that
+ * died without leaving leaves its key behind, so the keys alone are
+ * almost always right; with verify, each one's lock is checked (one
+ * system call per slot, each walking the file's lock list) and the
+ * records of dead holders are cleared. Nobody can be taking such a slot
+ * meanwhile: takers hold the header lock too.
+ */
 static int count_sessions(struct anvil *t, const struct anvil_key *k,
-                          uint32_t h)
+                          uint32_t h, bool verify)
 {
 	int n = 0;
 	for (unsigned i = 0; i < t->slots; i++) {
-		if (!rec_is(slot_at(t, i), k, h))
+		if (*tag_at(t, i) != h || !rec_is(slot_at(t, i), k, h))
 			continue;
 		/* Our own locks never conflict with us: count them apart. */
-		if (t->mine[i] ||
-		    lock_op(t->fd, F_OFD_GETLK, F_WRLCK, slot_off(i)) == 1)
+		if (!verify || t->mine[i] ||
+		    lock_op(t->fd, F_OFD_GETLK, F_WRLCK, slot_off(t, i)) == 1)
 			n++;
+		else
+			slot_clear(t, i);
 	}
 	return n;
 }
@@ -318,7 +351,7 @@ static int take_slot(struct anvil *t)
 		unsigned i = (start + k) % t->slots;
 		if (t->mine[i])
 			continue;
-		if (lock_op(t->fd, F_OFD_SETLK, F_WRLCK, slot_off(i)) == 0)
+		if (lock_op(t->fd, F_OFD_SETLK, F_WRLCK, slot_off(t, i)) == 0)
 			return (int)i;
 		if (errno != EAGAIN && errno != EACCES)
 			return -1;
@@ -333,7 +366,10 @@ int anvil_enter(struct anvil *t, const struct anvil_key *k, unsigned limit,
 	if (!usable(t, k) || table_lock(t) < 0)
 		return 0;
 	uint32_t h = key_hash(k);
-	int n = count_sessions(t, k, h) + 1;
+	/* A refusal must not be caused by a crashed process: verify then. */
+	int n = count_sessions(t, k, h, false) + 1;
+	if (limit > 0 && (unsigned)n > limit)
+		n = count_sessions(t, k, h, true) + 1;
 	if (limit == 0 || (unsigned)n <= limit) {
 		int i = take_slot(t);
 		if (i < 0) {
@@ -343,6 +379,7 @@ int anvil_enter(struct anvil *t, const struct anvil_key *k, unsigned limit,
 			rec_set(r, k, h);
 			r->pid = (uint32_t)getpid();
 			r->when = (int64_t)now(t);
+			*tag_at(t, (unsigned)i) = h;
 			t->mine[i] = 1;
 			*slot_out = i;
 		}
@@ -360,8 +397,8 @@ void anvil_leave(struct anvil *t, int *slot)
 	/* Cleared under the header lock, so a counter never sees the key
 	 * of a slot somebody else has just taken. */
 	bool locked = table_lock(t) == 0;
-	memset(slot_at(t, i), 0, sizeof(struct rec));
-	(void)lock_op(t->fd, F_OFD_SETLK, F_UNLCK, slot_off(i));
+	slot_clear(t, i);
+	(void)lock_op(t->fd, F_OFD_SETLK, F_UNLCK, slot_off(t, i));
 	if (locked)
 		table_unlock(t);
 	t->mine[i] = 0;
@@ -372,7 +409,7 @@ int anvil_sessions(struct anvil *t, const struct anvil_key *k)
 {
 	if (!usable(t, k) || table_lock(t) < 0)
 		return 0;
-	int n = count_sessions(t, k, key_hash(k));
+	int n = count_sessions(t, k, key_hash(k), true);
 	table_unlock(t);
 	return n;
 }

@@ -56,7 +56,7 @@ int anvil_key_name(struct anvil_key *k, const char *name, size_t len);
 /* Geometry and policy of an open table; zero fields take the defaults.
  * Every process opening one file must use the same slots and fails. */
 struct anvil_opts {
-	unsigned slots;        /* concurrent sessions held (4096) */
+	unsigned slots;        /* concurrent sessions held (16384) */
 	unsigned fails;        /* keys with recent failures (1024) */
 	long fail_decay;       /* seconds per forgotten failure (600) */
 	time_t (*clock)(void); /* NULL: time(NULL); tests inject theirs */
@@ -85,7 +85,8 @@ void anvil_close(struct anvil **tp);
 
 /*
  * A session for key starts: counts the live sessions holding key, this
- * one included. If limit is 0 or the count is at most limit, takes a
+ * one included (the sessions of processes that died without leaving may
+ * count too, except when the count is over limit: it is then checked). If limit is 0 or the count is at most limit, takes a
  * slot for it (*slot_out >= 0, give it back with anvil_leave); otherwise
  * takes none (*slot_out = -1) and the caller refuses the session.
  * Returns the count (>= 1); 0 when t is NULL, k is empty or the file
