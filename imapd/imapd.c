@@ -4,28 +4,23 @@
  *
  * One process serves one client at a time (SERVICE_ONE_CLIENT), as the
  * virtual mailbox owner, never root. As root it loads the TLS certificate
- * and makes the directory of session-count slots; after the drop it opens
- * the account map, sets up SASL and tells the mailbox store how to cache
- * FETCH data for new messages. imapd_session.c does the rest.
+ * and opens the per-client table all imapd processes share
+ * (queue_directory/pid/imapd.clients, common/anvil.h: sessions per
+ * address and per user, recent login failures per address); after the
+ * drop it opens the account map, sets up SASL and tells the mailbox store
+ * how to cache FETCH data for new messages. imapd_session.c does the
+ * rest.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "common/account.h"
+#include "common/anvil.h"
 #include "common/imap_struct.h"
 #include "common/log.h"
 #include "common/mbox.h"
 #include "common/mime.h"
 #include "common/params.h"
-#include "common/privs.h"
 #include "common/sasl_server.h"
 #include "common/service.h"
 #include "common/tls.h"
-#include "common/xalloc.h"
 #include "imapd/imapd_session.h"
 
 static struct imapd_server server;
@@ -59,31 +54,7 @@ static void imapd_init_privileged(void)
 	if (params->imapd_tls_wrappermode && !server.tls)
 		log_fatal("imapd_tls_wrappermode = yes needs "
 		          "imapd_tls_cert_file");
-
-	/* The session-count slots: writable by the virtual mailbox owner
-	 * only. */
-	char *dir = xasprintf("%s/imapd", params->data_directory);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		log_warn("mkdir %s: %s (connection limits disabled)", dir,
-		         strerror(errno));
-		free(dir);
-		return;
-	}
-	if (privs_is_root()) {
-		unsigned uid, gid;
-		if (privs_lookup_static(params->virtual_uid_maps, false, &uid,
-		                        &e) < 0 ||
-		    privs_lookup_static(params->virtual_gid_maps, true, &gid,
-		                        &e) < 0 ||
-		    chown(dir, uid, gid) < 0) {
-			log_warn("%s: cannot give it to the mailbox owner "
-			         "(connection limits disabled)",
-			         dir);
-			free(dir);
-			return;
-		}
-	}
-	server.limits_dir = dir;
+	server.clients = anvil_open_family("imapd");
 }
 
 static void imapd_init(struct event_loop *loop)
@@ -101,11 +72,6 @@ static void imapd_init(struct event_loop *loop)
 	if (sasl_server_setup(server.accounts, buf_cstr(&mechs), &e) < 0)
 		log_fatal("SASL: %s", e.msg);
 	buf_deinit(&mechs);
-	if (server.limits_dir && access(server.limits_dir, W_OK) < 0) {
-		log_warn("%s not writable: connection limits disabled",
-		         server.limits_dir);
-		server.limits_dir = NULL;
-	}
 	server.line_max = (size_t)params->imapd_line_length_limit;
 	server.literal_max = (size_t)params->imapd_literal_size_limit;
 	server.max_depth = (unsigned)params->imapd_max_nesting;
@@ -121,6 +87,7 @@ static void imapd_exit(void)
 {
 	sasl_server_cleanup();
 	account_close(&server.accounts);
+	anvil_close(&server.clients);
 	tls_ctx_free(&server.tls);
 }
 

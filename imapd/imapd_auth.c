@@ -17,12 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/anvil.h"
 #include "common/log.h"
 #include "common/params.h"
 #include "common/sasl_server.h"
 #include "common/str.h"
 #include "common/tls.h"
-#include "imapd/imapd_limits.h"
 #include "imapd/imapd_session.h"
 
 /* After this many failed logins the connection is closed. */
@@ -85,10 +85,14 @@ static void auth_failed(struct imapd_session *s, struct imapd_cmd *c,
 	         log_quote(q, sizeof(q), user, strlen(user)), method,
 	         s->client->peer.addr, s->auth_failures,
 	         reason && *reason ? ", reason=" : "", reason ? reason : "");
-	/* Slow down password guessing: each failure waits longer. */
-	long delay = params->imapd_auth_failure_delay * (long)s->auth_failures;
-	if (delay > AUTH_DELAY_MAX)
-		delay = AUTH_DELAY_MAX;
+	/* Slow down password guessing: each recent failure from the
+	 * address, in this session or an earlier one, makes the wait
+	 * longer, so reconnecting after each guess does not help. */
+	unsigned n = anvil_fail(s->srv->clients, &s->client_key);
+	if (n < s->auth_failures) /* no table: this session's count */
+		n = s->auth_failures;
+	long delay = anvil_fail_delay(n, params->imapd_auth_failure_delay,
+	                              AUTH_DELAY_MAX);
 	if (delay > 0) {
 		(void)imapd_flush(s);
 		sleep((unsigned)delay);
@@ -104,25 +108,27 @@ static void login_done(struct imapd_session *s, struct imapd_cmd *c,
                        const char *user, const char *method)
 {
 	struct err e;
-	int lr = imapd_limit_take(
-	        s->srv->limits_dir, "user", user,
-	        (unsigned)params->imapd_client_connection_limit, &s->limit_user,
-	        &e);
-	if (lr == 0) {
+	/* The password was right: the address's failures are forgiven. */
+	anvil_fail_clear(s->srv->clients, &s->client_key);
+	struct anvil_key key;
+	(void)anvil_key_name(&key, user, strlen(user));
+	unsigned limit = (unsigned)params->imapd_client_connection_limit;
+	int sessions = anvil_enter(s->srv->clients, &key, limit, &s->user_slot);
+	if (sessions < 0)
+		log_warn("connection table full: user=<%s> not counted", user);
+	if (sessions > (int)limit) {
 		log_warn("too many sessions for user=<%s>, rip=%s", user,
 		         s->client->peer.addr);
 		return imapd_cmd_no(c, s,
 		                    "[LIMIT] Too many connections for "
 		                    "this user.");
 	}
-	if (lr < 0)
-		log_warn("connection limit: %s", e.msg);
 	struct account_info info;
 	int rc = account_get(s->srv->accounts, user, &info, &e);
 	if (rc <= 0) {
 		log_error("user=<%s>: account lookup: %s", user,
 		          rc < 0 ? e.msg : "gone");
-		imapd_limit_release(&s->limit_user);
+		anvil_leave(s->srv->clients, &s->user_slot);
 		return imapd_cmd_no(c, s,
 		                    "[UNAVAILABLE] Temporary failure, "
 		                    "try again later.");
@@ -138,7 +144,7 @@ static void login_done(struct imapd_session *s, struct imapd_cmd *c,
 		log_error("user=<%s>: mailbox %s: %s", user, path,
 		          n < 0 || (size_t)n >= sizeof(path) ? "path too long"
 		                                             : e.msg);
-		imapd_limit_release(&s->limit_user);
+		anvil_leave(s->srv->clients, &s->user_slot);
 		return imapd_cmd_no(c, s,
 		                    "[UNAVAILABLE] Mailbox unavailable, "
 		                    "try again later.");

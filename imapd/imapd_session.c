@@ -27,7 +27,6 @@
 #include "common/str.h"
 #include "common/tls.h"
 #include "common/xalloc.h"
-#include "imapd/imapd_limits.h"
 #include "imapd/imapd_view.h"
 
 #define CMD_UID 0x1u        /* has a UID form */
@@ -532,8 +531,8 @@ static void session_free(struct imapd_session *s)
 		imapd_unselect(s);
 	if (s->mb)
 		imapd_auth_logout(s);
-	imapd_limit_release(&s->limit_user);
-	imapd_limit_release(&s->limit_addr);
+	anvil_leave(s->srv->clients, &s->user_slot);
+	anvil_leave(s->srv->clients, &s->addr_slot);
 	sasl_server_session_free(&s->sasl);
 	imapd_reader_deinit(&s->rd);
 	buf_deinit(&s->in);
@@ -549,6 +548,8 @@ void imapd_session_run(struct imapd_server *srv, struct service_client *client)
 	s->srv = srv;
 	s->client = client;
 	s->state = IMAPD_STATE_NOTAUTH;
+	s->addr_slot = s->user_slot = -1;
+	(void)anvil_key_addr(&s->client_key, client->peer.addr);
 	set_peer(s);
 	s->s = stream_new(client->fd);
 	client->fd = -1; /* the stream closes it */
@@ -576,19 +577,19 @@ void imapd_session_run(struct imapd_server *srv, struct service_client *client)
 		sasl_server_session_security(s->sasl, (unsigned)bits,
 		                             !params->imapd_tls_auth_only);
 	}
-	struct err e;
-	int lr = imapd_limit_take(srv->limits_dir, "addr", client->peer.addr,
-	                          (unsigned)params->imapd_client_address_limit,
-	                          &s->limit_addr, &e);
-	if (lr == 0) {
+	/* Counted across all imapd processes; a full table counts nothing
+	 * rather than lock everybody out. */
+	unsigned limit = (unsigned)params->imapd_client_address_limit;
+	int n = anvil_enter(srv->clients, &s->client_key, limit, &s->addr_slot);
+	if (n < 0)
+		log_warn("connection table full: %s not counted", s->peer);
+	if (n > (int)limit) {
 		log_warn("too many connections from %s", s->peer);
 		imapd_untagged(s, "BYE [LIMIT] Too many connections from your "
 		                  "address");
 		(void)imapd_flush(s);
 		goto done;
 	}
-	if (lr < 0)
-		log_warn("connection limit: %s", e.msg);
 	imapd_untagged(s, "OK [CAPABILITY %s] %s ready.", imapd_capabilities(s),
 	               params->myhostname);
 	while (!s->bye) {

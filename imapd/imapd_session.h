@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/account.h"
+#include "common/anvil.h"
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/mbox.h"
@@ -27,7 +28,9 @@
 struct imapd_server {
 	struct tls_ctx *tls; /* NULL: no certificate, no TLS */
 	struct account_db *accounts;
-	const char *limits_dir; /* connection-count slots */
+	/* Shared by all imapd processes (NULL: limits off): sessions per
+	 * address and per user, recent login failures per address. */
+	struct anvil *clients;
 	size_t line_max, literal_max;
 	unsigned max_depth;
 };
@@ -52,7 +55,6 @@ enum imapd_status { IMAPD_OK, IMAPD_NO, IMAPD_BAD };
 #define IMAPD_EXT_QRESYNC 0x2u /* implies CONDSTORE */
 
 struct imapd_view;
-struct imapd_limit;
 
 struct imapd_session {
 	struct imapd_server *srv;
@@ -72,7 +74,8 @@ struct imapd_session {
 	struct arena *arena; /* freed after each command */
 	uint64_t bytes_out;
 	unsigned enabled; /* IMAPD_EXT_* */
-	struct imapd_limit *limit_addr, *limit_user;
+	struct anvil_key client_key; /* the peer's address in srv->clients */
+	int addr_slot, user_slot;    /* our slots there, or -1 */
 	uint64_t expunged; /* for the logout line */
 	bool bye;          /* a BYE was sent: end the session */
 };

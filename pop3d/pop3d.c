@@ -3,16 +3,19 @@
  * pop3d.c - the POP3 access server: main() and process setup
  *
  * One client per process (SERVICE_ONE_CLIENT), running as the virtual
- * mailbox owner (never root): as root it only loads the TLS certificate;
- * after the drop it opens the account map and sets up SASL, then serves
- * sessions (pop3d_session.c). master.cf runs it twice in the default
- * configuration: plain POP3 with STLS, and pop3s with
- * -o pop3d_tls_wrappermode=yes.
+ * mailbox owner (never root): as root it loads the TLS certificate and
+ * opens the per-client table all pop3d processes share
+ * (queue_directory/pid/pop3d.clients, common/anvil.h: sessions and recent
+ * login failures per address); after the drop it opens the account map
+ * and sets up SASL, then serves sessions (pop3d_session.c). master.cf
+ * runs it twice in the default configuration: plain POP3 with STLS, and
+ * pop3s with -o pop3d_tls_wrappermode=yes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/account.h"
+#include "common/anvil.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/params.h"
@@ -26,6 +29,7 @@ static struct pop3d_config cfg;
 
 static void pop3d_init_privileged(void)
 {
+	cfg.clients = anvil_open_family("pop3d");
 	if (!*params->pop3d_tls_cert_file) {
 		if (params->pop3d_tls_wrappermode)
 			log_fatal("pop3d_tls_wrappermode = yes needs "
@@ -96,6 +100,7 @@ static void pop3d_exit(void)
 {
 	sasl_server_cleanup();
 	account_close(&cfg.accounts);
+	anvil_close(&cfg.clients);
 	tls_ctx_free(&cfg.tls);
 }
 

@@ -4,8 +4,9 @@
  *
  * STLS (RFC 2595 4) and implicit TLS (pop3s), logins by USER/PASS
  * (RFC 1939 7) and SASL (RFC 5034) through the shared account check
- * (common/sasl_server.h), the delay after a failed login, and the step
- * into TRANSACTION: opening and locking the maildrop.
+ * (common/sasl_server.h), the delay after a failed login (growing with
+ * the client address's recent failures across sessions, common/anvil.h),
+ * and the step into TRANSACTION: opening and locking the maildrop.
  * APOP is not offered: it needs the password in clear on the server, and
  * the account map holds only hashes.
  *
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/anvil.h"
 #include "common/log.h"
 #include "common/params.h"
 #include "pop3d_session.h"
@@ -25,6 +27,8 @@
 /* RFC 5034 4: a client response line may be long; SASL_SERVER_INPUT_MAX
  * decoded bytes are at most this much base64 (plus CRLF). */
 #define AUTH_LINE_MAX (4 * (SASL_SERVER_INPUT_MAX / 3 + 1) + 2)
+/* The growing delay after a failed login stops growing here (seconds). */
+#define DELAY_MAX 30
 
 /* ---- TLS --------------------------------------------------------------- */
 
@@ -82,11 +86,17 @@ static void log_who(struct pop3d_session *s, char *out, size_t outsz,
 	               s->laddr, s->tls ? ", TLS" : "");
 }
 
-/* Sleeps after a failed login, longer after each one in the session:
+/* Sleeps after a failed login, longer after each recent one from the
+ * client's address, in this session or an earlier one (a client that
+ * reconnects after each wrong password is slowed like one that stays):
  * guessing passwords gets slow, one typo costs a user little. */
 static void failure_delay(struct pop3d_session *s)
 {
-	long secs = params->pop3d_auth_failure_delay * (long)s->auth_failures;
+	unsigned n = anvil_fail(s->cfg->clients, &s->client_key);
+	if (n < s->auth_failures) /* no table: this session's count */
+		n = s->auth_failures;
+	long secs = anvil_fail_delay(n, params->pop3d_auth_failure_delay,
+	                             DELAY_MAX);
 	if (secs <= 0)
 		return;
 	(void)stream_flush(s->st);
@@ -120,6 +130,8 @@ int pop3d_login(struct pop3d_session *s, const char *user, const char *method)
 {
 	struct account_info info;
 	struct err e;
+	/* The password was right: the address's failures are forgiven. */
+	anvil_fail_clear(s->cfg->clients, &s->client_key);
 	int rc = account_get(s->cfg->accounts, user, &info, &e);
 	if (rc <= 0)
 		return auth_tempfail(s, rc < 0 ? e.msg : "account vanished");

@@ -6,9 +6,9 @@
  * the command table (which says in which states a command is legal, how
  * many arguments it takes, and whether it is a login that needs TLS
  * first), and calls its handler. Owns the state changes, the limits
- * (line length, error count, command count), the idle timeout, the end
- * of the session when master stops the service, and the connect,
- * disconnect and logout log lines.
+ * (sessions per client address, line length, error count, command
+ * count), the idle timeout, the end of the session when master stops the
+ * service, and the connect, disconnect and logout log lines.
  * Not here: what the commands do (pop3d_auth.c, pop3d_cmd.c).
  *
  * Invariants: replies are buffered and go out when the session is about
@@ -378,6 +378,8 @@ static void session_setup(struct pop3d_session *s, struct service_client *c)
 	(void)snprintf(s->addr, sizeof(s->addr), "%s", a);
 	(void)snprintf(s->laddr, sizeof(s->laddr), "%s", l);
 	(void)snprintf(s->namaddr, sizeof(s->namaddr), "unknown[%s]", s->addr);
+	(void)anvil_key_addr(&s->client_key, s->addr); /* else not counted */
+	s->clients_slot = -1;
 	s->state = POP3D_STATE_AUTH;
 	s->where = "CONNECT";
 	s->command_limit = (uint64_t)params->pop3d_command_limit;
@@ -392,6 +394,7 @@ static void session_setup(struct pop3d_session *s, struct service_client *c)
 
 static void session_teardown(struct pop3d_session *s)
 {
+	anvil_leave(s->cfg->clients, &s->clients_slot);
 	pop3d_maildrop_close(&s->md);
 	sasl_server_session_free(&s->sasl);
 	if (s->line.data)
@@ -467,6 +470,31 @@ static bool check_limits(struct pop3d_session *s)
 	return true;
 }
 
+/* pop3d_client_address_limit, counted across all pop3d processes. The
+ * refusal is -ERR [SYS/TEMP] (RFC 3206 4: a temporary condition of the
+ * server, not the user's credentials, worth retrying later); [IN-USE]
+ * (RFC 2449 8.1.1) would tell the client its maildrop is locked by
+ * another session, which is not what happened: no maildrop is known yet.
+ * A full table counts nothing rather than lock everybody out. */
+static bool connection_allowed(struct pop3d_session *s)
+{
+	unsigned limit = (unsigned)params->pop3d_client_address_limit;
+	int n = anvil_enter(s->cfg->clients, &s->client_key, limit,
+	                    &s->clients_slot);
+	if (n < 0)
+		log_warn("connection table full: %s not counted", s->namaddr);
+	if (n > (int)limit) {
+		log_warn("too many connections from %s: %d "
+		         "(pop3d_client_address_limit = %u)",
+		         s->namaddr, n, limit);
+		pop3d_err(s, "SYS/TEMP", "Too many connections from your "
+		                         "address.");
+		s->end_reason = "too many connections";
+		return false;
+	}
+	return true;
+}
+
 void pop3d_session_run(struct service_client *c)
 {
 	struct pop3d_session s;
@@ -478,6 +506,8 @@ void pop3d_session_run(struct service_client *c)
 		pop3d_err(&s, "SYS/TEMP", "Server shutting down.");
 		goto out;
 	}
+	if (!connection_allowed(&s))
+		goto out;
 	pop3d_ok(&s, "%s ready.", params->mail_name);
 	while (!s.quit && check_limits(&s)) {
 		size_t max = (size_t)params->pop3d_line_length_limit;

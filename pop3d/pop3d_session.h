@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/account.h"
+#include "common/anvil.h"
 #include "common/buf.h"
 #include "common/sasl_server.h"
 #include "common/service.h"
@@ -37,6 +38,7 @@ struct pop3d_config {
 	struct account_db *accounts; /* the account map (read-only) */
 	bool expire_retrieved;       /* pop3d_expire is "0" */
 	const char *expire;          /* EXPIRE capability value or NULL */
+	struct anvil *clients; /* sessions, failures per address; NULL: off */
 };
 
 struct pop3d_session {
@@ -47,6 +49,8 @@ struct pop3d_session {
 	char addr[64];    /* client address (IPv4 without ::ffff:) */
 	char laddr[64];   /* our address */
 	char namaddr[80]; /* "unknown[addr]" for Postfix-shaped lines */
+	struct anvil_key client_key; /* addr in cfg->clients */
+	int clients_slot;            /* this session's slot there, or -1 */
 	bool tls;         /* the channel is encrypted */
 	unsigned tls_bits;
 	struct buf line; /* the current command line */

@@ -4,8 +4,10 @@
  *
  * One client per process, synchronous, like Postfix's smtpd (the service
  * skeleton accepts; smtpd_session.c serves). As root it reads the TLS key
- * and opens the shared per-client table; after the drop it opens the
- * lookup tables, the account map and Cyrus SASL, once per process.
+ * and opens the per-client table all smtpd processes share
+ * (queue_directory/pid/smtpd.clients, common/anvil.h: sessions and recent
+ * AUTH failures per client address); after the drop it opens the lookup
+ * tables, the account map and Cyrus SASL, once per process.
  *
  * The same program is the pickup service (local submission from
  * sendmail, smtpd_pickup.c) when master.cf gives it the argument
@@ -15,16 +17,17 @@
 #include <string.h>
 
 #include "common/account.h"
+#include "common/anvil.h"
 #include "common/log.h"
 #include "common/params.h"
 #include "common/service.h"
 #include "smtpd_cmd.h"
-#include "smtpd_conn.h"
 #include "smtpd_pickup.h"
 #include "smtpd_rcpt.h"
 #include "smtpd_session.h"
 
 static struct account_db *accounts;
+static struct anvil *clients;
 static bool pickup_mode;
 
 static void smtpd_init_privileged(void)
@@ -42,7 +45,7 @@ static void smtpd_init_privileged(void)
 		return;
 	}
 	smtpd_tls_init_privileged();
-	smtpd_conn_open();
+	clients = anvil_open_family("smtpd");
 }
 
 static void smtpd_init(struct event_loop *loop)
@@ -67,7 +70,7 @@ static void smtpd_accept(struct service_client *c)
 	if (pickup_mode)
 		smtpd_pickup_session(c);
 	else
-		smtpd_session_run(c);
+		smtpd_session_run(c, clients);
 }
 
 static void smtpd_exit(void)
@@ -77,6 +80,7 @@ static void smtpd_exit(void)
 	smtpd_auth_deinit();
 	smtpd_rcpt_deinit();
 	account_close(&accounts);
+	anvil_close(&clients);
 }
 
 static const struct service_def smtpd_def = {

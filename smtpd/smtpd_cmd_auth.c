@@ -4,7 +4,8 @@
  *
  * Offered only when smtpd_sasl_auth_enable is set and, with
  * smtpd_tls_auth_only (the default), only over TLS. Each failure from a
- * client address (counted across sessions and processes, smtpd_conn.c)
+ * client address (counted across sessions and processes in the shared
+ * table, common/anvil.h, and forgotten one per auth_failure_decay_time)
  * is answered after smtpd_auth_failure_delay times the recent failure
  * count (at most 30 s), so password guessing gets slower with every try.
  *
@@ -19,13 +20,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/anvil.h"
 #include "common/log.h"
 #include "common/params.h"
 #include "common/sasl_server.h"
 #include "common/stream.h"
 #include "common/xalloc.h"
 #include "smtpd_cmd.h"
-#include "smtpd_conn.h"
 
 #define MECH_MAX 20 /* RFC 4422 3.1: 1 to 20 characters */
 #define DELAY_MAX 30
@@ -138,10 +139,13 @@ static int read_response(struct smtpd_session *s)
 
 static void failure_delay(struct smtpd_session *s)
 {
-	unsigned n = smtpd_conn_auth_failed(s->addr);
-	long d = params->smtpd_auth_failure_delay * (long)n;
-	if (d > DELAY_MAX)
-		d = DELAY_MAX;
+	s->auth_failures++;
+	unsigned n = anvil_fail(s->clients, &s->client_key);
+	/* Without the table: this session's own count. */
+	if (n < s->auth_failures)
+		n = s->auth_failures;
+	long d = anvil_fail_delay(n, params->smtpd_auth_failure_delay,
+				  DELAY_MAX);
 	if (d <= 0)
 		return;
 	(void)stream_flush(s->st);
@@ -160,7 +164,7 @@ static int conclude(struct smtpd_session *s, enum sasl_server_status st,
 		s->sasl_user = xstrdup(sasl_server_session_user(s->sasl));
 		(void)snprintf(s->sasl_mech, sizeof(s->sasl_mech), "%s",
 			       sasl_server_session_mech(s->sasl));
-		smtpd_conn_auth_ok(s->addr);
+		anvil_fail_clear(s->clients, &s->client_key);
 		smtpd_reply(s, 235, "2.7.0", "Authentication successful");
 		return 0;
 	case SASL_SERVER_FAIL:

@@ -37,7 +37,6 @@
 #include "common/stream.h"
 #include "common/str.h"
 #include "smtpd_cmd.h"
-#include "smtpd_conn.h"
 #include "smtpd_log.h"
 
 /* RFC 4954 4: an AUTH line with an initial response may be 12288
@@ -319,6 +318,7 @@ static void session_setup(struct smtpd_session *s, struct service_client *c)
 {
 	memset(s, 0, sizeof(*s));
 	s->client = c;
+	s->clients_slot = -1;
 	s->st = stream_new(c->fd);
 	stream_keep_fd(s->st); /* the skeleton closes it */
 	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d;
@@ -327,6 +327,7 @@ static void session_setup(struct smtpd_session *s, struct service_client *c)
 	if (strncmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.'))
 		a += 7;
 	(void)snprintf(s->addr, sizeof(s->addr), "%s", a);
+	(void)anvil_key_addr(&s->client_key, s->addr); /* else not counted */
 	peer_name(s);
 	(void)snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name,
 		       s->addr);
@@ -538,8 +539,15 @@ static bool connection_allowed(struct smtpd_session *s)
 			    params->myhostname);
 		return false;
 	}
-	int n = smtpd_conn_enter(s->addr);
-	long limit = params->smtpd_client_connection_count_limit;
+	/* Clients in smtpd_client_connection_exceptions are counted but
+	 * never refused. */
+	unsigned limit =
+		(unsigned)params->smtpd_client_connection_count_limit;
+	if (net_addr_in_list(s->addr,
+			     &params->smtpd_client_connection_exceptions))
+		limit = 0;
+	int n = anvil_enter(s->clients, &s->client_key, limit,
+			    &s->clients_slot);
 	if (n < 0) {
 		smtpd_reply(s, 421, "4.3.2",
 			    "%s Service not available, try again later",
@@ -548,9 +556,7 @@ static bool connection_allowed(struct smtpd_session *s)
 			 s->namaddr);
 		return false;
 	}
-	if (limit > 0 && n > limit &&
-	    !net_addr_in_list(s->addr,
-			      &params->smtpd_client_connection_exceptions)) {
+	if (limit > 0 && n > (int)limit) {
 		log_warn("Connection concurrency limit exceeded: %d from %s "
 			 "for service %s",
 			 n, s->namaddr, s->client->service);
@@ -562,10 +568,11 @@ static bool connection_allowed(struct smtpd_session *s)
 	return true;
 }
 
-void smtpd_session_run(struct service_client *c)
+void smtpd_session_run(struct service_client *c, struct anvil *clients)
 {
 	struct smtpd_session s;
 	session_setup(&s, c);
+	s.clients = clients;
 	log_info("connect from %s", s.namaddr);
 	if (params->smtpd_tls_wrappermode && smtpd_tls_wrapper_start(&s) < 0)
 		goto out;
@@ -589,6 +596,6 @@ void smtpd_session_run(struct service_client *c)
 	}
 out:
 	smtpd_log_disconnect(&s);
-	smtpd_conn_leave();
+	anvil_leave(s.clients, &s.clients_slot);
 	session_teardown(&s);
 }

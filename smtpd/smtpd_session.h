@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/anvil.h"
 #include "common/buf.h"
 #include "common/queue_env.h"
 #include "common/service.h"
@@ -80,6 +81,11 @@ struct smtpd_tx {
 struct smtpd_session {
 	struct stream *st;
 	struct service_client *client;
+	/* The table shared by all smtpd processes (NULL: limits off):
+	 * sessions and recent AUTH failures per client address. */
+	struct anvil *clients;
+	struct anvil_key client_key; /* addr's key in it */
+	int clients_slot;            /* this session's slot, or -1 */
 	char addr[64];      /* client address */
 	char name[256];     /* verified host name, or "unknown" */
 	char namaddr[330];  /* "name[addr]" for the log */
@@ -107,8 +113,9 @@ struct smtpd_session {
 	uint64_t data_bytes; /* content bytes of the current DATA/BDAT */
 };
 
-/* Serves one client (the service_def accept hook). */
-void smtpd_session_run(struct service_client *c);
+/* Serves one client (from the service_def accept hook); clients is the
+ * shared per-client table, or NULL. */
+void smtpd_session_run(struct service_client *c, struct anvil *clients);
 
 /*
  * Replies: "code dsn text" (dsn NULL: none). A 4xx/5xx reply counts as

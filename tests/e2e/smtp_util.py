@@ -164,6 +164,11 @@ def elapsed(fn):
 
 def smtpd_pid_for(inst, client_sock):
     """The smtpd process serving the connection of client_sock."""
+    return server_pid_for(inst, client_sock, "smtpd")
+
+
+def server_pid_for(inst, client_sock, program):
+    """The process running program that serves client_sock's connection."""
     lport = client_sock.getsockname()[1]
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -176,7 +181,7 @@ def smtpd_pid_for(inst, client_sock):
             rem_port = int(f[2].split(":")[1], 16)
             if rem_port == lport:
                 inodes.add(f[9])
-    for pid in inst.service_pids("smtpd"):
+    for pid in inst.service_pids(program):
         try:
             for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
                 link = os.readlink(fd)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_imapd_text.c - modified UTF-7 names, IMAP and RFC 5322 dates,
- * LIST wildcards, response strings, session-count slots
+ * LIST wildcards, response strings (session counts: test_anvil.c)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,17 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/buf.h"
 #include "imapd/imapd_date.h"
-#include "imapd/imapd_limits.h"
 #include "imapd/imapd_resp.h"
 #include "imapd/imapd_session.h"
 #include "imapd/imapd_utf7.h"
-#include "unit_tmpdir.h"
 
 static void utf7_roundtrip(void **state)
 {
@@ -210,38 +207,6 @@ static void resp_strings(void **state)
 	buf_deinit(&b);
 }
 
-static void limits(void **state)
-{
-	(void)state;
-	char dir[128];
-	assert_int_equal(unit_tmpdir_make(dir, sizeof(dir), "imapd-limits"), 0);
-	struct imapd_limit *l[4] = {NULL};
-	struct err e;
-	assert_int_equal(imapd_limit_take(dir, "user", "a@b", 2, &l[0], &e), 1);
-	assert_int_equal(imapd_limit_take(dir, "user", "a@b", 2, &l[1], &e), 1);
-	assert_int_equal(imapd_limit_take(dir, "user", "a@b", 2, &l[2], &e), 0);
-	assert_null(l[2]);
-	/* Other keys and kinds count apart; odd bytes are escaped. */
-	assert_int_equal(imapd_limit_take(dir, "addr", "::1/x", 1, &l[3], &e),
-	                 1);
-	char p[256];
-	snprintf(p, sizeof(p), "%s/addr-%%3A%%3A1%%2Fx", dir);
-	assert_int_equal(access(p, F_OK), 0);
-	imapd_limit_release(&l[3]);
-	assert_int_equal(access(p, F_OK), -1); /* the last one removes it */
-	imapd_limit_release(&l[0]);
-	assert_int_equal(imapd_limit_take(dir, "user", "a@b", 2, &l[0], &e), 1);
-	imapd_limit_release(&l[0]);
-	imapd_limit_release(&l[1]);
-	snprintf(p, sizeof(p), "%s/user-a@b", dir);
-	assert_int_equal(access(p, F_OK), -1);
-	/* No directory: no limit. */
-	assert_int_equal(imapd_limit_take(NULL, "user", "a@b", 1, &l[0], &e),
-	                 1);
-	assert_null(l[0]);
-	unit_tmpdir_remove(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,7 +215,6 @@ int main(void)
 	        cmocka_unit_test(dates),
 	        cmocka_unit_test(list_match),
 	        cmocka_unit_test(resp_strings),
-	        cmocka_unit_test(limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
