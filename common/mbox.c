@@ -496,6 +496,8 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 		ready = index_ready(mb->env, e);
 	if (ready == 0)
 		ready = db_write(mb->env, init_index, NULL, e) == 0 ? 1 : -1;
+	if (ready > 0 && stat(mb->index_path, &st) == 0)
+		mb->index_ino = st.st_ino;
 	if (ready < 0) {
 		db_close(&mb->env);
 		free(mb->path);
@@ -536,6 +538,15 @@ void mbox_close(struct mbox **mbp)
 	free(mb->path);
 	free(mb->index_path);
 	free(mb);
+}
+
+bool mbox_stale(const struct mbox *mb)
+{
+	struct stat st;
+	if (stat(mb->path, &st) < 0 || st.st_dev != mb->dev ||
+	    st.st_ino != mb->ino)
+		return true;
+	return stat(mb->index_path, &st) < 0 || st.st_ino != mb->index_ino;
 }
 
 const char *mbox_path(const struct mbox *mb)

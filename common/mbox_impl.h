@@ -51,6 +51,7 @@ struct mbox {
 	struct db_env *env;
 	dev_t dev;
 	ino_t ino;
+	ino_t index_ino; /* of index_path when opened (mbox_stale) */
 	pid_t pid;
 	unsigned refs;
 	struct mbox *next; /* the process's open mailboxes */
