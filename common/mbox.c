@@ -491,6 +491,7 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 	mb->ino = st.st_ino;
 	mb->pid = getpid();
 	mb->refs = 1;
+	mb->marker_fd = -1;
 	int ready = -1;
 	if (mbox_dirty_check(path, e) == 0 && open_index(mb, e) == 0)
 		ready = index_ready(mb->env, e);
@@ -533,7 +534,7 @@ void mbox_close(struct mbox **mbp)
 		if (fd >= 0)
 			close(fd);
 	}
-	mbox_dirty_clear(mb);
+	mbox_dirty_close(mb);
 	db_close(&mb->env);
 	free(mb->path);
 	free(mb->index_path);
