@@ -107,7 +107,8 @@ int mbox_dirty_mark(struct mbox *mb, struct err *e)
 			err_set(e, "mkdir %s: %s", dir, strerror(errno));
 			return -1;
 		}
-		mb->marker_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		mb->marker_fd = open(p,
+				     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 				     0600);
 		if (mb->marker_fd < 0) {
 			err_set(e, "create %s: %s", p, strerror(errno));
@@ -202,8 +203,9 @@ static int scan_markers(const char *dir, struct markers *m, struct err *e)
 		    parse_marker(de->d_name, boot, sizeof(boot), &pid) < 0)
 			continue;
 		bool this_boot = strcmp(boot, boot_id()) == 0;
-		bool gone = !this_boot || (pid != getpid() && kill(pid, 0) < 0 &&
-					   errno == ESRCH);
+		bool gone = !this_boot ||
+			    (pid != getpid() && kill(pid, 0) < 0 &&
+			     errno == ESRCH);
 		if (!gone)
 			continue;
 		if (marker_clean(dir, de->d_name))

@@ -7,9 +7,10 @@
  * deliveries, so master runs several local processes); a connection
  * carries requests one after another, in groups (proto_deliver.h): the
  * requests of a group are delivered together (local_deliver.c) and
- * answered in order only once all of them are durable. Runs as root (SERVICE_USER_ROOT)
- * and acts as each recipient's owner only while touching its files;
- * without root everything runs as the invoking user.
+ * answered in order only once all of them are durable. Runs as root
+ * (SERVICE_USER_ROOT) and acts as each recipient's owner only while
+ * touching its files; without root everything runs as the invoking
+ * user.
  *
  * Logging: qmgr writes the delivery log lines from the reply; local logs
  * only problems, starting with the queue id.

@@ -349,58 +349,70 @@ static int add_copy(struct run *r, struct part *pt, struct local_target *t,
 	return 0;
 }
 
+/* The state of deliver_maildirs: the batch being filled and what its
+ * results go back to. */
+struct fill {
+	struct mbox_batch *b;
+	struct pending p;
+	struct dups dups;
+	struct buf head;
+	size_t batch_max;
+};
+
+/* One maildir target of request pt's recipient i into the batch. */
+static void fill_target(struct run *r, struct fill *fl, struct part *pt,
+			size_t i, struct local_target *t)
+{
+	struct local_target *orig = dup_of(pt, i, t);
+	if (orig) {
+		t->item = -2; /* a copy made for another */
+		dups_add(&fl->dups, t, orig);
+		return;
+	}
+	struct box *bx;
+	if (add_copy(r, pt, t, fl->b, &fl->head, &bx) < 0)
+		return;
+	struct pending *p = &fl->p;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
+	}
+	p->v[p->n].t = t;
+	p->v[p->n].queue_id = pt->req->queue_id;
+	p->v[p->n].box = bx;
+	p->n++;
+	if (p->n >= fl->batch_max)
+		commit_batch(r, &fl->b, p);
+}
+
 static void deliver_maildirs(struct run *r)
 {
-	struct mbox_batch *b = mbox_batch_new();
-	struct pending p = {0};
-	struct dups dups = {0};
-	struct buf head;
-	buf_init(&head, 0);
-	size_t batch_max = (size_t)params->local_batch_size;
+	struct fill fl = {.b = mbox_batch_new(),
+			  .batch_max = (size_t)params->local_batch_size};
+	buf_init(&fl.head, 0);
 	for (size_t q = 0; q < r->nparts; q++) {
 		struct part *pt = &r->parts[q];
 		for (size_t i = 0; i < pt->req->nrcpt; i++) {
 			struct local_expansion *x = &pt->xs[i];
-			for (size_t k = 0; x->status == LOCAL_PENDING && k < x->n;
-			     k++) {
-				struct local_target *t = &x->v[k];
-				if (t->kind != LOCAL_T_MAILDIR ||
-				    t->status != LOCAL_PENDING)
-					continue;
-				struct local_target *orig = dup_of(pt, i, t);
-				if (orig) {
-					t->item = -2; /* a copy made for another */
-					dups_add(&dups, t, orig);
-					continue;
-				}
-				struct box *bx;
-				if (add_copy(r, pt, t, b, &head, &bx) < 0)
-					continue;
-				if (p.n == p.cap) {
-					p.cap = p.cap ? p.cap * 2 : 16;
-					p.v = xrealloc(p.v, p.cap * sizeof(*p.v));
-				}
-				p.v[p.n].t = t;
-				p.v[p.n].queue_id = pt->req->queue_id;
-				p.v[p.n].box = bx;
-				p.n++;
-				if (p.n >= batch_max)
-					commit_batch(r, &b, &p);
-			}
+			size_t nt = x->status == LOCAL_PENDING ? x->n : 0;
+			for (size_t k = 0; k < nt; k++)
+				if (x->v[k].kind == LOCAL_T_MAILDIR &&
+				    x->v[k].status == LOCAL_PENDING)
+					fill_target(r, &fl, pt, i, &x->v[k]);
 		}
 	}
-	commit_batch(r, &b, &p);
-	mbox_batch_free(&b);
-	for (size_t i = 0; i + 1 < dups.n; i += 2) {
-		struct local_target *t = dups.v[i], *o = dups.v[i + 1];
+	commit_batch(r, &fl.b, &fl.p);
+	mbox_batch_free(&fl.b);
+	for (size_t i = 0; i + 1 < fl.dups.n; i += 2) {
+		struct local_target *t = fl.dups.v[i], *o = fl.dups.v[i + 1];
 		set_outcome(t, o->status == LOCAL_PENDING ? LOCAL_DEFER
 							  : o->status,
 			    o->dsn[0] ? o->dsn : "4.3.0", "%s",
 			    o->reason ? o->reason : "not delivered");
 	}
-	free(dups.v);
-	free(p.v);
-	buf_deinit(&head);
+	free(fl.dups.v);
+	free(fl.p.v);
+	buf_deinit(&fl.head);
 	boxes_trim();
 }
 
@@ -614,7 +626,8 @@ static void finish_part(struct run *r, struct part *pt)
 	buf_init(&head, 0);
 	for (size_t i = 0; i < req->nrcpt; i++) {
 		struct local_expansion *x = &pt->xs[i];
-		for (size_t k = 0; x->status == LOCAL_PENDING && k < x->n; k++) {
+		size_t nt = x->status == LOCAL_PENDING ? x->n : 0;
+		for (size_t k = 0; k < nt; k++) {
 			struct local_target *t = &x->v[k];
 			if (t->status != LOCAL_PENDING)
 				continue;
@@ -623,9 +636,9 @@ static void finish_part(struct run *r, struct part *pt)
 			} else if (t->kind == LOCAL_T_COMMAND) {
 				buf_reset(&head);
 				local_msg_prepend(&head, req->sender, t->addr);
-				local_command_run(t, pt->msg, head.data, head.len,
-						  req->sender, t->addr,
-						  r->as_root);
+				local_command_run(t, pt->msg, head.data,
+						  head.len, req->sender,
+						  t->addr, r->as_root);
 			}
 		}
 		local_fold(&req->rcpts[i], x);

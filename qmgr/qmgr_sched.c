@@ -14,12 +14,16 @@
  * destination keeps a FIFO of jobs; each transport a ring of destinations
  * with work, served round-robin so one busy domain cannot starve the
  * others, within the destination and transport concurrency limits.
- * A job is one delivery request (qmgr_agent.c); its results come back
- * through qmgr_sched_job_done() to qmgr_result.c, and the message goes to
- * qmgr_store.c, which writes the outcome and lets it leave the set.
+ * A job is one delivery request; the jobs ready for a transport go out
+ * in groups, several requests on one connection (qmgr_agent.c), as many
+ * as its agents take. Results come back through qmgr_sched_job_done() to
+ * qmgr_result.c, and the message goes to qmgr_store.c, which writes the
+ * outcome and lets it leave the set.
  *
  * Invariants: a recipient is in at most one job (QMGR_R_BUSY); msg->jobs
- * counts its jobs queued or in flight; a message leaves the active set
+ * counts its jobs queued or in flight; d->active counts the groups in
+ * flight holding a job of d (the last such job of a group frees it);
+ * t->active counts t's busy connections; a message leaves the active set
  * only through qmgr_store.c once msg->jobs is 0. Nothing is written to
  * the index on entry: if qmgr dies, every recipient not yet recorded is
  * still pending or deferred there, and the next qmgr delivers it again
