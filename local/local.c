@@ -67,7 +67,7 @@ struct item {
 	struct local_msg msg;
 	bool deliver;       /* decoded and loaded: deliver it */
 	const char *status; /* else the whole request's answer */
-	const char *reason;
+	char reason[LOCAL_TEXT_MAX];
 };
 
 /* Reads the next request into it. 1 read (it->deliver, or it->status
@@ -95,9 +95,7 @@ static int read_request(struct ipc_client *cl, struct item *it,
 	}
 	if (rc == -2) {
 		it->status = "error";
-		it->reason = "too many recipients in one request";
-		log_warn("%s: %s", it->r.queue_id ? it->r.queue_id : "-",
-			 e.msg);
+		(void)snprintf(it->reason, sizeof(it->reason), "%s", e.msg);
 		return 1;
 	}
 	/* The queue file holds headers and body; allow for what smtpd's
@@ -107,7 +105,8 @@ static int read_request(struct ipc_client *cl, struct item *it,
 			   max, &e) < 0) {
 		log_warn("%s: %s", it->r.queue_id, e.msg);
 		it->status = "defer";
-		it->reason = "cannot read queued message";
+		(void)snprintf(it->reason, sizeof(it->reason),
+			       "cannot read queued message");
 		return 1;
 	}
 	*bytes += it->msg.len;
@@ -142,6 +141,13 @@ static int reply_item(struct ipc_client *cl, const struct item *it)
 	return rc;
 }
 
+/* Requests one group may hold. */
+static size_t group_max(void)
+{
+	size_t max = (size_t)params->local_batch_size;
+	return max < DELIVER_GROUP_MAX ? max : DELIVER_GROUP_MAX;
+}
+
 /*
  * One group: requests read while each says more=1, up to
  * local_batch_size of them and LOCAL_GROUP_BYTES of messages, delivered
@@ -151,13 +157,6 @@ static int reply_item(struct ipc_client *cl, const struct item *it)
  * before it, and the connection after the replies. 0, or -1 when the
  * connection must close.
  */
-/* Requests one group may hold. */
-static size_t group_max(void)
-{
-	size_t max = (size_t)params->local_batch_size;
-	return max < DELIVER_GROUP_MAX ? max : DELIVER_GROUP_MAX;
-}
-
 static int serve_group(struct ipc_client *cl)
 {
 	size_t max = group_max();

@@ -173,12 +173,23 @@ def submit_deferred(inst, n):
     return ids
 
 
-def test_qmgr_sends_groups_and_takes_replies_one_by_one(make_instance):
+def deferred_behind_gate(make_instance, group, n):
+    """An instance whose fake agent takes groups of group and deferred
+    n messages once, each alone; the gate is still closed."""
     inst = make_instance(setup=fake_setup)
     gate = Gate()
-    agent = FakeAgent(inst, "fake", gate, group=4)
+    agent = FakeAgent(inst, "fake", gate, group=group)
     try:
-        ids = submit_deferred(inst, 6)
+        ids = submit_deferred(inst, n)
+    except BaseException:
+        agent.close()
+        raise
+    return inst, gate, agent, ids
+
+
+def test_qmgr_sends_groups_and_takes_replies_one_by_one(make_instance):
+    inst, gate, agent, ids = deferred_behind_gate(make_instance, 4, 6)
+    try:
         first = len(agent.requests)
         gate.open = True
         inst.run("queue", "flush")
@@ -196,11 +207,8 @@ def test_qmgr_sends_groups_and_takes_replies_one_by_one(make_instance):
 
 
 def test_qmgr_defers_the_rest_of_a_group_when_the_agent_dies(make_instance):
-    inst = make_instance(setup=fake_setup)
-    gate = Gate()
-    agent = FakeAgent(inst, "fake", gate, group=8)
+    inst, gate, agent, ids = deferred_behind_gate(make_instance, 8, 4)
     try:
-        ids = submit_deferred(inst, 4)
         first = len(agent.requests)
         start = len(inst.log())
         gate.open = True

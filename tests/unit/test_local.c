@@ -576,26 +576,36 @@ static char *read_all(const char *path)
 	return b;
 }
 
-/* The only message file in dir/new (NULL if not exactly one). */
-static char *only_message(const char *maildir)
+/* The files in maildir/new: their paths (caller frees each and the
+ * array), *n of them. */
+static char **new_files(const char *maildir, int *n)
 {
 	char *nd = xasprintf("%s/new", maildir);
 	DIR *d = opendir(nd);
-	char *found = NULL;
-	int n = 0;
+	char **v = NULL;
 	struct dirent *de;
+	*n = 0;
 	while (d && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		n++;
-		free(found);
-		found = xasprintf("%s/%s", nd, de->d_name);
+		v = xrealloc(v, (size_t)(*n + 1) * sizeof(*v));
+		v[(*n)++] = xasprintf("%s/%s", nd, de->d_name);
 	}
 	if (d)
 		closedir(d);
 	free(nd);
-	char *text = n == 1 ? read_all(found) : NULL;
-	free(found);
+	return v;
+}
+
+/* The only message file in dir/new (NULL if not exactly one). */
+static char *only_message(const char *maildir)
+{
+	int n;
+	char **v = new_files(maildir, &n);
+	char *text = n == 1 ? read_all(v[0]) : NULL;
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 	return text;
 }
 
@@ -722,24 +732,16 @@ static void group_request(struct ipc_msg *m, struct local_request *r,
 /* Messages in maildir/new, and whether one of them holds text. */
 static int count_new(const char *maildir, const char *text, bool *found)
 {
-	char *nd = xasprintf("%s/new", maildir);
-	DIR *d = opendir(nd);
-	int n = 0;
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		n++;
-		char *p = xasprintf("%s/%s", nd, de->d_name);
-		char *t = read_all(p);
-		if (t && text && strstr(t, text))
+	int n;
+	char **v = new_files(maildir, &n);
+	for (int i = 0; i < n; i++) {
+		char *t = read_all(v[i]);
+		if (t && strstr(t, text))
 			*found = true;
 		free(t);
-		free(p);
+		free(v[i]);
 	}
-	if (d)
-		closedir(d);
-	free(nd);
+	free(v);
 	return n;
 }
 
