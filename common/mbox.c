@@ -491,11 +491,14 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 	mb->ino = st.st_ino;
 	mb->pid = getpid();
 	mb->refs = 1;
+	mb->marker_fd = -1;
 	int ready = -1;
 	if (mbox_dirty_check(path, e) == 0 && open_index(mb, e) == 0)
 		ready = index_ready(mb->env, e);
 	if (ready == 0)
 		ready = db_write(mb->env, init_index, NULL, e) == 0 ? 1 : -1;
+	if (ready > 0 && stat(mb->index_path, &st) == 0)
+		mb->index_ino = st.st_ino;
 	if (ready < 0) {
 		db_close(&mb->env);
 		free(mb->path);
@@ -531,11 +534,20 @@ void mbox_close(struct mbox **mbp)
 		if (fd >= 0)
 			close(fd);
 	}
-	mbox_dirty_clear(mb);
+	mbox_dirty_close(mb);
 	db_close(&mb->env);
 	free(mb->path);
 	free(mb->index_path);
 	free(mb);
+}
+
+bool mbox_stale(const struct mbox *mb)
+{
+	struct stat st;
+	if (stat(mb->path, &st) < 0 || st.st_dev != mb->dev ||
+	    st.st_ino != mb->ino)
+		return true;
+	return stat(mb->index_path, &st) < 0 || st.st_ino != mb->index_ino;
 }
 
 const char *mbox_path(const struct mbox *mb)

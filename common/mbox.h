@@ -116,6 +116,11 @@ int mbox_open(struct mbox **out, const char *path, unsigned flags,
 /* Drops one reference; the last closes the index. *mbp = NULL; NULL ok.
  * Folders of the mailbox must be closed first. */
 void mbox_close(struct mbox **mbp);
+/* True when the handle no longer names what is on disk: the maildir at
+ * its path or the index file was replaced or removed since mbox_open (a
+ * process that keeps a mailbox open between uses checks this first and
+ * opens it again). Two stat calls; never blocks on more. */
+bool mbox_stale(const struct mbox *mb);
 /* The maildir path given to mbox_open. */
 const char *mbox_path(const struct mbox *mb);
 

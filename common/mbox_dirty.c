@@ -16,11 +16,18 @@
  * (keywords, subscriptions, special-use attributes, cached structure)
  * is lost with it; the damaged file is kept as posthorn.lmdb.crashed.
  *
- * Order of a batch, per mailbox: marker created (made durable by the
+ * Order of a batch, per mailbox: marker says dirty (made durable by the
  * batch's first syncfs) -> relaxed commit -> second syncfs -> marker
- * removed. A marker of the current boot whose process is gone needs no
- * rebuild (a process crash loses no page cache): one syncfs, then it is
- * removed.
+ * says clean (not synced: a crash that loses that write costs a needless
+ * rebuild, nothing else). The marker is one byte written in place, 'D'
+ * or 'C' (anything but 'C', an empty file too, counts as dirty), in a
+ * file that lives as long as the process keeps the mailbox open: a
+ * create and an unlink per batch would cost two metadata updates in the
+ * mailbox per batch, and on a filesystem without a journal every freed
+ * inode makes later creates slower for minutes (ext4 skips recently
+ * deleted inodes by scanning past them). A dirty marker of the current
+ * boot whose process is gone needs no rebuild (a process crash loses no
+ * page cache): one syncfs, then it is removed; a clean one is removed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -90,30 +97,57 @@ int mbox_dirty_mark(struct mbox *mb, struct err *e)
 	char dir[MBOX_PATH_MAX], p[MBOX_PATH_MAX];
 	if (mb->marked)
 		return 0;
-	if (mbox_dirty_dir(dir, sizeof(dir), mb->path) < 0 ||
-	    marker_path(p, sizeof(p), mb->path) < 0) {
-		err_set(e, "%s: path too long", mb->path);
+	if (mb->marker_fd < 0) {
+		if (mbox_dirty_dir(dir, sizeof(dir), mb->path) < 0 ||
+		    marker_path(p, sizeof(p), mb->path) < 0) {
+			err_set(e, "%s: path too long", mb->path);
+			return -1;
+		}
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			err_set(e, "mkdir %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		mb->marker_fd = open(p,
+				     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				     0600);
+		if (mb->marker_fd < 0) {
+			err_set(e, "create %s: %s", p, strerror(errno));
+			return -1;
+		}
+	}
+	if (pwrite(mb->marker_fd, "D", 1, 0) != 1) {
+		err_set(e, "write marker in %s: %s", mb->path, strerror(errno));
 		return -1;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		err_set(e, "mkdir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (maildir_touch(p, e) < 0)
-		return -1;
 	mb->marked = true;
 	return 0;
 }
 
 void mbox_dirty_clear(struct mbox *mb)
 {
-	char p[MBOX_PATH_MAX];
 	if (!mb->marked || mb->unsynced)
 		return;
-	if (marker_path(p, sizeof(p), mb->path) >= 0 && unlink(p) < 0 &&
-	    errno != ENOENT)
-		log_warn("unlink %s: %s", p, strerror(errno));
+	if (pwrite(mb->marker_fd, "C", 1, 0) != 1) {
+		/* It stays dirty: a needless rebuild after a crash. */
+		log_warn("write marker in %s: %s", mb->path, strerror(errno));
+		return;
+	}
 	mb->marked = false;
+}
+
+void mbox_dirty_close(struct mbox *mb)
+{
+	char p[MBOX_PATH_MAX];
+	mbox_dirty_clear(mb);
+	if (mb->marker_fd < 0)
+		return;
+	/* A marker still dirty stays for the next opener, which flushes
+	 * the writes it guards and removes it. */
+	if (!mb->marked && marker_path(p, sizeof(p), mb->path) >= 0 &&
+	    unlink(p) < 0 && errno != ENOENT)
+		log_warn("unlink %s: %s", p, strerror(errno));
+	close(mb->marker_fd);
+	mb->marker_fd = -1;
 }
 
 /* Splits a marker name "<boot>.<pid>": 0, or -1 when it is not one. */
@@ -133,9 +167,24 @@ static int parse_marker(const char *name, char *boot, size_t bootsz,
 }
 
 struct markers {
-	struct strv stale; /* this boot, process gone */
-	struct strv old;   /* an earlier boot */
+	struct strv stale; /* dirty, this boot, process gone */
+	struct strv old;   /* dirty, an earlier boot */
+	struct strv clean; /* clean, process gone */
 };
+
+/* True when the marker dir/name says clean. */
+static bool marker_clean(const char *dir, const char *name)
+{
+	char p[MBOX_PATH_MAX], c = 0;
+	if (path_join(p, sizeof(p), dir, name, NULL) < 0)
+		return false;
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, &c, 1);
+	close(fd);
+	return n == 1 && c == 'C';
+}
 
 static int scan_markers(const char *dir, struct markers *m, struct err *e)
 {
@@ -153,10 +202,18 @@ static int scan_markers(const char *dir, struct markers *m, struct err *e)
 		if (de->d_name[0] == '.' ||
 		    parse_marker(de->d_name, boot, sizeof(boot), &pid) < 0)
 			continue;
-		if (strcmp(boot, boot_id()) != 0)
-			strv_push(&m->old, de->d_name);
-		else if (pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH)
+		bool this_boot = strcmp(boot, boot_id()) == 0;
+		bool gone = !this_boot ||
+			    (pid != getpid() && kill(pid, 0) < 0 &&
+			     errno == ESRCH);
+		if (!gone)
+			continue;
+		if (marker_clean(dir, de->d_name))
+			strv_push(&m->clean, de->d_name);
+		else if (this_boot)
 			strv_push(&m->stale, de->d_name);
+		else
+			strv_push(&m->old, de->d_name);
 	}
 	closedir(d);
 	return 0;
@@ -205,7 +262,10 @@ int mbox_dirty_check(const char *path, struct err *e)
 	}
 	strv_init(&m.stale);
 	strv_init(&m.old);
+	strv_init(&m.clean);
 	int rc = scan_markers(dir, &m, e);
+	if (rc == 0)
+		unlink_all(dir, &m.clean);
 	if (rc == 0 && m.stale.n > 0) {
 		/* A dead process's relaxed commits are in the page cache:
 		 * flush them before forgetting they were relaxed. */
@@ -230,6 +290,7 @@ int mbox_dirty_check(const char *path, struct err *e)
 		struct markers again;
 		strv_init(&again.stale);
 		strv_init(&again.old);
+		strv_init(&again.clean);
 		if (rc == 0)
 			rc = scan_markers(dir, &again, e);
 		if (rc == 0 && again.old.n > 0 &&
@@ -242,10 +303,12 @@ int mbox_dirty_check(const char *path, struct err *e)
 		}
 		strv_deinit(&again.stale);
 		strv_deinit(&again.old);
+		strv_deinit(&again.clean);
 		if (lfd >= 0)
 			close(lfd);
 	}
 	strv_deinit(&m.stale);
 	strv_deinit(&m.old);
+	strv_deinit(&m.clean);
 	return rc;
 }

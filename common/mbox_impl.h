@@ -51,11 +51,13 @@ struct mbox {
 	struct db_env *env;
 	dev_t dev;
 	ino_t ino;
+	ino_t index_ino; /* of index_path when opened (mbox_stale) */
 	pid_t pid;
 	unsigned refs;
 	struct mbox *next; /* the process's open mailboxes */
-	bool marked;   /* this process's dirty marker exists */
+	bool marked;   /* this process's marker says dirty */
 	bool unsynced; /* relaxed index commits not yet on disk */
+	int marker_fd; /* this process's marker file, or -1 */
 };
 
 struct mbox_folder {
@@ -178,17 +180,26 @@ int dir_sync(const char *path, struct err *e);
 /*
  * Batched deliveries commit the index without waiting for the disk and
  * make it durable with the batch's second syncfs. Before such a commit
- * the process leaves a marker M/posthorn.dirty/<boot id>.<pid>, made
- * durable by the batch's first syncfs, and removes it once the commit is
- * on disk. A marker from an earlier boot therefore means a system crash
- * may have undone or damaged index commits: the next mbox_open rebuilds
- * the index from the maildir, so every folder gets a new UIDVALIDITY and
- * no UID a client saw is ever reused. A marker of a dead process of this
- * boot only needs its writes flushed (the page cache survived).
+ * the process's marker M/posthorn.dirty/<boot id>.<pid> says "dirty"
+ * (made durable by the batch's first syncfs), and once the commit is on
+ * disk it says "clean" again. The file is written in place and stays
+ * while the process has the mailbox open, so a busy deliverer does not
+ * create and delete a file per batch. A dirty marker from an earlier
+ * boot therefore means a system crash may have undone or damaged index
+ * commits: the next mbox_open rebuilds the index from the maildir, so
+ * every folder gets a new UIDVALIDITY and no UID a client saw is ever
+ * reused. A dirty marker of a dead process of this boot only needs its
+ * writes flushed (the page cache survived). Clean markers of gone
+ * processes are simply removed.
  */
+/* Marks mb dirty (creating the marker file on first use). 0, or -1
+ * with e. */
 int mbox_dirty_mark(struct mbox *mb, struct err *e);
-/* Removes the marker (the caller made the relaxed commits durable). */
+/* Marks mb clean (the caller made the relaxed commits durable). */
 void mbox_dirty_clear(struct mbox *mb);
+/* At mbox_close: marks clean if it may, removes the marker file when
+ * clean (a dirty one is left for the next opener) and closes it. */
+void mbox_dirty_close(struct mbox *mb);
 /* At open, before the index is opened: flushes stale markers of this
  * boot, rebuilds the index after a crash. 0, or -1 with e. */
 int mbox_dirty_check(const char *path, struct err *e);

@@ -8,9 +8,31 @@
  * and gets one result per recipient. Both agents speak exactly this, so
  * qmgr treats transports alike (CONVENTIONS.md section 5 for the codec).
  *
- * Greeting: proto=deliver, version=DELIVER_PROTO_VERSION.
+ * Greeting: proto=deliver, version=DELIVER_PROTO_VERSION, and optionally
+ * group=N: the agent delivers up to N requests together (see Groups).
  * A connection may carry many requests one after another (the agent keeps
  * a connection to a destination open for reuse between them).
+ *
+ * Groups (pipelining): to an agent that said group=N, qmgr may send up to
+ * N requests (and at most DELIVER_GROUP_MAX, DELIVER_GROUP_BYTES_MAX
+ * bytes of them) without waiting, each but the last with more=1:
+ * "another request follows at once, and the agent may make it durable
+ * together with this one". To an agent that did not (smtp: requests for
+ * different destinations should not wait for each other), one request
+ * at a time. The agent answers every request with exactly one reply, in
+ * the order of the requests. local reads requests while more=1, up to
+ * its own bound (local_batch_size requests, LOCAL_GROUP_BYTES of their
+ * messages; a request past the bound simply starts the next group),
+ * delivers them together (one sync round for all), and only then replies
+ * to each, so nothing of a group is reported delivered before all of it
+ * is durable. An agent may also answer a group one by one, which is
+ * correct too, and qmgr must not rely on more than the order. more is a
+ * hint, never a promise: an agent does not wait for an announced request
+ * beyond its usual read timeout, and a connection that ends within a
+ * group ends it.
+ * A connection lost before a request's reply means that request (and
+ * every later one of the group) may or may not have been delivered:
+ * qmgr defers all of them (a retry may duplicate, never lose).
  *
  * Request type=deliver:
  *   queue_id     required  the message
@@ -27,6 +49,9 @@
  *                          lookup), "[host]:port" or "[addr]" (no MX),
  *                          "host:port"; local: the recipient domain
  *   transport    optional  the master.cf/transport_maps name used
+ *   more         optional  "1": another request of the same group
+ *                          follows (see Groups); "0" or absent: this
+ *                          ends the group
  *   nrcpt        required  number of recipients that follow
  *   then nrcpt times, in this order, one of each (repeated attributes):
  *   rcpt_id      required  qmgr's handle for the recipient (opaque)
@@ -58,6 +83,8 @@
 
 #define DELIVER_REQ_DELIVER "deliver"
 
+#define DELIVER_ATTR_GROUP "group" /* greeting */
+
 #define DELIVER_ATTR_QUEUE_ID "queue_id"
 #define DELIVER_ATTR_QUEUE_FILE "queue_file"
 #define DELIVER_ATTR_SENDER "sender"
@@ -69,6 +96,7 @@
 #define DELIVER_ATTR_RET "ret"
 #define DELIVER_ATTR_NEXTHOP "nexthop"
 #define DELIVER_ATTR_TRANSPORT "transport"
+#define DELIVER_ATTR_MORE "more"
 #define DELIVER_ATTR_NRCPT "nrcpt"
 #define DELIVER_ATTR_RCPT_ID "rcpt_id"
 #define DELIVER_ATTR_RCPT "rcpt"
@@ -93,5 +121,10 @@
 #define DELIVER_RCPT_MAX 80
 #define DELIVER_REASON_MAX 1000     /* bytes of reason text kept */
 #define DELIVER_FORWARD_MAX 1000    /* addresses one forward may add */
+/* Requests one group may hold, whatever local_batch_size says (a sender
+ * bounds its groups by this too, and by DELIVER_GROUP_BYTES_MAX of
+ * encoded requests, so a group fits the peer's buffers). */
+#define DELIVER_GROUP_MAX 1000
+#define DELIVER_GROUP_BYTES_MAX (1024 * 1024)
 
 #endif

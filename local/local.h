@@ -29,6 +29,9 @@
 #define LOCAL_DEPTH_MAX 20      /* nested aliases/forwards/includes */
 #define LOCAL_INCLUDE_MAX 65536 /* bytes read from a .forward/:include: */
 #define LOCAL_TEXT_MAX 1000     /* bytes of a reason */
+/* Bytes of queued messages one group holds in memory: a group is cut
+ * after the request that reaches this (proto_deliver.h, Groups). */
+#define LOCAL_GROUP_BYTES (64u << 20)
 /* Recipients per request: DELIVER_RCPT_MAX (proto_deliver.h). */
 
 /* ---- the request ---------------------------------------------------- */
@@ -52,6 +55,7 @@ struct local_request {
 	int64_t arrival;
 	uint64_t size;
 	const char *nexthop;
+	bool more; /* another request of the group follows */
 	struct local_rcpt *rcpts;
 	size_t nrcpt;
 };
@@ -194,9 +198,25 @@ void local_expansion_fail(struct local_expansion *x, enum local_status st,
 
 /* Delivers the message of req to every recipient, setting each one's
  * result. Blocks; takes each target's owner's ids while touching its
- * files. */
+ * files. A group of one. */
 void local_deliver(struct local_resolver *res, struct local_request *req,
 		   const struct local_msg *msg);
+
+/* One request of a group and its loaded message. */
+struct local_delivery {
+	struct local_request *req;
+	const struct local_msg *msg;
+};
+/* Delivers the requests v[0..n) together: every maildir copy of all of
+ * them goes into one mbox batch (made durable with one sync round, in
+ * chunks of local_batch_size copies), so nothing of the group is
+ * reported before all of it is on disk; then each request's files and
+ * commands, in order. Sets every recipient's result. Blocks. Mailboxes
+ * stay open for the next group (local_boxes_close ends that). */
+void local_deliver_group(struct local_resolver *res,
+			 const struct local_delivery *v, size_t n);
+/* Closes the mailboxes kept open between groups (at exit; tests). */
+void local_boxes_close(void);
 
 /* Folds the outcomes of one recipient's targets into its result. */
 void local_fold(struct local_rcpt *rc, const struct local_expansion *x);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * local_deliver.c - one request's deliveries: every recipient expanded,
- * every maildir copy written in one mbox batch (one sync for all, then
- * one index commit per mailbox), mbox files and commands after, and the
- * outcomes folded into one result per recipient
+ * local_deliver.c - a group of requests delivered: every recipient
+ * expanded, every maildir copy of every request written into one mbox
+ * batch (one sync round for all, one index commit per mailbox), mbox
+ * files and commands after, and the outcomes folded into one result per
+ * recipient
  *
  * Identity: the maildir and mbox file of a target are touched only with
  * its owner's effective ids (privs_become; the mbox batch calls back for
@@ -12,11 +13,17 @@
  *
  * Crash safety: nothing is reported before mbox_batch_commit() says the
  * copy and its index entry are on disk; a local killed before replying
- * leaves qmgr to deliver again (a duplicate, never a loss).
+ * leaves qmgr to deliver every request of the group again (a duplicate,
+ * never a loss).
+ *
+ * Open mailboxes are kept across groups (at most BOXES_MAX, least
+ * recently used closed first), keyed by path and owner; before its first
+ * use in a group a kept one is checked against the disk (mbox_stale:
+ * maildir or index replaced) and opened again when it changed.
  *
  * The same maildir reached twice in one request (a user listed in two
  * aliases, or named directly and through an alias) gets one copy, as in
- * Postfix.
+ * Postfix; two requests of a group are two messages, two copies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +44,7 @@
 #include "local.h"
 
 #define FORWARD_BYTES_MAX 60000 /* forward_to within IPC_VALUE_MAX */
+#define BOXES_MAX 64            /* open mailboxes kept between groups */
 
 struct box {
 	char *path;
@@ -44,15 +52,27 @@ struct box {
 	struct mbox_folder *inbox;
 	uid_t uid;
 	gid_t gid;
+	uint64_t used; /* the group that used it last */
+	bool bad;      /* a delivery failed: close it after the group */
+};
+
+/* The mailboxes this process keeps open (process-wide: a struct mbox
+ * belongs to the process that opened it). */
+static struct box **boxes;
+static size_t nboxes, capboxes;
+static uint64_t group_serial;
+
+/* One request of the group. */
+struct part {
+	struct local_request *req;
+	const struct local_msg *msg;
+	struct local_expansion *xs;
 };
 
 struct run {
 	struct local_resolver *res;
-	struct local_request *req;
-	const struct local_msg *msg;
-	struct local_expansion *xs;
-	struct box *boxes;
-	size_t nboxes, capboxes;
+	struct part *parts;
+	size_t nparts;
 	bool as_root;
 };
 
@@ -98,14 +118,50 @@ static void restore(const struct run *r)
 
 /* ---- maildirs ------------------------------------------------------- */
 
+static void box_close(struct box **bp)
+{
+	struct box *b = *bp;
+	mbox_folder_close(&b->inbox);
+	mbox_close(&b->mb);
+	free(b->path);
+	free(b);
+	*bp = NULL;
+}
+
+/* Removes boxes[i] from the cache and closes it. */
+static void box_drop(size_t i)
+{
+	box_close(&boxes[i]);
+	boxes[i] = boxes[--nboxes];
+}
+
+/* A kept mailbox for (path, owner), checked once per group; NULL when
+ * there is none (or it went stale and was closed). */
+static struct box *box_kept(const struct local_target *t)
+{
+	for (size_t i = 0; i < nboxes; i++) {
+		struct box *b = boxes[i];
+		if (b->uid != t->uid || b->gid != t->gid ||
+		    strcmp(b->path, t->path) != 0)
+			continue;
+		if (b->used != group_serial && mbox_stale(b->mb)) {
+			box_drop(i);
+			return NULL;
+		}
+		b->used = group_serial;
+		return b;
+	}
+	return NULL;
+}
+
 /* The open mailbox for a maildir path, opened (and created) as its
  * owner on first use. NULL with e set. */
 static struct box *box_for(struct run *r, const struct local_target *t,
 			   int *err_no, struct err *e)
 {
-	for (size_t i = 0; i < r->nboxes; i++)
-		if (strcmp(r->boxes[i].path, t->path) == 0)
-			return &r->boxes[i];
+	struct box *b = box_kept(t);
+	if (b)
+		return b;
 	struct mbox *mb = NULL;
 	struct mbox_folder *in = NULL;
 	if (become(r, t->uid, t->gid, e) < 0)
@@ -122,26 +178,50 @@ static struct box *box_for(struct run *r, const struct local_target *t,
 		mbox_close(&mb);
 		return NULL;
 	}
-	if (r->nboxes == r->capboxes) {
-		r->capboxes = r->capboxes ? r->capboxes * 2 : 8;
-		r->boxes = xrealloc(r->boxes, r->capboxes * sizeof(*r->boxes));
+	if (nboxes == capboxes) {
+		capboxes = capboxes ? capboxes * 2 : 16;
+		boxes = xrealloc(boxes, capboxes * sizeof(*boxes));
 	}
-	struct box *b = &r->boxes[r->nboxes++];
+	b = xcalloc(1, sizeof(*b));
 	*b = (struct box){.path = xstrdup(t->path), .mb = mb, .inbox = in,
-			  .uid = t->uid, .gid = t->gid};
+			  .uid = t->uid, .gid = t->gid, .used = group_serial};
+	boxes[nboxes++] = b;
 	return b;
 }
 
-static void boxes_close(struct run *r)
+/* After a group: closes boxes that failed, then the least recently used
+ * ones beyond BOXES_MAX. */
+static void boxes_trim(void)
 {
-	for (size_t i = 0; i < r->nboxes; i++) {
-		mbox_folder_close(&r->boxes[i].inbox);
-		mbox_close(&r->boxes[i].mb);
-		free(r->boxes[i].path);
+	for (size_t i = 0; i < nboxes;)
+		if (boxes[i]->bad)
+			box_drop(i);
+		else
+			i++;
+	while (nboxes > BOXES_MAX) {
+		size_t old = 0;
+		for (size_t i = 1; i < nboxes; i++)
+			if (boxes[i]->used < boxes[old]->used)
+				old = i;
+		box_drop(old);
 	}
-	free(r->boxes);
-	r->boxes = NULL;
-	r->nboxes = r->capboxes = 0;
+}
+
+void local_boxes_close(void)
+{
+	while (nboxes > 0)
+		box_drop(nboxes - 1);
+	free(boxes);
+	boxes = NULL;
+	capboxes = 0;
+}
+
+static struct box *box_of(struct mbox *mb)
+{
+	for (size_t i = 0; i < nboxes; i++)
+		if (boxes[i]->mb == mb)
+			return boxes[i];
+	return NULL;
 }
 
 /* mbox_batch_commit's identity switch. */
@@ -152,16 +232,20 @@ static int box_owner(void *ctx, struct mbox *mb, bool enter, struct err *e)
 		restore(r);
 		return 0;
 	}
-	for (size_t i = 0; i < r->nboxes; i++)
-		if (r->boxes[i].mb == mb)
-			return become(r, r->boxes[i].uid, r->boxes[i].gid, e);
+	struct box *b = box_of(mb);
+	if (b)
+		return become(r, b->uid, b->gid, e);
 	err_set(e, "mailbox owner unknown");
 	return -1;
 }
 
 /* The targets of one batch, so results find their way back. */
 struct pending {
-	struct local_target **v;
+	struct {
+		struct local_target *t;
+		const char *queue_id;
+		struct box *box;
+	} *v;
 	size_t n, cap;
 };
 
@@ -171,9 +255,9 @@ static void commit_batch(struct run *r, struct mbox_batch **bp,
 	struct err e = {{0}};
 	if (mbox_batch_count(*bp) > 0 &&
 	    mbox_batch_commit(*bp, box_owner, r, &e) < 0)
-		log_warn("%s: %s", r->req->queue_id, e.msg);
+		log_warn("%s: %s", p->n ? p->v[0].queue_id : "-", e.msg);
 	for (size_t i = 0; i < p->n; i++) {
-		struct local_target *t = p->v[i];
+		struct local_target *t = p->v[i].t;
 		uint32_t uid;
 		int err_no = 0;
 		int rc = mbox_batch_result(*bp, (size_t)t->item, &uid, &err_no,
@@ -182,7 +266,8 @@ static void commit_batch(struct run *r, struct mbox_batch **bp,
 			set_outcome(t, LOCAL_OK, "2.0.0", "delivered to maildir");
 		} else {
 			io_failure(t, err_no, e.msg);
-			log_warn("%s: to=<%s>: %s", r->req->queue_id, t->addr,
+			p->v[i].box->bad = true;
+			log_warn("%s: to=<%s>: %s", p->v[i].queue_id, t->addr,
 				 e.msg);
 		}
 	}
@@ -192,11 +277,11 @@ static void commit_batch(struct run *r, struct mbox_batch **bp,
 }
 
 /* Same maildir as an earlier target of this request: share its copy. */
-static struct local_target *dup_of(struct run *r, size_t upto_x,
+static struct local_target *dup_of(struct part *pt, size_t upto_x,
 				   const struct local_target *t)
 {
 	for (size_t i = 0; i <= upto_x; i++) {
-		struct local_expansion *x = &r->xs[i];
+		struct local_expansion *x = &pt->xs[i];
 		for (size_t k = 0; k < x->n; k++) {
 			struct local_target *o = &x->v[k];
 			if (o == t)
@@ -211,93 +296,131 @@ static struct local_target *dup_of(struct run *r, size_t upto_x,
 	return NULL;
 }
 
+/* Pairs of targets: v[2i] takes the outcome of v[2i + 1]. */
+struct dups {
+	struct local_target **v;
+	size_t n, cap;
+};
+
+static void dups_add(struct dups *d, struct local_target *t,
+		     struct local_target *orig)
+{
+	if (d->n + 2 > d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 8;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	d->v[d->n++] = t;
+	d->v[d->n++] = orig;
+}
+
+/* Writes target t's copy into batch b: 0 added (t->item set), -1 t
+ * failed (its outcome set). */
+static int add_copy(struct run *r, struct part *pt, struct local_target *t,
+		    struct mbox_batch *b, struct buf *head, struct box **bx_out)
+{
+	struct err e = {{0}};
+	int err_no = 0;
+	struct box *bx = box_for(r, t, &err_no, &e);
+	if (!bx) {
+		io_failure(t, err_no, e.msg);
+		log_warn("%s: to=<%s>: %s", pt->req->queue_id, t->addr, e.msg);
+		return -1;
+	}
+	buf_reset(head);
+	local_msg_prepend(head, pt->req->sender, t->addr);
+	struct mbox_part parts[2] = {
+		{head->data, head->len},
+		{pt->msg->data, pt->msg->len},
+	};
+	struct mbox_new m = {.parts = parts, .nparts = 2};
+	int item = -1;
+	if (become(r, bx->uid, bx->gid, &e) == 0) {
+		item = mbox_batch_add(b, bx->inbox, &m, &err_no, &e);
+		restore(r);
+	}
+	if (item < 0) {
+		io_failure(t, err_no, e.msg);
+		bx->bad = true;
+		log_warn("%s: to=<%s>: %s", pt->req->queue_id, t->addr, e.msg);
+		return -1;
+	}
+	t->item = item;
+	*bx_out = bx;
+	return 0;
+}
+
+/* The state of deliver_maildirs: the batch being filled and what its
+ * results go back to. */
+struct fill {
+	struct mbox_batch *b;
+	struct pending p;
+	struct dups dups;
+	struct buf head;
+	size_t batch_max;
+};
+
+/* One maildir target of request pt's recipient i into the batch. */
+static void fill_target(struct run *r, struct fill *fl, struct part *pt,
+			size_t i, struct local_target *t)
+{
+	struct local_target *orig = dup_of(pt, i, t);
+	if (orig) {
+		t->item = -2; /* a copy made for another */
+		dups_add(&fl->dups, t, orig);
+		return;
+	}
+	struct box *bx;
+	if (add_copy(r, pt, t, fl->b, &fl->head, &bx) < 0)
+		return;
+	struct pending *p = &fl->p;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
+	}
+	p->v[p->n].t = t;
+	p->v[p->n].queue_id = pt->req->queue_id;
+	p->v[p->n].box = bx;
+	p->n++;
+	if (p->n >= fl->batch_max)
+		commit_batch(r, &fl->b, p);
+}
+
 static void deliver_maildirs(struct run *r)
 {
-	struct mbox_batch *b = mbox_batch_new();
-	struct pending p = {0};
-	struct buf head;
-	buf_init(&head, 0);
-	/* Targets that share an earlier target's maildir: dups.v[2i] takes
-	 * the outcome of dups.v[2i + 1] after the commits. */
-	struct pending dups = {0};
-	size_t batch_max = (size_t)params->local_batch_size;
-	for (size_t i = 0; i < r->req->nrcpt; i++) {
-		struct local_expansion *x = &r->xs[i];
-		for (size_t k = 0; x->status == LOCAL_PENDING && k < x->n; k++) {
-			struct local_target *t = &x->v[k];
-			if (t->kind != LOCAL_T_MAILDIR ||
-			    t->status != LOCAL_PENDING)
-				continue;
-			struct local_target *orig = dup_of(r, i, t);
-			if (orig) {
-				t->item = -2; /* a copy is made for another */
-				if (dups.n + 2 > dups.cap) {
-					dups.cap = dups.cap ? dups.cap * 2 : 8;
-					dups.v = xrealloc(dups.v,
-							  dups.cap * sizeof(*dups.v));
-				}
-				dups.v[dups.n++] = t;
-				dups.v[dups.n++] = orig;
-				continue;
-			}
-			struct err e = {{0}};
-			int err_no = 0;
-			struct box *bx = box_for(r, t, &err_no, &e);
-			if (!bx) {
-				io_failure(t, err_no, e.msg);
-				log_warn("%s: to=<%s>: %s", r->req->queue_id,
-					 t->addr, e.msg);
-				continue;
-			}
-			buf_reset(&head);
-			local_msg_prepend(&head, r->req->sender, t->addr);
-			struct mbox_part parts[2] = {
-				{head.data, head.len},
-				{r->msg->data, r->msg->len},
-			};
-			struct mbox_new m = {.parts = parts, .nparts = 2};
-			int item = -1;
-			if (become(r, bx->uid, bx->gid, &e) == 0) {
-				item = mbox_batch_add(b, bx->inbox, &m, &err_no,
-						      &e);
-				restore(r);
-			}
-			if (item < 0) {
-				io_failure(t, err_no, e.msg);
-				log_warn("%s: to=<%s>: %s", r->req->queue_id,
-					 t->addr, e.msg);
-				continue;
-			}
-			t->item = item;
-			if (p.n == p.cap) {
-				p.cap = p.cap ? p.cap * 2 : 16;
-				p.v = xrealloc(p.v, p.cap * sizeof(*p.v));
-			}
-			p.v[p.n++] = t;
-			if (p.n >= batch_max)
-				commit_batch(r, &b, &p);
+	struct fill fl = {.b = mbox_batch_new(),
+			  .batch_max = (size_t)params->local_batch_size};
+	buf_init(&fl.head, 0);
+	for (size_t q = 0; q < r->nparts; q++) {
+		struct part *pt = &r->parts[q];
+		for (size_t i = 0; i < pt->req->nrcpt; i++) {
+			struct local_expansion *x = &pt->xs[i];
+			size_t nt = x->status == LOCAL_PENDING ? x->n : 0;
+			for (size_t k = 0; k < nt; k++)
+				if (x->v[k].kind == LOCAL_T_MAILDIR &&
+				    x->v[k].status == LOCAL_PENDING)
+					fill_target(r, &fl, pt, i, &x->v[k]);
 		}
 	}
-	commit_batch(r, &b, &p);
-	mbox_batch_free(&b);
-	for (size_t i = 0; i + 1 < dups.n; i += 2) {
-		struct local_target *t = dups.v[i], *o = dups.v[i + 1];
+	commit_batch(r, &fl.b, &fl.p);
+	mbox_batch_free(&fl.b);
+	for (size_t i = 0; i + 1 < fl.dups.n; i += 2) {
+		struct local_target *t = fl.dups.v[i], *o = fl.dups.v[i + 1];
 		set_outcome(t, o->status == LOCAL_PENDING ? LOCAL_DEFER
 							  : o->status,
 			    o->dsn[0] ? o->dsn : "4.3.0", "%s",
 			    o->reason ? o->reason : "not delivered");
 	}
-	free(dups.v);
-	free(p.v);
-	buf_deinit(&head);
-	boxes_close(r);
+	free(fl.dups.v);
+	free(fl.p.v);
+	buf_deinit(&fl.head);
+	boxes_trim();
 }
 
 /* ---- mbox files --------------------------------------------------------- */
 
 /* Appends the message in mbox format (mboxrd quoting: ">"* "From " lines
  * get one more '>'), so other mail readers can split the file again. */
-static void mbox_format(struct buf *out, const struct run *r,
+static void mbox_format(struct buf *out, const struct part *r,
 			const struct local_target *t)
 {
 	time_t now = time(NULL);
@@ -326,7 +449,8 @@ static void mbox_format(struct buf *out, const struct run *r,
 	(void)buf_append_char(out, '\n');
 }
 
-static void deliver_file(struct run *r, struct local_target *t)
+static void deliver_file(struct run *r, const struct part *pt,
+			 struct local_target *t)
 {
 	struct err e = {{0}};
 	struct buf text;
@@ -335,7 +459,7 @@ static void deliver_file(struct run *r, struct local_target *t)
 	if (r->as_root)
 		local_never_root(&uid, &gid);
 	buf_init(&text, 0);
-	mbox_format(&text, r, t);
+	mbox_format(&text, pt, t);
 	if (become(r, uid, gid, &e) < 0) {
 		set_outcome(t, LOCAL_DEFER, "4.3.0", "%s", e.msg);
 		buf_deinit(&text);
@@ -398,7 +522,7 @@ static void deliver_file(struct run *r, struct local_target *t)
 		(void)snprintf(what, sizeof(what), "cannot append to %s: %s",
 			       t->path, strerror(err_no));
 		io_failure(t, err_no, what);
-		log_warn("%s: to=<%s>: %s", r->req->queue_id, t->addr, what);
+		log_warn("%s: to=<%s>: %s", pt->req->queue_id, t->addr, what);
 	}
 }
 
@@ -494,40 +618,65 @@ void local_fold(struct local_rcpt *rc, const struct local_expansion *x)
 				  first_ok->reason);
 }
 
-void local_deliver(struct local_resolver *res, struct local_request *req,
-		   const struct local_msg *msg)
+/* Files and commands of one request, then one result per recipient. */
+static void finish_part(struct run *r, struct part *pt)
 {
-	struct run r = {.res = res, .req = req, .msg = msg,
-			.as_root = res->as_root};
-	r.xs = xcalloc(req->nrcpt, sizeof(*r.xs));
-	res->msg = msg;
-	for (size_t i = 0; i < req->nrcpt; i++) {
-		local_expansion_init(&r.xs[i]);
-		local_resolve(res, req->rcpts[i].addr, &r.xs[i]);
-	}
-	deliver_maildirs(&r);
+	struct local_request *req = pt->req;
 	struct buf head;
 	buf_init(&head, 0);
 	for (size_t i = 0; i < req->nrcpt; i++) {
-		struct local_expansion *x = &r.xs[i];
-		for (size_t k = 0; x->status == LOCAL_PENDING && k < x->n; k++) {
+		struct local_expansion *x = &pt->xs[i];
+		size_t nt = x->status == LOCAL_PENDING ? x->n : 0;
+		for (size_t k = 0; k < nt; k++) {
 			struct local_target *t = &x->v[k];
 			if (t->status != LOCAL_PENDING)
 				continue;
 			if (t->kind == LOCAL_T_FILE) {
-				deliver_file(&r, t);
+				deliver_file(r, pt, t);
 			} else if (t->kind == LOCAL_T_COMMAND) {
 				buf_reset(&head);
 				local_msg_prepend(&head, req->sender, t->addr);
-				local_command_run(t, msg, head.data, head.len,
-						  req->sender, t->addr,
-						  r.as_root);
+				local_command_run(t, pt->msg, head.data,
+						  head.len, req->sender,
+						  t->addr, r->as_root);
 			}
 		}
 		local_fold(&req->rcpts[i], x);
 		local_expansion_deinit(x);
 	}
 	buf_deinit(&head);
+	free(pt->xs);
+	pt->xs = NULL;
+}
+
+void local_deliver_group(struct local_resolver *res,
+			 const struct local_delivery *v, size_t n)
+{
+	struct run r = {.res = res, .nparts = n, .as_root = res->as_root};
+	r.parts = xcalloc(n ? n : 1, sizeof(*r.parts));
+	group_serial++;
+	for (size_t q = 0; q < n; q++) {
+		struct part *pt = &r.parts[q];
+		pt->req = v[q].req;
+		pt->msg = v[q].msg;
+		pt->xs = xcalloc(pt->req->nrcpt ? pt->req->nrcpt : 1,
+				 sizeof(*pt->xs));
+		res->msg = pt->msg;
+		for (size_t i = 0; i < pt->req->nrcpt; i++) {
+			local_expansion_init(&pt->xs[i]);
+			local_resolve(res, pt->req->rcpts[i].addr, &pt->xs[i]);
+		}
+	}
 	res->msg = NULL;
-	free(r.xs);
+	deliver_maildirs(&r);
+	for (size_t q = 0; q < n; q++)
+		finish_part(&r, &r.parts[q]);
+	free(r.parts);
+}
+
+void local_deliver(struct local_resolver *res, struct local_request *req,
+		   const struct local_msg *msg)
+{
+	struct local_delivery d = {.req = req, .msg = msg};
+	local_deliver_group(res, &d, 1);
 }

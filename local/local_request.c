@@ -71,6 +71,12 @@ int local_request_decode(const struct ipc_msg *m, struct local_request *r,
 		return -1;
 	}
 	r->arrival = (int64_t)arrival;
+	uint64_t more = 0;
+	if (ipc_get_u64(m, DELIVER_ATTR_MORE, 0, 1, &more) < 0) {
+		err_set(e, "bad attribute more");
+		return -1;
+	}
+	r->more = more == 1;
 	if (n > DELIVER_RCPT_MAX) {
 		/* The reply carries six attributes per recipient and must
 		 * stay within IPC_ATTR_MAX (proto_deliver.h). */

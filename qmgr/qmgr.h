@@ -258,7 +258,10 @@ struct qmgr_job {
 	int64_t queued_ms;  /* wall clock */
 	int64_t conn_ms;    /* connection setup took (for delays=) */
 	int64_t sent_ms;
-	struct qmgr_job *next;
+	struct qmgr_job *next;       /* in its destination's queue */
+	struct qmgr_job *group_next; /* the next request of its group */
+	bool holds_dest; /* the last job of its destination in its group:
+	                    its end frees the destination's slot */
 };
 
 struct qmgr_dest {
@@ -272,6 +275,9 @@ struct qmgr_dest {
 	bool ready; /* on t's ready ring */
 	struct qmgr_dest *ready_next;
 	struct qmgr_job *open; /* being filled by qmgr_sched_route() */
+	uint64_t group;        /* the last group that took a job of it */
+	struct qmgr_job *group_last; /* that job (valid while the group is
+	                                being built) */
 };
 
 struct qmgr_conn;
@@ -280,8 +286,10 @@ struct qmgr_transport {
 	char *name;
 	char *path;  /* queue_directory/private/<name> */
 	char *label; /* "private/<name>", for reasons and logs */
-	int active; /* requests in flight or connecting */
+	int active; /* connections busy with a group or connecting */
 	int limit;
+	size_t group_max; /* requests per group its agents take (their
+	                     greeting's group=; 1 until one said) */
 	int64_t dead_until_ms; /* monotonic; 0 = alive */
 	char dead_reason[300];
 	struct qmgr_dest *ready_head, *ready_tail;
@@ -305,9 +313,13 @@ void qmgr_sched_walk(void (*fn)(struct qmgr_msg *m, void *ctx), void *ctx);
 void qmgr_sched_revive(void);
 /* A job's request got its answer (or failed): called by qmgr_agent.c.
  * res is out[0..job->n) from qmgr_reply_decode, or NULL when the whole
- * request failed, with dsn and reason saying why. */
+ * request failed, with dsn and reason saying why. The jobs of a group
+ * end in their order. */
 void qmgr_sched_job_done(struct qmgr_job *j, const struct qmgr_result *res,
                          const char *dsn, const char *reason);
+/* A connection of t is done with its group (every job of it ended):
+ * called by qmgr_agent.c after the last qmgr_sched_job_done. */
+void qmgr_sched_group_done(struct qmgr_transport *t);
 /* Routes recipients [from, msg->nr) that want delivery into jobs. */
 void qmgr_sched_route(struct qmgr_msg *m, size_t from);
 /* Frees a message that left the active set (qmgr_store.c). */
@@ -324,9 +336,11 @@ int64_t qmgr_now_ms(void);
 
 /* ---- qmgr_agent.c -------------------------------------------------- */
 
-/* Sends j to an agent of its transport (an idle connection, or a new
- * one). The outcome comes back through qmgr_sched_job_done(), possibly
- * before this returns (connect failure). */
+/* Sends a group of jobs (j, j->group_next, ...; one transport) to an
+ * agent of their transport on one connection (an idle one, or a new
+ * one), each request but the last with more=1. The outcomes come back
+ * in order through qmgr_sched_job_done(), then qmgr_sched_group_done(),
+ * possibly before this returns (connect failure). */
 void qmgr_agent_start(struct qmgr_job *j);
 /* Number of requests in flight. */
 size_t qmgr_agent_busy(void);
@@ -334,9 +348,12 @@ size_t qmgr_agent_busy(void);
 void qmgr_agent_close_idle(struct qmgr_transport *t);
 /* Closes everything; jobs in flight are failed with reason. */
 void qmgr_agent_close_all(const char *reason);
-/* Builds the deliver request for j (qmgr_reply.c). 0, or -1 when a value
- * passes an IPC limit. */
+/* Builds the deliver request for j (qmgr_reply.c); the caller adds
+ * more=1 for every request of a group but the last. 0, or -1 when a
+ * value passes an IPC limit. */
 int qmgr_request_build(const struct qmgr_job *j, struct ipc_msg *m);
+/* An upper bound of the encoded size of j's request, in bytes. */
+size_t qmgr_request_size(const struct qmgr_job *j);
 
 /* ---- qmgr_result.c ------------------------------------------------- */
 

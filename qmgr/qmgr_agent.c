@@ -4,20 +4,23 @@
  *
  * A transport's agents listen on queue_directory/private/<transport>
  * (master starts them on demand). qmgr connects without blocking, checks
- * the greeting (proto=deliver, version=1), sends one request, waits for
- * its reply, and keeps the connection for the next request to that
- * transport; an idle connection is closed after max_idle/2 seconds so the
- * agent process can go. One connection carries one request at a time.
+ * the greeting (proto=deliver, version=1; group=N when the agent takes
+ * groups), sends a group of requests at once (each but the last with
+ * more=1; a group of one for agents that did not say group=), takes the
+ * replies in order, one per request, and keeps the connection for the
+ * next group to that transport; an idle connection is closed after
+ * max_idle/2 seconds so the agent process can go.
  *
  * Failures never lose recipients: they come back to qmgr_sched as
  * deferrals. The socket missing or refusing marks the transport dead
  * ("delivery temporarily suspended: connect to private/smtp: ..."); a
- * connection that ends while a request is out means the agent crashed
- * or was killed, and its recipients are deferred ("lost connection with
- * ... while delivering") - the agent may have delivered some of them, so
- * the retry may duplicate, never lose. A malformed reply is logged and
- * treated the same way. Requests time out after daemon_timeout, the
- * greeting after ipc_timeout.
+ * connection that ends while requests are out means the agent crashed
+ * or was killed, and the recipients of every request not yet answered
+ * are deferred ("lost connection with ... while delivering") - the agent
+ * may have delivered some of them, so the retry may duplicate, never
+ * lose. A malformed reply is logged and treated the same way. Each reply
+ * must come within daemon_timeout of the previous one (or of the
+ * sending), the greeting within ipc_timeout.
  */
 #include "qmgr.h"
 
@@ -38,8 +41,8 @@
 #include "common/xalloc.h"
 
 enum conn_state {
-	C_CONNECTING, /* waiting for the greeting; job attached */
-	C_BUSY,       /* request sent (or being sent), waiting for the reply */
+	C_CONNECTING, /* waiting for the greeting; group attached */
+	C_BUSY,       /* requests sent (or being sent), waiting for replies */
 	C_IDLE,
 };
 
@@ -49,7 +52,9 @@ struct qmgr_conn {
 	struct event *timer;
 	struct qmgr_transport *t;
 	enum conn_state state;
-	struct qmgr_job *job;
+	struct qmgr_job *job; /* the first request not answered; the rest
+	                         of the group follows by group_next */
+	size_t njobs;         /* requests not answered */
 	int64_t start_ms;
 	struct qmgr_conn *next; /* idle list of t */
 	struct qmgr_conn *all_prev, *all_next;
@@ -83,8 +88,7 @@ static void conn_free(struct qmgr_conn *c)
 {
 	if (c->state == C_IDLE)
 		idle_remove(c);
-	if (c->job)
-		nbusy--;
+	nbusy -= c->njobs;
 	event_del(&c->ev);
 	event_del(&c->timer);
 	ipc_conn_deinit(&c->ipc);
@@ -108,8 +112,24 @@ static const char *mark_dead(struct qmgr_transport *t, const char *why)
 	return t->dead_reason;
 }
 
-/* Ends c; its job (if any) is deferred with reason. With dead set, the
- * transport is suspended for transport_retry_time too. */
+/* Ends the group of jobs j (linked by group_next), in order, each
+ * deferred with reason, then the group itself. */
+static void group_fail(struct qmgr_transport *t, struct qmgr_job *j,
+                       const char *reason)
+{
+	if (!j)
+		return;
+	while (j) {
+		struct qmgr_job *next = j->group_next;
+		qmgr_sched_job_done(j, NULL, "4.3.0", reason);
+		j = next;
+	}
+	qmgr_sched_group_done(t);
+}
+
+/* Ends c; the requests it has not answered are deferred with reason.
+ * With dead set, the transport is suspended for transport_retry_time
+ * too. */
 static void conn_fail(struct qmgr_conn *c, const char *reason, bool dead)
 {
 	struct qmgr_job *j = c->job;
@@ -119,8 +139,7 @@ static void conn_fail(struct qmgr_conn *c, const char *reason, bool dead)
 	char why[sizeof(t->dead_reason)];
 	(void)snprintf(why, sizeof(why), "%s", reason);
 	conn_free(c);
-	if (j)
-		qmgr_sched_job_done(j, NULL, "4.3.0", why);
+	group_fail(t, j, why);
 }
 
 static void on_conn(struct event *ev, unsigned what, void *ctx);
@@ -130,26 +149,70 @@ static void set_timer(struct qmgr_conn *c, long ms)
 	event_timer_set(c->timer, ms);
 }
 
-/* Queues the request of c->job and starts writing it. */
-static void send_request(struct qmgr_conn *c)
+/* Builds the requests of c's group, each but the last with more=1,
+ * into v (c->njobs entries). A job whose request cannot be built (over
+ * IPC limits: cannot happen within DELIVER_RCPT_MAX recipients of
+ * bounded addresses, but that is not trusted) leaves the group and is
+ * deferred alone. Returns how many were built. */
+static size_t build_requests(struct qmgr_conn *c, struct ipc_msg *v)
 {
-	struct ipc_msg m;
-	struct qmgr_job *j = c->job;
-	ipc_msg_init(&m);
-	int rc = qmgr_request_build(j, &m);
-	if (rc == 0)
-		rc = ipc_conn_queue(&c->ipc, &m);
-	ipc_msg_deinit(&m);
-	if (rc < 0) {
-		/* Cannot happen within DELIVER_RCPT_MAX recipients of
-		 * bounded addresses; defer rather than trust that. */
+	size_t n = 0;
+	struct qmgr_job **link = &c->job;
+	while (*link) {
+		struct qmgr_job *j = *link;
+		ipc_msg_init(&v[n]);
+		if (qmgr_request_build(j, &v[n]) == 0 &&
+		    v[n].wire.len + 64 < IPC_MSG_MAX) {
+			n++;
+			link = &j->group_next;
+			continue;
+		}
 		log_error("%s: delivery request over IPC limits",
 		          j->msg->env.queue_id);
+		ipc_msg_deinit(&v[n]);
+		*link = j->group_next;
+		j->group_next = NULL;
+		c->njobs--;
+		nbusy--;
+		qmgr_sched_job_done(j, NULL, "4.3.0",
+		                    "delivery request too large");
+	}
+	for (size_t i = 0; i + 1 < n; i++)
+		(void)ipc_put_str(&v[i], DELIVER_ATTR_MORE, "1");
+	return n;
+}
+
+static void make_idle(struct qmgr_conn *c);
+
+/* Queues the requests of c's group and starts writing them. */
+static void send_requests(struct qmgr_conn *c)
+{
+	struct ipc_msg *v = xcalloc(c->njobs, sizeof(*v));
+	size_t n = build_requests(c, v);
+	int rc = 0;
+	int64_t now = qmgr_now_ms();
+	struct qmgr_job *j = c->job;
+	for (size_t i = 0; i < n; i++, j = j->group_next) {
+		if (rc == 0)
+			rc = ipc_conn_queue(&c->ipc, &v[i]);
+		j->sent_ms = now;
+		ipc_msg_deinit(&v[i]);
+	}
+	free(v);
+	if (n == 0) {
+		make_idle(c);
+		qmgr_sched_group_done(c->t);
+		return;
+	}
+	if (rc < 0) {
+		/* More than IPC_CONN_OUT_MAX: the group was bounded by
+		 * DELIVER_GROUP_BYTES_MAX, so this cannot happen either. */
+		log_error("%s: delivery requests over the output limit",
+		          c->job->msg->env.queue_id);
 		conn_fail(c, "delivery request too large", false);
 		return;
 	}
 	c->state = C_BUSY;
-	j->sent_ms = qmgr_now_ms();
 	set_timer(c, params->daemon_timeout * 1000);
 	rc = ipc_conn_flush(&c->ipc);
 	if (rc < 0) {
@@ -175,12 +238,19 @@ static void make_idle(struct qmgr_conn *c)
 static int check_greeting(struct qmgr_conn *c, const struct ipc_msg *g)
 {
 	const char *proto = "";
-	uint64_t v = 0;
+	uint64_t v = 0, group = 1;
 	if (ipc_get_str(g, "proto", &proto) == 1 &&
 	    strcmp(proto, DELIVER_PROTO) == 0 &&
 	    ipc_get_u64(g, "version", 0, UINT32_MAX, &v) == 1 &&
-	    v == DELIVER_PROTO_VERSION)
+	    v == DELIVER_PROTO_VERSION) {
+		/* Absent or not a number: one request at a time. */
+		if (ipc_get_u64(g, DELIVER_ATTR_GROUP, 1, UINT32_MAX, &group) !=
+		    1)
+			group = 1;
+		c->t->group_max = group < DELIVER_GROUP_MAX ? (size_t)group
+		                                            : DELIVER_GROUP_MAX;
 		return 0;
+	}
 	char why[300], q[40];
 	(void)snprintf(why, sizeof(why),
 	               "%s speaks proto=%s version=%llu, not %s version %u",
@@ -191,7 +261,9 @@ static int check_greeting(struct qmgr_conn *c, const struct ipc_msg *g)
 	return -1;
 }
 
-static void take_reply(struct qmgr_conn *c, const struct ipc_msg *m)
+/* The reply to the first request of c's group not answered yet. 0, or
+ * -1 when c is gone (a malformed reply ends the connection). */
+static int take_reply(struct qmgr_conn *c, const struct ipc_msg *m)
 {
 	struct qmgr_job *j = c->job;
 	struct arena *a = arena_new();
@@ -208,16 +280,24 @@ static void take_reply(struct qmgr_conn *c, const struct ipc_msg *m)
 		               c->t->name);
 		conn_fail(c, why, false);
 		arena_free(&a);
-		return;
+		return -1;
 	}
-	c->job = NULL;
+	c->job = j->group_next;
+	c->njobs--;
 	nbusy--;
-	make_idle(c);
+	j->group_next = NULL;
+	if (c->job)
+		set_timer(c, params->daemon_timeout * 1000);
+	else
+		make_idle(c);
 	if (rc == 1)
 		qmgr_sched_job_done(j, NULL, "4.3.0", reason);
 	else
 		qmgr_sched_job_done(j, res, NULL, NULL);
 	arena_free(&a);
+	if (!c->job)
+		qmgr_sched_group_done(c->t);
+	return 0;
 }
 
 /* Reads and acts on whole messages; -1 when c is gone. */
@@ -247,15 +327,20 @@ static int process_input(struct qmgr_conn *c)
 				ipc_msg_deinit(&m);
 				return -1;
 			}
-			c->job->conn_ms = qmgr_now_ms() - c->start_ms;
-			send_request(c);
-			/* send_request may have failed and freed c. */
+			int64_t ms = qmgr_now_ms() - c->start_ms;
+			for (struct qmgr_job *j = c->job; j; j = j->group_next)
+				j->conn_ms = ms;
+			send_requests(c);
+			/* send_requests may have failed and freed c. */
 			ipc_msg_deinit(&m);
 			return -1;
 		}
-		take_reply(c, &m);
-		ipc_msg_deinit(&m);
-		return -1; /* c may be idle or gone; the next read decides */
+		/* Replies come in the order of the requests; a group's
+		 * may arrive in one read. */
+		if (take_reply(c, &m) < 0) {
+			ipc_msg_deinit(&m);
+			return -1;
+		}
 	}
 	ipc_msg_deinit(&m);
 	return 0;
@@ -368,12 +453,17 @@ void qmgr_agent_start(struct qmgr_job *j)
 {
 	struct qmgr_transport *t = j->dest->t;
 	struct qmgr_conn *c = t->idle;
-	nbusy++;
+	size_t n = 0;
+	for (struct qmgr_job *k = j; k; k = k->group_next) {
+		k->conn_ms = 0;
+		n++;
+	}
 	if (c) {
 		idle_remove(c);
 		c->job = j;
-		j->conn_ms = 0;
-		send_request(c);
+		c->njobs = n;
+		nbusy += n;
+		send_requests(c);
 		return;
 	}
 	int fd = connect_agent(t);
@@ -384,16 +474,16 @@ void qmgr_agent_start(struct qmgr_job *j)
 		               err == EAGAIN ? "all delivery agents busy "
 		                               "(backlog full)"
 		                             : strerror(err));
-		nbusy--;
 		/* A full backlog is a moment's congestion, not a dead
 		 * transport. */
-		qmgr_sched_job_done(j, NULL, "4.3.0",
-		                    err == EAGAIN ? why : mark_dead(t, why));
+		group_fail(t, j, err == EAGAIN ? why : mark_dead(t, why));
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->t = t;
 	c->job = j;
+	c->njobs = n;
+	nbusy += n;
 	c->state = C_CONNECTING;
 	c->start_ms = qmgr_now_ms();
 	ipc_conn_init(&c->ipc, fd, t->name);
@@ -429,11 +519,8 @@ void qmgr_agent_close_all(const char *reason)
 		if (reason && c->job) {
 			conn_fail(c, reason, false);
 		} else {
-			if (c->job) {
-				/* Dropped unrecorded (shutdown). */
-				c->job = NULL;
-				nbusy--;
-			}
+			/* Dropped unrecorded (shutdown). */
+			c->job = NULL;
 			conn_free(c);
 		}
 	}

@@ -38,6 +38,27 @@ static const char *body_word(enum queue_body b)
 	}
 }
 
+/* Bytes an attribute may take on the wire besides its value: length,
+ * name, '='. */
+#define ATTR_OVERHEAD (4 + IPC_NAME_MAX + 1)
+
+size_t qmgr_request_size(const struct qmgr_job *j)
+{
+	const struct qmgr_msg *msg = j->msg;
+	const struct queue_envelope *env = &msg->env;
+	/* Fixed attributes: at most 16, numbers and words within 64 bytes
+	 * each; then the variable ones. */
+	size_t n = 16 * (ATTR_OVERHEAD + 64) + strlen(env->sender) +
+	           strlen(j->dest->nexthop) + strlen(j->dest->t->name) +
+	           (env->envid ? strlen(env->envid) : 0);
+	for (size_t k = 0; k < j->n; k++) {
+		const struct queue_rcpt *r = &msg->r[j->rcpt[k]].q;
+		n += 4 * (ATTR_OVERHEAD + 40) + strlen(r->address) +
+		     (r->orcpt ? strlen(r->orcpt) : 0);
+	}
+	return n + 4;
+}
+
 int qmgr_request_build(const struct qmgr_job *j, struct ipc_msg *m)
 {
 	const struct qmgr_msg *msg = j->msg;

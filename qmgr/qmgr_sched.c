@@ -14,12 +14,16 @@
  * destination keeps a FIFO of jobs; each transport a ring of destinations
  * with work, served round-robin so one busy domain cannot starve the
  * others, within the destination and transport concurrency limits.
- * A job is one delivery request (qmgr_agent.c); its results come back
- * through qmgr_sched_job_done() to qmgr_result.c, and the message goes to
- * qmgr_store.c, which writes the outcome and lets it leave the set.
+ * A job is one delivery request; the jobs ready for a transport go out
+ * in groups, several requests on one connection (qmgr_agent.c), as many
+ * as its agents take. Results come back through qmgr_sched_job_done() to
+ * qmgr_result.c, and the message goes to qmgr_store.c, which writes the
+ * outcome and lets it leave the set.
  *
  * Invariants: a recipient is in at most one job (QMGR_R_BUSY); msg->jobs
- * counts its jobs queued or in flight; a message leaves the active set
+ * counts its jobs queued or in flight; d->active counts the groups in
+ * flight holding a job of d (the last such job of a group frees it);
+ * t->active counts t's busy connections; a message leaves the active set
  * only through qmgr_store.c once msg->jobs is 0. Nothing is written to
  * the index on entry: if qmgr dies, every recipient not yet recorded is
  * still pending or deferred there, and the next qmgr delivers it again
@@ -493,8 +497,53 @@ static void fail_transport(struct qmgr_transport *t)
 	}
 }
 
+/* A group being built: jobs for one connection, in sending order. */
+struct group {
+	uint64_t serial;
+	struct qmgr_job *head, *tail;
+	size_t n, bytes;
+};
+
+/* Takes d's next job into g. A destination counts once toward its
+ * concurrency limit per group, however many of its jobs ride in it: the
+ * agent delivers them together, and the last of them in the group
+ * holds the slot (replies come in order, so it ends last). */
+static void group_take(struct group *g, struct qmgr_dest *d)
+{
+	struct qmgr_job *j = job_pop(d);
+	if (j->msg->flags & (QMGR_M_DELETE | QMGR_M_HOLD)) {
+		job_cancel(j);
+		return;
+	}
+	if (d->group == g->serial) {
+		d->group_last->holds_dest = false;
+	} else {
+		d->active++;
+		d->group = g->serial;
+	}
+	j->holds_dest = true;
+	d->group_last = j;
+	j->group_next = NULL;
+	if (g->tail)
+		g->tail->group_next = j;
+	else
+		g->head = j;
+	g->tail = j;
+	g->n++;
+	g->bytes += qmgr_request_size(j);
+}
+
+/*
+ * Serves t's ready destinations round-robin. Each free connection slot
+ * gets a group: jobs taken from ready destinations in turn until the
+ * group has t->group_max of them (what t's agents said they take, 1 for
+ * agents that deliver one at a time) or DELIVER_GROUP_BYTES_MAX of
+ * requests. Under load that gives local big groups (one sync round for
+ * many messages); alone a job goes out at once, in a group of one.
+ */
 static void dispatch_transport(struct qmgr_transport *t, int64_t mono)
 {
+	static uint64_t serial;
 	for (;;) {
 		if (t->dead_until_ms) {
 			if (mono < t->dead_until_ms) {
@@ -505,19 +554,24 @@ static void dispatch_transport(struct qmgr_transport *t, int64_t mono)
 		}
 		if (t->active >= t->limit || !t->ready_head)
 			return;
-		struct qmgr_dest *d = ready_pop(t);
-		if (d->active >= d->limit || !d->head)
-			continue; /* re-added when a job finishes */
-		struct qmgr_job *j = job_pop(d);
-		if (j->msg->flags & (QMGR_M_DELETE | QMGR_M_HOLD)) {
-			job_cancel(j);
-		} else {
-			d->active++;
-			t->active++;
-			qmgr_agent_start(j);
+		struct group g = {.serial = ++serial};
+		size_t max = t->group_max ? t->group_max : 1;
+		while (g.n < max && g.bytes < DELIVER_GROUP_BYTES_MAX) {
+			struct qmgr_dest *d = ready_pop(t);
+			if (!d)
+				break;
+			bool member = d->group == g.serial;
+			if (!d->head || (!member && d->active >= d->limit))
+				continue; /* re-added when a job finishes */
+			group_take(&g, d);
+			if (d->head && (d->group == g.serial ||
+			                d->active < d->limit))
+				ready_push(d);
 		}
-		if (d->head && d->active < d->limit)
-			ready_push(d);
+		if (!g.head)
+			continue; /* only cancelled jobs: look again */
+		t->active++;
+		qmgr_agent_start(g.head);
 	}
 }
 
@@ -538,9 +592,8 @@ void qmgr_sched_job_done(struct qmgr_job *j, const struct qmgr_result *res,
                          const char *dsn, const char *reason)
 {
 	struct qmgr_dest *d = j->dest;
-	struct qmgr_transport *t = d->t;
-	d->active--;
-	t->active--;
+	if (j->holds_dest)
+		d->active--;
 	if (res) {
 		struct qmgr_msg *m = j->msg;
 		int64_t now = qmgr_now_ms();
@@ -554,6 +607,12 @@ void qmgr_sched_job_done(struct qmgr_job *j, const struct qmgr_result *res,
 	}
 	if (d->head && d->active < d->limit)
 		ready_push(d);
+	kick();
+}
+
+void qmgr_sched_group_done(struct qmgr_transport *t)
+{
+	t->active--;
 	kick();
 }
 

@@ -10,6 +10,10 @@ time, and answers what the test's policy says:
          "reason": ..., "relay": ..., "forward_to": "a\\nb"}
     or "crash" (close the connection without a reply), or
     ("status", "defer", "reason") for a whole-request refusal.
+
+With group=N the greeting says the agent takes groups of N requests
+(proto_deliver.h, Groups): qmgr then pipelines them, each but the last
+with more=1, and this agent still answers them one by one, in order.
 """
 import os
 import socket
@@ -37,9 +41,10 @@ def parse_request(attrs):
 
 
 class FakeAgent:
-    def __init__(self, inst, name, policy):
+    def __init__(self, inst, name, policy, group=None):
         self.path = inst.dir / "spool" / "private" / name
         self.policy = policy
+        self.group = group
         self.requests = []  # (monotonic time, request dict)
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -91,7 +96,10 @@ class FakeAgent:
     def _conn(self, c):
         buf = b""
         try:
-            c.sendall(ipc.encode([("proto", "deliver"), ("version", 1)]))
+            greeting = [("proto", "deliver"), ("version", 1)]
+            if self.group:
+                greeting.append(("group", self.group))
+            c.sendall(ipc.encode(greeting))
             while True:
                 attrs, buf = self._recv(c, buf)
                 req = parse_request(attrs)

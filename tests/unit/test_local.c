@@ -99,6 +99,18 @@ static void request_decode(void **state)
 	assert_int_equal(local_request_decode(&m, &r, &e), -1);
 	ipc_msg_begin(&m, "other");
 	assert_int_equal(local_request_decode(&m, &r, &e), -1);
+	/* more=1: a group goes on; anything but 0 or 1 is malformed. */
+	put_request(&m, 1, false);
+	assert_int_equal(local_request_decode(&m, &r, &e), 0);
+	assert_false(r.more);
+	local_request_deinit(&r);
+	ipc_put_str(&m, DELIVER_ATTR_MORE, "1");
+	assert_int_equal(local_request_decode(&m, &r, &e), 0);
+	assert_true(r.more);
+	local_request_deinit(&r);
+	put_request(&m, 1, false);
+	ipc_put_str(&m, DELIVER_ATTR_MORE, "2");
+	assert_int_equal(local_request_decode(&m, &r, &e), -1);
 	/* Well-formed but too many for one reply. */
 	put_request(&m, DELIVER_RCPT_MAX + 1, false);
 	assert_int_equal(local_request_decode(&m, &r, &e), -2);
@@ -225,7 +237,8 @@ static int setup(void **state)
 	p = xasprintf("%s/vmaps", f->dir);
 	write_text(p, "sales@virt.test virt.test/sales/\n"
 		      "info@virt.test virt.test/info/\n"
-		      "evil@virt.test ../../etc/\n");
+		      "evil@virt.test ../../etc/\n"
+		      "broken@virt.test virt.test/brokenfile/\n");
 	if (map_build(p, MAP_FORMAT_KV, &e) < 0)
 		return -1;
 	free(p);
@@ -272,6 +285,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	local_boxes_close();
 	if (f->resolver_open)
 		local_resolver_deinit(&f->r);
 	unit_tmpdir_remove(f->dir);
@@ -562,26 +576,36 @@ static char *read_all(const char *path)
 	return b;
 }
 
-/* The only message file in dir/new (NULL if not exactly one). */
-static char *only_message(const char *maildir)
+/* The files in maildir/new: their paths (caller frees each and the
+ * array), *n of them. */
+static char **new_files(const char *maildir, int *n)
 {
 	char *nd = xasprintf("%s/new", maildir);
 	DIR *d = opendir(nd);
-	char *found = NULL;
-	int n = 0;
+	char **v = NULL;
 	struct dirent *de;
+	*n = 0;
 	while (d && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		n++;
-		free(found);
-		found = xasprintf("%s/%s", nd, de->d_name);
+		v = xrealloc(v, (size_t)(*n + 1) * sizeof(*v));
+		v[(*n)++] = xasprintf("%s/%s", nd, de->d_name);
 	}
 	if (d)
 		closedir(d);
 	free(nd);
-	char *text = n == 1 ? read_all(found) : NULL;
-	free(found);
+	return v;
+}
+
+/* The only message file in dir/new (NULL if not exactly one). */
+static char *only_message(const char *maildir)
+{
+	int n;
+	char **v = new_files(maildir, &n);
+	char *text = n == 1 ? read_all(v[0]) : NULL;
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 	return text;
 }
 
@@ -678,6 +702,134 @@ static void deliver_request(void **state)
 	local_msg_deinit(&msg);
 }
 
+/* A request for rcpts with the given message, decoded into r (m keeps
+ * the strings). */
+static void group_request(struct ipc_msg *m, struct local_request *r,
+			  const char *qid, const char *const *rcpts, size_t n,
+			  bool more)
+{
+	struct err e = {{0}};
+	ipc_msg_init(m);
+	ipc_msg_begin(m, DELIVER_REQ_DELIVER);
+	ipc_put_str(m, DELIVER_ATTR_QUEUE_ID, qid);
+	ipc_put_str(m, DELIVER_ATTR_QUEUE_FILE, "queue/x");
+	ipc_put_str(m, DELIVER_ATTR_SENDER, "s@example.org");
+	ipc_put_u64(m, DELIVER_ATTR_ARRIVAL, 1);
+	ipc_put_u64(m, DELIVER_ATTR_SIZE, 1);
+	ipc_put_str(m, DELIVER_ATTR_NEXTHOP, "x");
+	if (more)
+		ipc_put_str(m, DELIVER_ATTR_MORE, "1");
+	ipc_put_u64(m, DELIVER_ATTR_NRCPT, n);
+	for (size_t i = 0; i < n; i++) {
+		ipc_put_str(m, DELIVER_ATTR_RCPT_ID, rcpts[i]);
+		ipc_put_str(m, DELIVER_ATTR_RCPT, rcpts[i]);
+		ipc_put_str(m, DELIVER_ATTR_ORCPT, "");
+		ipc_put_str(m, DELIVER_ATTR_NOTIFY, "");
+	}
+	assert_int_equal(local_request_decode(m, r, &e), 0);
+}
+
+/* Messages in maildir/new, and whether one of them holds text. */
+static int count_new(const char *maildir, const char *text, bool *found)
+{
+	int n;
+	char **v = new_files(maildir, &n);
+	for (int i = 0; i < n; i++) {
+		char *t = read_all(v[i]);
+		if (t && strstr(t, text))
+			*found = true;
+		free(t);
+		free(v[i]);
+	}
+	free(v);
+	return n;
+}
+
+static uint32_t indexed(const char *maildir)
+{
+	struct mbox *mb;
+	struct mbox_folder *in;
+	struct mbox_status st;
+	struct err e = {{0}};
+	assert_int_equal(mbox_open(&mb, maildir, 0, &e), 1);
+	assert_int_equal(mbox_folder_open(mb, "INBOX", &in, &e), 1);
+	assert_int_equal(mbox_folder_status(in, &st, &e), 0);
+	mbox_folder_close(&in);
+	mbox_close(&mb);
+	return st.exists;
+}
+
+/* A group: three requests, two messages for one mailbox, a mailbox that
+ * cannot be made, an unknown user; each gets its own results, the copies
+ * go where they belong. The mailbox stays open for the next group, and
+ * one replaced on disk meanwhile is opened again. */
+static void deliver_group(void **state)
+{
+	struct fx *f = *state;
+	char *vdir = xasprintf("%s/vmail/virt.test", f->dir);
+	char *broken = xasprintf("%s/brokenfile", vdir);
+	char *sales = xasprintf("%s/sales", vdir);
+	char *old = xasprintf("%s/sales.old", vdir);
+	char *p = xasprintf("%s/vmail", f->dir);
+	mkdir(p, 0700);
+	free(p);
+	mkdir(vdir, 0700);
+	write_text(broken, "not a maildir\n");
+	const char *ra[] = {"sales@virt.test", "broken@virt.test"};
+	const char *rb[] = {"sales@virt.test"};
+	const char *rc[] = {"nosuch@virt.test"};
+	struct ipc_msg m[3];
+	struct local_request r[3];
+	struct local_msg msg[3];
+	group_request(&m[0], &r[0], "QA", ra, 2, true);
+	group_request(&m[1], &r[1], "QB", rb, 1, true);
+	group_request(&m[2], &r[2], "QC", rc, 1, false);
+	local_msg_set(&msg[0], "Subject: A\n\nbody A\n", 20);
+	local_msg_set(&msg[1], "Subject: B\n\nbody B\n", 20);
+	local_msg_set(&msg[2], "Subject: C\n\nbody C\n", 20);
+	struct local_delivery d[3];
+	for (int i = 0; i < 3; i++)
+		d[i] = (struct local_delivery){&r[i], &msg[i]};
+	local_deliver_group(&f->r, d, 3);
+	assert_string_equal(r[0].rcpts[0].result, "sent");
+	assert_string_equal(r[0].rcpts[1].result, "defer");
+	assert_string_equal(r[0].rcpts[1].dsn, "4.3.0");
+	assert_string_equal(r[1].rcpts[0].result, "sent");
+	assert_string_equal(r[2].rcpts[0].result, "bounce");
+	assert_string_equal(r[2].rcpts[0].dsn, "5.1.1");
+	bool a = false, b = false;
+	assert_int_equal(count_new(sales, "body A", &a), 2);
+	assert_int_equal(count_new(sales, "body B", &b), 2);
+	assert_true(a && b);
+	assert_int_equal(indexed(sales), 2);
+	for (int i = 0; i < 3; i++)
+		local_request_deinit(&r[i]);
+	/* The next group reuses the open mailbox. */
+	struct err e = {{0}};
+	assert_int_equal(local_request_decode(&m[1], &r[1], &e), 0);
+	local_deliver_group(&f->r, d + 1, 1);
+	assert_string_equal(r[1].rcpts[0].result, "sent");
+	assert_int_equal(indexed(sales), 3);
+	local_request_deinit(&r[1]);
+	/* Replaced on disk: the kept handle is stale, the copy goes to the
+	 * new maildir, not into the old one's index. */
+	assert_int_equal(rename(sales, old), 0);
+	assert_int_equal(local_request_decode(&m[1], &r[1], &e), 0);
+	local_deliver_group(&f->r, d + 1, 1);
+	assert_string_equal(r[1].rcpts[0].result, "sent");
+	assert_int_equal(indexed(sales), 1);
+	assert_int_equal(indexed(old), 3);
+	for (int i = 0; i < 3; i++) {
+		local_request_deinit(&r[i]);
+		ipc_msg_deinit(&m[i]);
+		local_msg_deinit(&msg[i]);
+	}
+	free(vdir);
+	free(broken);
+	free(sales);
+	free(old);
+}
+
 static void command_outcomes(void **state)
 {
 	(void)state;
@@ -743,6 +895,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test(fold),
 		cmocka_unit_test_setup_teardown(deliver_request, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(deliver_group, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(command_outcomes, setup,
 						teardown),

@@ -1013,19 +1013,47 @@ static void reopen(struct fx *f)
 		fail_msg("reopen: %s", e.msg);
 }
 
-/* A batch leaves no marker behind; a marker of a dead process of this
- * boot is flushed and removed without touching the index. */
+/* The markers in dir: how many, and how many say clean. */
+static void count_markers(const char *dir, int *all, int *clean)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	*all = *clean = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		char c = 0;
+		FILE *fp = fopen(p, "r");
+		assert_non_null(fp);
+		if (fread(&c, 1, 1, fp) != 1)
+			c = 0;
+		fclose(fp);
+		(*all)++;
+		if (c == 'C')
+			(*clean)++;
+		free(p);
+	}
+	closedir(d);
+}
+
+/* A batch leaves only a clean marker behind, gone at close; a dirty
+ * marker of a dead process of this boot is flushed and removed without
+ * touching the index, a clean one just removed. */
 static void dirty_markers_same_boot(void **state)
 {
 	struct fx *f = *state;
+	int all, clean;
 	append(f->inbox, "a\n", 0);
+	append(f->inbox, "b\n", 0);
 	char *dir = xasprintf("%s/posthorn.dirty", f->path);
-	DIR *d = opendir(dir);
-	assert_non_null(d); /* made by the batch */
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		assert_true(de->d_name[0] == '.');
-	closedir(d);
+	count_markers(dir, &all, &clean); /* dir made by the batch */
+	assert_int_equal(all, 1);
+	assert_int_equal(clean, 1);
+	reopen(f);
+	count_markers(dir, &all, &clean);
+	assert_int_equal(all, 0);
 	uint32_t v = status(f->inbox).uidvalidity;
 	pid_t pid = fork();
 	if (pid == 0)
@@ -1038,7 +1066,12 @@ static void dirty_markers_same_boot(void **state)
 	reopen(f);
 	assert_int_equal(access(marker, F_OK), -1);
 	assert_int_equal(status(f->inbox).uidvalidity, v);
-	assert_int_equal(status(f->inbox).exists, 1);
+	assert_int_equal(status(f->inbox).exists, 2);
+	/* A clean marker of a dead process goes without a sync. */
+	write_file(marker, "C");
+	reopen(f);
+	assert_int_equal(access(marker, F_OK), -1);
+	assert_int_equal(status(f->inbox).uidvalidity, v);
 	/* A live process's marker is left alone. */
 	free(marker);
 	marker = xasprintf("%s/%s.%ld", dir, boot, (long)getppid());
@@ -1063,7 +1096,12 @@ static void dirty_marker_after_crash(void **state)
 	uint32_t v = status(f->inbox).uidvalidity;
 	char *marker = xasprintf("%s/posthorn.dirty/an-earlier-boot.4242",
 				 f->path);
-	write_file(marker, "");
+	/* Clean: nothing was in flight, the index stays. */
+	write_file(marker, "C");
+	reopen(f);
+	assert_int_equal(access(marker, F_OK), -1);
+	assert_int_equal(status(f->inbox).uidvalidity, v);
+	write_file(marker, "D");
 	reopen(f);
 	assert_int_equal(access(marker, F_OK), -1);
 	char *aside = xasprintf("%s/posthorn.lmdb.crashed", f->path);
