@@ -12,6 +12,8 @@
  * at start and every queue_run_delay. On stop it lets the requests in
  * flight answer (a few seconds at most), records their results, and
  * leaves everything else as the index has it for the next qmgr.
+ * With the argument "showq" the program is instead the showq service
+ * (qmgr_showq.c), which lists the queue for mailq.
  */
 #include "qmgr.h"
 
@@ -121,5 +123,7 @@ static const struct service_def qmgr_def = {
 
 int main(int argc, char **argv)
 {
+	if (qmgr_showq_wanted(argc, argv))
+		return qmgr_showq_main(argc, argv);
 	return service_main(argc, argv, &qmgr_def);
 }

@@ -441,4 +441,11 @@ bool qmgr_admin_is_verb(const char *type);
 /* Serves one administration request; builds the reply. */
 void qmgr_admin_handle(const struct ipc_msg *req, struct ipc_msg *reply);
 
+/* ---- qmgr_showq.c -------------------------------------------------- */
+
+/* True when master.cf runs this program as the showq service. */
+bool qmgr_showq_wanted(int argc, char **argv);
+/* The showq service's main. */
+int qmgr_showq_main(int argc, char **argv);
+
 #endif

@@ -70,6 +70,7 @@
 	"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n" \
 	"qmgr      unix  -       -       n       300     1       qmgr\n"   \
 	"pickup    unix  n       -       n       -       -       smtpd pickup\n" \
+	"showq     unix  n       -       n       -       -       qmgr showq\n" \
 	"local     unix  -       n       n       -       -       local\n"   \
 	"smtp      unix  -       -       n       -       -       smtp\n"    \
 	"@POP3@ inet  n       -       n       -       -       pop3d\n"   \

@@ -2,12 +2,10 @@
 /*
  * posthorn_queue.c - `posthorn queue list | show ID`, and mailq
  *
- * Reads the queue index read-only (qmgr is its only writer) and prints it
- * in the layout of Postfix's mailq, so admins and their scripts recognise
- * it: one block per message with id ('!' when on hold), size, arrival
- * time and sender, then one line per recipient still to be delivered (a
- * "(reason)" line above a deferred one), and a total. Read transactions are renewed every few
- * hundred messages so a long listing does not pin old index pages.
+ * Lists the queue (common/queue_list.h) by reading the index read-only
+ * (qmgr is its only writer); a user who may not read the index (a real
+ * installation keeps it mail_owner's) gets the same listing from the
+ * showq service (qmgr's second mode), as Postfix's mailq does.
  * Changing the queue (flush, delete, hold, release, requeue) is a request
  * to qmgr over private/qmgr (proto_qmgr.h), since qmgr is the index's
  * only writer: one request per message id, or ALL.
@@ -15,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,97 +25,65 @@
 #include "common/log.h"
 #include "common/params.h"
 #include "common/proto_qmgr.h"
+#include "common/net.h"
 #include "common/queue_index.h"
+#include "common/queue_list.h"
 #include "common/xalloc.h"
 #include "tools/posthorn_cmd.h"
 
-#define TXN_BATCH 256
-
-static void print_rcpt(FILE *out, const struct queue_rcpt *r)
+/* Copies what showq sends (the same listing, made by a process that may
+ * read the index) to out. 0, or -1 with an error printed. */
+static int list_via_showq(FILE *out)
 {
-	switch (r->status) {
-	case QUEUE_RCPT_PENDING:
-		fprintf(out, "%47s%s\n", "", r->address);
-		break;
-	case QUEUE_RCPT_DEFERRED:
-		fprintf(out, "%47s(%s%s%s)\n", "", r->dsn ? r->dsn : "",
-		        r->dsn ? " " : "", r->reason ? r->reason : "deferred");
-		fprintf(out, "%47s%s\n", "", r->address);
-		break;
-	default:
-		break; /* done with (sent or returned): not listed, as in
-		          Postfix's mailq */
+	struct err e;
+	char *path = xasprintf("%s/%s", params->queue_directory,
+	                       QUEUE_LIST_SOCKET);
+	int fd = net_connect_unix(path, &e);
+	free(path);
+	if (fd < 0) {
+		log_error("%s (is the mail system running, with a showq "
+		          "service in master.cf?)",
+		          e.msg);
+		return -1;
 	}
-}
-
-static void print_message(FILE *out, const struct queue_envelope *env)
-{
-	char when[32];
-	time_t t = (time_t)(env->arrival_us / 1000000);
-	struct tm tm;
-	(void)strftime(when, sizeof(when), "%a %b %e %H:%M:%S",
-	               localtime_r(&t, &tm));
-	fprintf(out, "%s%c %8" PRIu64 " %-20.20s %s\n", env->queue_id,
-	        env->hold ? '!' : ' ', env->size, when,
-	        env->sender[0] ? env->sender : "MAILER-DAEMON");
-	for (size_t i = 0; i < env->nrcpt; i++)
-		print_rcpt(out, &env->rcpts[i]);
-	fputc('\n', out);
+	int timeout_ms = (int)(params->ipc_timeout * 1000);
+	char buf[65536];
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, timeout_ms);
+		if (r <= 0) {
+			log_error("showq: %s",
+			          r == 0 ? "timed out" : strerror(errno));
+			close(fd);
+			return -1;
+		}
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("showq: read: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			break;
+	}
+	close(fd);
+	return 0;
 }
 
 int posthorn_queue_list(FILE *out)
 {
-	struct db_env *env;
-	struct db_txn *txn = NULL;
 	struct err e;
-	char id[QUEUE_ID_SIZE] = "";
-	uint64_t bytes = 0, count = 0;
-	int rc = queue_index_open(&env, params->queue_directory, true, &e);
-	if (rc < 0) {
-		log_error("%s", e.msg);
-		return -1;
-	}
-	struct arena *a = arena_new();
-	while (rc == 1) {
-		if (!txn && db_read_begin(env, &txn, &e) < 0) {
-			rc = -1;
-			break;
-		}
-		rc = queue_index_next(txn, id, &e);
-		if (rc != 1)
-			break;
-		struct queue_envelope m;
-		arena_reset(a);
-		int got = queue_index_get(txn, id, a, true, &m, &e);
-		if (got < 0) {
-			fprintf(out, "%s  (unreadable index entry: %s)\n\n", id,
-			        e.msg);
-		} else if (got == 1) {
-			if (count == 0)
-				fprintf(out, "-Queue ID------  --Size-- "
-				             "----Arrival Time---- "
-				             "-Sender/Recipient-------\n");
-			print_message(out, &m);
-			bytes += m.size;
-			count++;
-		}
-		if (count % TXN_BATCH == 0)
-			db_txn_end(&txn);
-	}
-	db_txn_end(&txn);
-	arena_free(&a);
-	db_close(&env);
-	if (rc < 0) {
-		log_error("%s", e.msg);
-		return -1;
-	}
-	if (count == 0)
-		fprintf(out, "Mail queue is empty\n");
-	else
-		fprintf(out,
-		        "-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
-		        (bytes + 1023) / 1024, count, count == 1 ? "" : "s");
-	return 0;
+	int denied;
+	if (queue_list_print(out, params->queue_directory, &denied, &e) == 0)
+		return 0;
+	if (denied)
+		return list_via_showq(out);
+	log_error("%s", e.msg);
+	return -1;
 }
 
 static const char *iso_time(char *out, size_t size, time_t t)

@@ -184,6 +184,25 @@ def test_ordinary_user_can_submit(instance):
     assert f"from userid {pwd.getpwnam('nobody').pw_uid})" in body
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+def test_ordinary_user_mailq_goes_through_showq(instance):
+    # The index is mail_owner's: a user's mailq cannot read it and asks
+    # the showq service, which prints the same listing.
+    assert sendmail(instance, "carol@example.test").returncode == 0
+    wait_until(lambda: len(listed_ids(instance)) == 1, what="queued")
+    qid = listed_ids(instance).pop()
+    index = spool(instance) / "index.lmdb"
+    nobody = ["runuser", "-u", "nobody", "--"]
+    assert subprocess.run(nobody + ["test", "-r", str(index / "data.mdb")]
+                          ).returncode != 0, "index readable by anyone"
+    p = subprocess.run(nobody + [str(MAILQ), "-C", str(instance.dir)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == listing(instance)
+    assert re.search(rf"^{qid} ", p.stdout, re.M)
+    assert "carol@example.test" in p.stdout
+
+
 def test_sendmail_refuses_without_recipients(instance):
     p = sendmail(instance, data="Subject: none\n\nx\n")
     assert p.returncode == 64
