@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -64,7 +65,8 @@ struct tls_conn {
 	SSL *ssl;
 	struct tls_ctx *ctx;
 	int fd;
-	bool done;   /* handshake complete */
+	enum tls_level level; /* a client's: the context's or the peer's */
+	bool done;            /* handshake complete */
 	bool failed; /* a fatal error: no shutdown, no more I/O */
 	enum tls_trust trust;
 	char summary[160];
@@ -560,9 +562,7 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_config *cfg,
 		ssl_err(e, "cannot load the default CA store");
 		goto fail;
 	}
-	/* Below verify the chain is still checked (OpenSSL records the
-	 * result) but a failure does not stop the handshake: it only makes
-	 * the connection "Untrusted" in the log. */
+	/* The default for connections; client_setup() sets each one's. */
 	SSL_CTX_set_verify(sc,
 	                   cfg->level >= TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER
 	                                                  : SSL_VERIFY_NONE,
@@ -640,8 +640,73 @@ static bool is_ip_address(const char *s)
 	       inet_pton(AF_INET6, s, tmp) == 1;
 }
 
-/* Sets SNI, the names the certificate must carry, and the session to
- * resume on a new client connection. */
+/* Sets the names a verify or secure certificate must carry. DNS names
+ * are alternatives (X509_check_host with any of them); OpenSSL requires
+ * every kind of identity that is set, so an IP address is used only when
+ * no DNS name is given. A leading dot matches any subdomain. */
+static int set_names(struct tls_conn *c, const char *const *names, size_t n,
+                     struct err *e)
+{
+	const char *ip = NULL;
+	size_t hosts = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = names[i];
+		if (!name || !*name)
+			continue;
+		if (is_ip_address(name)) {
+			if (!ip)
+				ip = name;
+			continue;
+		}
+		int ok = hosts++ == 0 ? SSL_set1_host(c->ssl, name)
+		                      : SSL_add1_host(c->ssl, name);
+		if (!ok) {
+			ssl_err(e, "cannot verify against \"%s\"", name);
+			return -1;
+		}
+	}
+	if (hosts > 0)
+		return 0;
+	if (!ip) {
+		err_set(e, "TLS level %s needs a name to verify",
+		        tls_level_name(c->level));
+		return -1;
+	}
+	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), ip)) {
+		ssl_err(e, "cannot verify against \"%s\"", ip);
+		return -1;
+	}
+	return 0;
+}
+
+/* The default names: the host for verify; for secure the next hop and
+ * its subdomains (just the address when the next hop is one). */
+static int set_default_names(struct tls_conn *c, const char *host,
+                             const char *nexthop, struct err *e)
+{
+	if (c->level == TLS_LEVEL_VERIFY) {
+		if (!host) {
+			err_set(e, "TLS level verify needs the server name");
+			return -1;
+		}
+		return set_names(c, &host, 1, e);
+	}
+	if (!nexthop) {
+		err_set(e, "TLS level secure needs the next-hop domain");
+		return -1;
+	}
+	char dot[300];
+	int n = snprintf(dot, sizeof(dot), ".%s", nexthop);
+	if (n < 0 || (size_t)n >= sizeof(dot)) {
+		err_set(e, "next-hop domain too long: %.64s...", nexthop);
+		return -1;
+	}
+	const char *names[2] = {nexthop, is_ip_address(nexthop) ? NULL : dot};
+	return set_names(c, names, 2, e);
+}
+
+/* Sets SNI, the level, the names the certificate must carry, and the
+ * session to resume on a new client connection. */
 static int client_setup(struct tls_conn *c, const struct tls_peer *peer,
                         struct err *e)
 {
@@ -649,6 +714,8 @@ static int client_setup(struct tls_conn *c, const struct tls_peer *peer,
 	        peer && peer->host && *peer->host ? peer->host : NULL;
 	const char *nexthop =
 	        peer && peer->nexthop && *peer->nexthop ? peer->nexthop : NULL;
+	c->level = peer && peer->level != TLS_LEVEL_NONE ? peer->level
+	                                                 : c->ctx->level;
 	ERR_clear_error();
 	/* RFC 6066 3: no IP literals in server_name. */
 	if (host && !is_ip_address(host) &&
@@ -657,34 +724,19 @@ static int client_setup(struct tls_conn *c, const struct tls_peer *peer,
 		return -1;
 	}
 	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (c->ctx->level == TLS_LEVEL_VERIFY) {
-		if (!host) {
-			err_set(e, "TLS level verify needs the server name");
+	/* Below verify the chain is still checked (OpenSSL records the
+	 * result) but a failure does not stop the handshake: it only makes
+	 * the connection "Untrusted" in the log. */
+	SSL_set_verify(c->ssl,
+	               c->level >= TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER
+	                                            : SSL_VERIFY_NONE,
+	               NULL);
+	if (c->level >= TLS_LEVEL_VERIFY) {
+		int rc = peer && peer->match && peer->nmatch
+		                 ? set_names(c, peer->match, peer->nmatch, e)
+		                 : set_default_names(c, host, nexthop, e);
+		if (rc < 0)
 			return -1;
-		}
-		int ok = is_ip_address(host)
-		                 ? X509_VERIFY_PARAM_set1_ip_asc(
-		                           SSL_get0_param(c->ssl), host)
-		                 : SSL_set1_host(c->ssl, host);
-		if (!ok) {
-			ssl_err(e, "cannot verify against \"%s\"", host);
-			return -1;
-		}
-	} else if (c->ctx->level == TLS_LEVEL_SECURE) {
-		if (!nexthop) {
-			err_set(e,
-			        "TLS level secure needs the next-hop domain");
-			return -1;
-		}
-		/* A leading dot matches any subdomain (X509_check_host). */
-		char dot[300];
-		int n = snprintf(dot, sizeof(dot), ".%s", nexthop);
-		if (n < 0 || (size_t)n >= sizeof(dot) ||
-		    !SSL_set1_host(c->ssl, nexthop) ||
-		    !SSL_add1_host(c->ssl, dot)) {
-			ssl_err(e, "cannot verify against \"%s\"", nexthop);
-			return -1;
-		}
 	}
 	if (peer && peer->session && peer->session_len &&
 	    peer->session_len <= LONG_MAX) {
@@ -762,10 +814,12 @@ static enum tls_io io_result(struct tls_conn *c, int ret, const char *op,
 		break;
 	}
 	long vr = SSL_get_verify_result(c->ssl);
-	if (!c->ctx->server && !c->done && c->ctx->level >= TLS_LEVEL_VERIFY &&
+	if (!c->ctx->server && !c->done && c->level >= TLS_LEVEL_VERIFY &&
 	    vr != X509_V_OK) {
+		(void)snprintf(c->verify_error, sizeof(c->verify_error), "%s",
+		               X509_verify_cert_error_string(vr));
 		err_set(e, "certificate verification failed: %s",
-		        X509_verify_cert_error_string(vr));
+		        c->verify_error);
 		ERR_clear_error();
 	} else {
 		ssl_err(e, "TLS %s failed", op);
@@ -813,7 +867,7 @@ static void handshake_done(struct tls_conn *c)
 		(void)snprintf(c->verify_error, sizeof(c->verify_error), "%s",
 		               X509_verify_cert_error_string(vr));
 	} else {
-		c->trust = !c->ctx->server && c->ctx->level >= TLS_LEVEL_VERIFY
+		c->trust = !c->ctx->server && c->level >= TLS_LEVEL_VERIFY
 		                   ? TLS_TRUST_VERIFIED
 		                   : TLS_TRUST_TRUSTED;
 	}
@@ -954,6 +1008,23 @@ const char *tls_conn_describe(const struct tls_conn *c, const char *peer,
 	               tls_trust_name(c->trust), c->ctx->server ? "from" : "to",
 	               peer, c->summary);
 	return out;
+}
+
+long tls_conn_session_lifetime(const struct tls_conn *c)
+{
+	const SSL_SESSION *sess = SSL_get_session(c->ssl);
+	if (!sess || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	long now = (long)time(NULL);
+	long born = SSL_SESSION_get_time(sess);
+	long left = born + SSL_SESSION_get_timeout(sess) - now;
+	/* RFC 8446 4.6.1, RFC 5077 3.3: the server's word on how long it
+	 * will accept the ticket. */
+	unsigned long hint = SSL_SESSION_get_ticket_lifetime_hint(sess);
+	if (SSL_SESSION_has_ticket(sess) && hint > 0 && hint < LONG_MAX / 2 &&
+	    born + (long)hint - now < left)
+		left = born + (long)hint - now;
+	return left > 0 ? left : 0;
 }
 
 int tls_conn_session_export(const struct tls_conn *c, struct buf *out)

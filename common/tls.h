@@ -129,9 +129,22 @@ struct tls_peer {
 	/* The next-hop domain: at level secure the certificate must name it
 	 * or a subdomain of it. */
 	const char *nexthop;
-	/* A session saved by tls_conn_session_export() to resume, or NULL. */
+	/* A session saved by tls_conn_session_export() to resume, or NULL.
+	 * It must come from a connection with the same level, host and
+	 * names: a resumed session is not verified again. */
 	const void *session;
 	size_t session_len;
+	/* The level for this connection (a per-destination policy);
+	 * TLS_LEVEL_NONE means the context's. Any level works with any
+	 * client context: they all load the CA file. */
+	enum tls_level level;
+	/* At levels verify and secure, the names the certificate must carry
+	 * (one is enough) instead of the defaults (host for verify; nexthop
+	 * and its subdomains for secure). A name with a leading dot matches
+	 * any subdomain of it, not the name itself; an IP address matches
+	 * an iPAddress entry. NULL or nmatch 0: the defaults. */
+	const char *const *match;
+	size_t nmatch;
 };
 
 enum tls_io {
@@ -186,7 +199,8 @@ int tls_conn_bits(const struct tls_conn *c, int *alg_bits_out);
 const char *tls_conn_summary(const struct tls_conn *c);
 enum tls_trust tls_conn_trust(const struct tls_conn *c);
 /* Why the chain did not verify ("self-signed certificate"), "" if it did
- * or there was no certificate. */
+ * or there was no certificate. Also set after a handshake that failed
+ * verification at level verify or secure ("hostname mismatch"). */
 const char *tls_conn_verify_error(const struct tls_conn *c);
 /* Subject and issuer common names of the peer certificate ("" if none). */
 const char *tls_conn_peer_cn(const struct tls_conn *c);
@@ -199,6 +213,11 @@ bool tls_conn_reused(const struct tls_conn *c);
  * ("to" instead of "from" on a client; peer is the caller's host[addr]). */
 const char *tls_conn_describe(const struct tls_conn *c, const char *peer,
                               char *out, size_t outsz);
+
+/* How many more seconds the session tls_conn_session_export() writes
+ * may be offered: what is left of its timeout, capped by the server's
+ * ticket lifetime hint; 0 when there is no session to resume. */
+long tls_conn_session_lifetime(const struct tls_conn *c);
 
 /* Appends the client session (DER) to out for a later tls_peer.session.
  * 1 when a resumable session was written, 0 when there is none yet (with

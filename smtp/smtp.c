@@ -4,8 +4,8 @@
  *
  * A one-client service on private/smtp: each process serves one qmgr
  * connection at a time, one delivery request at a time (qmgr opens
- * several connections for concurrency). Start-up reads the TLS CA file
- * and the SASL password tables while still privileged, then, as
+ * several connections for concurrency). Start-up reads the TLS CA file,
+ * the TLS policy and SASL password tables while still privileged, then, as
  * mail_owner, opens the c-ares resolver (never across a fork) and learns
  * which addresses are ours for loop detection.
  * Requests and results: smtp_deliver.c; routing: smtp_route.c; the SMTP
@@ -133,8 +133,16 @@ static void smtp_init_privileged(void)
 	if (tls_level_parse(params->smtp_tls_security_level, &level) < 0)
 		log_fatal("bad smtp_tls_security_level: %s",
 		          params->smtp_tls_security_level);
-	smtp_state.tls_level = (int)level;
-	if (level != TLS_LEVEL_NONE) {
+	smtp_state.tls_level = level;
+	/* Tables are opened here, like Postfix's, before a chroot. */
+	if (params->smtp_tls_policy_maps.n > 0) {
+		smtp_state.tls_policy =
+		        maplist_open(&params->smtp_tls_policy_maps, &e);
+		if (!smtp_state.tls_policy)
+			log_fatal("smtp_tls_policy_maps: %s", e.msg);
+	}
+	/* A policy table may ask for TLS even when the default is none. */
+	if (level != TLS_LEVEL_NONE || smtp_state.tls_policy) {
 		struct tls_client_config cfg = {
 		        .level = level,
 		        .ca_file = params->smtp_tls_CAfile,
@@ -170,6 +178,9 @@ static void smtp_init(struct event_loop *loop)
 		log_fatal("bad smtp_address_preference: %s",
 		          params->smtp_address_preference);
 	learn_my_addresses();
+	smtp_state.tls_cache = smtp_tls_cache_new(
+	        (size_t)params->smtp_tls_session_cache_limit,
+	        params->smtp_tls_session_cache_timeout);
 	smtp_state.route = (struct smtp_route_config){
 	        .resolver = &smtp_state.resolver,
 	        .default_port = (unsigned)params->smtp_tcp_port,
@@ -191,6 +202,8 @@ static void smtp_exit(void)
 	smtp_deliver_shutdown();
 	dns_resolver_free(&smtp_state.dns);
 	maplist_close(&smtp_state.sasl_passwords);
+	maplist_close(&smtp_state.tls_policy);
+	smtp_tls_cache_free(&smtp_state.tls_cache);
 	tls_ctx_free(&smtp_state.tls);
 	free(smtp_state.mine);
 }

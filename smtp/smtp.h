@@ -13,6 +13,9 @@
 #include "common/ipc.h"
 #include "common/nexthop.h"
 #include "common/proto_deliver.h"
+#include "common/tls.h"
+
+#include "smtp_tls.h"
 
 /*
  * The smtp delivery agent's shared types: one delivery request (one
@@ -75,6 +78,9 @@ struct smtp_request {
 	const char *data;
 	size_t len;
 	int has_8bit; /* -1 not yet known, else 0/1 */
+	/* smtp_tls_security_level, or the next hop's smtp_tls_policy_maps
+	 * entry (strings in arena). */
+	struct smtp_tls_policy tls;
 };
 
 /*
@@ -168,15 +174,18 @@ int smtp_route_parse_pref(const char *s, enum smtp_addr_pref *out);
 
 /* ---- process state (smtp.c) ------------------------------------------- */
 
-struct tls_ctx;
 struct maplist;
 
 struct smtp_state {
 	struct dns_resolver *dns;
 	struct smtp_resolver resolver;
 	struct smtp_route_config route;
-	struct tls_ctx *tls;            /* NULL at level none */
-	int tls_level;                  /* enum tls_level */
+	/* NULL when neither smtp_tls_security_level nor a policy table can
+	 * ask for TLS. Every level uses it (tls_peer.level). */
+	struct tls_ctx *tls;
+	enum tls_level tls_level;       /* smtp_tls_security_level */
+	struct maplist *tls_policy;     /* smtp_tls_policy_maps, or NULL */
+	struct smtp_tls_cache *tls_cache; /* sessions to resume */
 	struct maplist *sasl_passwords; /* NULL unless auth is enabled */
 	struct dns_addr *mine;          /* addresses we receive mail on */
 	size_t nmine;

@@ -3,7 +3,8 @@
  * smtp_deliver.c - delivery requests from qmgr and their results
  *
  * Serves one qmgr connection (common/proto_deliver.h): decodes each
- * request, maps the queue file, tries the cached connection to the same
+ * request, maps the queue file, picks the next hop's TLS policy
+ * (smtp_tls_policy_maps), tries the cached connection to the same
  * next hop (RSET first) and then the route's hosts one after another
  * until every recipient has a final result, replies with one result per
  * recipient and logs each in Postfix's shape ("to=<...>, relay=...,
@@ -357,8 +358,45 @@ static void try_hosts(struct smtp_request *req, const struct smtp_route *rt)
 	}
 }
 
+/* Sets req->tls: the next hop's smtp_tls_policy_maps entry, else
+ * smtp_tls_security_level. -1 when the table fails or holds an invalid
+ * policy: every recipient is deferred then, since sending with less
+ * protection than the admin asked for is worse than waiting. */
+static int choose_tls_policy(struct smtp_request *req)
+{
+	struct err e;
+	const char *key = NULL;
+	req->tls = (struct smtp_tls_policy){.level = smtp_state.tls_level};
+	int rc = smtp_tls_policy_find(smtp_state.tls_policy, req->nexthop_text,
+	                              &req->nexthop, req->arena, &req->tls,
+	                              &key, &e);
+	if (rc == -2) {
+		log_warn("%s: smtp_tls_policy_maps: %s", req->queue_id, e.msg);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, true, "4.7.5", "none",
+		                  "client TLS configuration problem: %s",
+		                  e.msg);
+		return -1;
+	}
+	if (rc < 0) {
+		log_warn("%s: smtp_tls_policy_maps: %s", req->queue_id, e.msg);
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, true, "4.3.0", "none",
+		                  "TLS policy lookup for %s failed",
+		                  req->nexthop_key);
+		return -1;
+	}
+	if (rc == 1) {
+		char text[SMTP_TLS_POLICY_MAX];
+		log_debug(1, "%s: TLS policy for %s (from %s): %s",
+		          req->queue_id, req->nexthop_key, key,
+		          smtp_tls_policy_format(&req->tls, text, sizeof(text)));
+	}
+	return 0;
+}
+
 static void deliver(struct smtp_request *req)
 {
+	if (choose_tls_policy(req) < 0)
+		return;
 	if (cached && !cache_usable(req))
 		smtp_session_close(&cached, true);
 	if (cached) {

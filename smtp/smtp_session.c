@@ -3,10 +3,12 @@
  * smtp_session.c - open, reset and close an SMTP client connection
  *
  * Connect within smtp_connect_timeout; read the greeting; EHLO, falling
- * back to HELO; STARTTLS as smtp_tls_security_level asks (RFC 3207), with
- * a plaintext retry at level may when the handshake fails; AUTH PLAIN or
- * LOGIN (RFC 4954, 4616) when smtp_sasl_auth_enable and
- * smtp_sasl_password_maps has credentials for the next hop. Every failure
+ * back to HELO; STARTTLS at the destination's level (RFC 3207; the
+ * request's TLS policy, smtp_tls.h), offering a cached session and
+ * keeping the new one, with a plaintext retry at level may when the
+ * handshake fails; AUTH PLAIN or LOGIN (RFC 4954, 4616) when
+ * smtp_sasl_auth_enable and smtp_sasl_password_maps has credentials for
+ * the next hop. Every failure
  * becomes a reason in Postfix's words on the pending recipients, kept
  * open so the next MX host gets its chance.
  * The mail transaction itself is smtp_proto.c's.
@@ -323,14 +325,127 @@ static int helo(struct smtp_request *req, struct smtp_session *s)
 	return 0;
 }
 
-/* STARTTLS at the configured level: 0 go on, -1 failed (results set),
+/* Bounds the cache key: match names are at most SMTP_TLS_MATCH_MAX of
+ * 255 bytes, so a key always fits. */
+#define SESSION_KEY_MAX 8192
+
+/* The cache key of a session made for s under level and names: the
+ * server (host, address, port), the level, the SNI sent and the names the
+ * certificate was checked against. A resumed session is not verified
+ * again, so it must only go back where it came from: a key that does not
+ * fit whole is no key (-1), never a truncated one that another setting
+ * could share. */
+static int session_key(const struct smtp_session *s, enum tls_level level,
+                       const char *const *names, size_t n, struct buf *out)
+{
+	if (buf_printf(out, "%s %s sni=%s", s->relay, tls_level_name(level),
+	               dns_parse_addr(s->t.host, NULL) ? "" : s->t.host) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (buf_printf(out, "%s%s", i ? ":" : " match=", names[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* Keeps the session of a finished TLS handshake under key (NULL: not
+ * at all) for the next connection to the same server. With TLS 1.3 the
+ * ticket comes after the handshake, so this runs after a reply was read
+ * over TLS. */
+static void save_session(struct smtp_session *s, const char *key)
+{
+	struct tls_conn *tc = stream_tls(s->st);
+	long lifetime = tc && key ? tls_conn_session_lifetime(tc) : 0;
+	if (lifetime <= 0 || params->smtp_tls_session_cache_timeout <= 0)
+		return;
+	struct buf der;
+	buf_init(&der, SMTP_TLS_SESSION_MAX);
+	if (tls_conn_session_export(tc, &der) == 1) {
+		smtp_tls_cache_put(smtp_state.tls_cache, key, der.data, der.len,
+		                   lifetime, smtp_now_ms());
+		log_debug(1, "%s: TLS session saved for %lds", s->relay,
+		          lifetime);
+	}
+	if (der.data)
+		explicit_bzero(der.data, der.len);
+	buf_deinit(&der);
+}
+
+/* Why a required handshake failed, in Postfix's words. */
+static void fail_tls(struct smtp_request *req, struct smtp_session *s,
+                     const char *const *names, size_t n)
+{
+	struct tls_conn *tc = stream_tls(s->st);
+	const char *verr = tc ? tls_conn_verify_error(tc) : "";
+	if (!verr || !verr[0]) {
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5", s->relay,
+		                  "Cannot start TLS: handshake failure with %s",
+		                  s->hostaddr);
+		return;
+	}
+	char want[512] = "";
+	if (strstr(verr, "mismatch")) {
+		struct buf b;
+		buf_init(&b, sizeof(want) - 1);
+		(void)buf_append_str(&b, ", expected ");
+		for (size_t i = 0; i < n; i++)
+			(void)buf_printf(&b, "%s%s", i ? " or " : "", names[i]);
+		(void)snprintf(want, sizeof(want), "%s", buf_cstr(&b));
+		buf_deinit(&b);
+	}
+	smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5", s->relay,
+	                  "Server certificate not verified (%s%s)", verr, want);
+}
+
+/* The handshake itself, offering the session cached under key (NULL:
+ * none): 0 done (logged), -1 failed (the stream is dead). */
+static int handshake(struct smtp_request *req, struct smtp_session *s,
+                     const char *key, const char *const *names, size_t n)
+{
+	struct buf sess;
+	buf_init(&sess, SMTP_TLS_SESSION_MAX);
+	if (key)
+		(void)smtp_tls_cache_take(smtp_state.tls_cache, key,
+		                          smtp_now_ms(), &sess);
+	struct tls_peer peer = {.host = s->t.host,
+	                        .nexthop = req->nexthop.host,
+	                        .session = sess.len ? sess.data : NULL,
+	                        .session_len = sess.len,
+	                        .level = req->tls.level,
+	                        .match = names,
+	                        .nmatch = n};
+	stream_set_timeout(s->st, (int)(params->smtp_helo_timeout * 1000));
+	int rc = stream_start_tls_client(s->st, smtp_state.tls, &peer);
+	if (sess.data)
+		explicit_bzero(sess.data, sess.len);
+	buf_deinit(&sess);
+	if (rc < 0) {
+		s->broken = true;
+		log_info("%s: TLS handshake with %s failed: %s", req->queue_id,
+		         s->relay, stream_errtext(s->st));
+		return -1;
+	}
+	struct tls_conn *tc = stream_tls(s->st);
+	char line[512];
+	log_info("%s%s",
+	         tls_conn_describe(tc, s->relay, line, sizeof(line)),
+	         tls_conn_reused(tc) ? ", session reused" : "");
+	return 0;
+}
+
+/* STARTTLS at the destination's level: 0 go on, -1 failed (results set),
  * 1 handshake failed at level may (reconnect in plaintext). */
 static int starttls(struct smtp_request *req, struct smtp_session *s)
 {
-	enum tls_level level = (enum tls_level)smtp_state.tls_level;
-	if (level == TLS_LEVEL_NONE || !smtp_state.tls)
-		return 0;
+	enum tls_level level = req->tls.level;
 	bool required = level >= TLS_LEVEL_ENCRYPT;
+	if (level == TLS_LEVEL_NONE || (!smtp_state.tls && !required))
+		return 0;
+	if (!smtp_state.tls) {
+		/* smtp.c makes a context whenever a level may need one. */
+		smtp_rcpt_set_all(req, SMTP_RES_DEFER, true, "4.7.5", s->relay,
+		                  "client TLS configuration problem");
+		return -1;
+	}
 	if (!(s->ehlo.ext & SMTP_EXT_STARTTLS)) {
 		if (!required)
 			return 0;
@@ -363,37 +478,29 @@ static int starttls(struct smtp_request *req, struct smtp_session *s)
 		         req->queue_id, s->hostaddr);
 		(void)stream_discard_input(s->st);
 	}
-	struct tls_peer peer = {.host = s->t.host,
-	                        .nexthop = req->nexthop.host};
-	stream_set_timeout(s->st, (int)(params->smtp_helo_timeout * 1000));
-	if (stream_start_tls_client(s->st, smtp_state.tls, &peer) < 0) {
-		s->broken = true;
-		log_info("%s: TLS handshake with %s failed: %s", req->queue_id,
-		         s->relay, stream_errtext(s->st));
-		if (!required)
-			return 1;
-		struct tls_conn *tc = stream_tls(s->st);
-		const char *verr = tc ? tls_conn_verify_error(tc) : "";
-		if (verr && verr[0])
-			smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5",
-			                  s->relay,
-			                  "Server certificate not verified "
-			                  "(%s)",
-			                  verr);
-		else
-			smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.7.5",
-			                  s->relay,
-			                  "Cannot start TLS: handshake "
-			                  "failure with %s",
-			                  s->hostaddr);
-		return -1;
+	const char *names[SMTP_TLS_MATCH_MAX];
+	size_t n = smtp_tls_policy_names(&req->tls, s->t.host,
+	                                 req->nexthop.host, req->arena, names,
+	                                 SMTP_TLS_MATCH_MAX);
+	struct buf kb;
+	buf_init(&kb, SESSION_KEY_MAX);
+	const char *key = session_key(s, level, names, n, &kb) == 0
+	                          ? buf_cstr(&kb)
+	                          : NULL;
+	int rc = 0;
+	if (handshake(req, s, key, names, n) < 0) {
+		rc = required ? -1 : 1;
+		if (required)
+			fail_tls(req, s, names, n);
+	} else {
+		s->tls = true;
+		/* RFC 3207 4.2: forget what was said before; ask again. */
+		rc = helo(req, s) < 0 ? -1 : 0;
+		if (rc == 0)
+			save_session(s, key);
 	}
-	char line[512];
-	log_info("%s", tls_conn_describe(stream_tls(s->st), s->relay, line,
-	                                 sizeof(line)));
-	s->tls = true;
-	/* RFC 3207 4.2: forget what was said before; ask again. */
-	return helo(req, s) < 0 ? -1 : 0;
+	buf_deinit(&kb);
+	return rc;
 }
 
 /* ---- AUTH --------------------------------------------------------------- */

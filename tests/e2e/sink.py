@@ -20,7 +20,9 @@ the final ".\r\n" excluded). Replies can be scripted:
   data_reply      reply to DATA (default 354)
   final_replies   list consumed one per message (default "250 2.0.0 Ok:
                   queued as N")
-  starttls        (certfile, keyfile) to offer STARTTLS
+  starttls        (certfile, keyfile) to offer STARTTLS; one server
+                  context per sink, which issues TLS session tickets, so a
+                  client can resume (session["tls_reused"] says it did)
   auth            {user: password}: offer AUTH PLAIN LOGIN
   drop_after_data close the connection without a reply after the dot
   final_delay     seconds to wait before the reply to the dot
@@ -53,6 +55,7 @@ class Sink:
         self.drop_after_data = False
         self.final_delay = 0
         self.starttls_broken = False
+        self._tls_ctx = None
         self.transactions = []
         self.sessions = []
         self.lock = threading.Lock()
@@ -113,6 +116,16 @@ class Sink:
                 s.conn.close()
             except OSError:
                 pass
+
+    def tls_context(self):
+        """The server context every connection shares: its ticket key
+        lets a later connection resume an earlier one's session."""
+        with self.lock:
+            if self._tls_ctx is None:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(*self.starttls)
+                self._tls_ctx = ctx
+            return self._tls_ctx
 
     def reply_for_rcpt(self, addr):
         r = self.rcpt_reply
@@ -207,13 +220,13 @@ class _Session:
         if self.sink.starttls_broken:
             self.conn.sendall(b"this is not TLS\r\n" * 4)
             return False
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(*self.sink.starttls)
-        self.conn = ctx.wrap_socket(self.conn, server_side=True)
+        self.conn = self.sink.tls_context().wrap_socket(self.conn,
+                                                        server_side=True)
         self.buf = b""
         self.tls = True
         self.record["tls"] = True
         self.record["tls_version"] = self.conn.version()
+        self.record["tls_reused"] = self.conn.session_reused
 
     def do_AUTH(self, arg):
         parts = arg.split()

@@ -709,21 +709,24 @@ struct client_result {
 	enum tls_trust trust;
 	bool reused;
 	char desc[256];
+	char verify_error[128];
+	long lifetime; /* of the session exported */
 	int server_rc; /* the child's exit status */
 };
 
 /* One connection from a client in this process to greeting_server in a
- * child; session (may be NULL) is offered, then replaced by the new one. */
-static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
-                         const char *host, const char *nexthop,
-                         struct buf *session, struct client_result *out)
+ * child; session (may be NULL) is offered, then replaced by the new one.
+ * peer gives the names, level and match list. */
+static void connect_peer(struct tls_ctx *sctx, struct tls_ctx *cctx,
+                         const struct tls_peer *names, struct buf *session,
+                         struct client_result *out)
 {
 	int fds[2];
 	make_pair(SOCK_STREAM, fds);
 	pid_t pid = spawn(greeting_server, fds, sctx);
 	struct stream *s = stream_new(fds[0]);
 	stream_set_timeout(s, 5000);
-	struct tls_peer peer = {.host = host, .nexthop = nexthop};
+	struct tls_peer peer = *names;
 	if (session) {
 		peer.session = session->data;
 		peer.session_len = session->len;
@@ -733,6 +736,9 @@ static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
 	out->err = stream_error(s);
 	(void)snprintf(out->errtext, sizeof(out->errtext), "%s",
 	               stream_errtext(s));
+	if (stream_tls(s))
+		(void)snprintf(out->verify_error, sizeof(out->verify_error),
+		               "%s", tls_conn_verify_error(stream_tls(s)));
 	if (out->rc == 0) {
 		struct tls_conn *c = stream_tls(s);
 		out->trust = tls_conn_trust(c);
@@ -748,10 +754,19 @@ static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
 			buf_reset(session);
 			assert_int_equal(tls_conn_session_export(c, session),
 			                 1);
+			out->lifetime = tls_conn_session_lifetime(c);
 		}
 	}
 	stream_free(&s);
 	out->server_rc = reap(pid);
+}
+
+static void connect_once(struct tls_ctx *sctx, struct tls_ctx *cctx,
+                         const char *host, const char *nexthop,
+                         struct buf *session, struct client_result *out)
+{
+	struct tls_peer peer = {.host = host, .nexthop = nexthop};
+	connect_peer(sctx, cctx, &peer, session, out);
 }
 
 static void tls_resumption(void **state)
@@ -779,6 +794,9 @@ static void tls_resumption(void **state)
 		assert_false(r.reused);
 		assert_int_equal(r.server_rc, 0);
 		assert_true(session.len > 0);
+		/* The server's ticket lifetime (3600 s) bounds it. */
+		if (r.lifetime < 3500 || r.lifetime > 3600)
+			fail_msg("session lifetime %ld", r.lifetime);
 
 		connect_once(b, cctx, "mx.example.test", NULL, &session, &r);
 		if (r.rc != 0 || !r.reused || r.server_rc != 10)
@@ -864,6 +882,74 @@ static void tls_verification(void **state)
 		} else if (strncmp(r.desc, tls_trust_name(r.trust),
 		                   strlen(tls_trust_name(r.trust))) != 0) {
 			fail_msg("case %zu: \"%s\"", i, r.desc);
+		}
+		tls_ctx_free(&cctx);
+	}
+	tls_ctx_free(&sctx);
+}
+
+/* A per-connection level and match list (smtp_tls_policy_maps) on a
+ * context made for another level. */
+static void tls_peer_policy(void **state)
+{
+	(void)state;
+	struct tls_ctx *sctx = server_ctx(NULL);
+	static const char *const mx[] = {"nope.example.test", "mx.example.test"};
+	static const char *const dot[] = {".example.test"};
+	static const char *const parent[] = {"example.test"};
+	static const char *const addr[] = {"127.0.0.1"};
+	static const struct {
+		enum tls_level ctx_level, level;
+		const char *ca, *host;
+		const char *const *match;
+		size_t nmatch;
+		enum tls_trust trust;
+		const char *error; /* NULL: must succeed */
+	} cases[] = {
+	        {TLS_LEVEL_MAY, TLS_LEVEL_VERIFY, "mx.crt", "mx.example.test",
+	         NULL, 0, TLS_TRUST_VERIFIED, NULL},
+	        {TLS_LEVEL_MAY, TLS_LEVEL_VERIFY, "mx.crt",
+	         "wrong.example.test", NULL, 0, 0, "hostname mismatch"},
+	        {TLS_LEVEL_MAY, TLS_LEVEL_SECURE, "other.crt", "mx.example.test",
+	         mx, 2, 0, "self-signed certificate"},
+	        /* A lower level than the context's: no verification. */
+	        {TLS_LEVEL_VERIFY, TLS_LEVEL_ENCRYPT, "other.crt",
+	         "wrong.example.test", NULL, 0, TLS_TRUST_UNTRUSTED, NULL},
+	        /* match: any one name; a leading dot for subdomains only. */
+	        {TLS_LEVEL_MAY, TLS_LEVEL_VERIFY, "mx.crt",
+	         "wrong.example.test", mx, 2, TLS_TRUST_VERIFIED, NULL},
+	        {TLS_LEVEL_MAY, TLS_LEVEL_SECURE, "mx.crt", "wrong.example.test",
+	         dot, 1, TLS_TRUST_VERIFIED, NULL},
+	        {TLS_LEVEL_MAY, TLS_LEVEL_VERIFY, "mx.crt", "mx.example.test",
+	         parent, 1, 0, "hostname mismatch"},
+	        {TLS_LEVEL_MAY, TLS_LEVEL_VERIFY, "mx.crt", "mx.example.test",
+	         addr, 1, 0, "IP address mismatch"},
+	        /* TLS_LEVEL_NONE in the peer keeps the context's level. */
+	        {TLS_LEVEL_VERIFY, TLS_LEVEL_NONE, "mx.crt",
+	         "wrong.example.test", NULL, 0, 0, "hostname mismatch"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_ctx *cctx = client_ctx(cases[i].ctx_level,
+		                                  fixture_path(cases[i].ca),
+		                                  NULL, NULL);
+		struct tls_peer peer = {.host = cases[i].host,
+		                        .nexthop = "example.org",
+		                        .level = cases[i].level,
+		                        .match = cases[i].match,
+		                        .nmatch = cases[i].nmatch};
+		struct client_result r;
+		connect_peer(sctx, cctx, &peer, NULL, &r);
+		if (cases[i].error) {
+			if (r.rc != -1 || !strstr(r.errtext, cases[i].error) ||
+			    !strstr(r.verify_error, cases[i].error))
+				fail_msg("case %zu: got rc %d \"%s\" (%s), want "
+				         "\"%s\"",
+				         i, r.rc, r.errtext, r.verify_error,
+				         cases[i].error);
+		} else if (r.rc != 0 || r.trust != cases[i].trust) {
+			fail_msg("case %zu: got rc %d \"%s\" trust %d, want "
+			         "trust %d",
+			         i, r.rc, r.errtext, r.trust, cases[i].trust);
 		}
 		tls_ctx_free(&cctx);
 	}
@@ -976,6 +1062,7 @@ int main(void)
 	        cmocka_unit_test(tls11_client_refused),
 	        cmocka_unit_test(tls_resumption),
 	        cmocka_unit_test(tls_verification),
+	        cmocka_unit_test(tls_peer_policy),
 	        cmocka_unit_test(tls_handshake_limits),
 	        cmocka_unit_test(tls_write_to_gone_peer),
 	};
