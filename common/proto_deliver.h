@@ -49,6 +49,18 @@
  *                          lookup), "[host]:port" or "[addr]" (no MX),
  *                          "host:port"; local: the recipient domain
  *   transport    optional  the master.cf/transport_maps name used
+ *   delivered_to optional  the recipients' delivered-to chain
+ *                          (queue_env.h, queue_dlvto_safe): addresses
+ *                          whose expansion produced them, newest
+ *                          first, LF-separated. Every recipient of the
+ *                          request has this same chain (qmgr groups by
+ *                          it); the agent puts "Delivered-To: <addr>"
+ *                          for each, in this order, on top of the copy
+ *                          it delivers (smtp: before the message;
+ *                          local: below its own Return-Path and
+ *                          Delivered-To), and local bounces 5.4.6 a
+ *                          message that already has a Delivered-To for
+ *                          one of them. Absent: no chain.
  *   more         optional  "1": another request of the same group
  *                          follows (see Groups); "0" or absent: this
  *                          ends the group
@@ -75,6 +87,12 @@
  *                deliver itself; qmgr adds them to the same message as
  *                new recipients with this one as their ORCPT origin and
  *                marks this one "sent (forwarded)".
+ *   delivered_to for result=forward only, optional: the delivered-to
+ *                chain the new recipients get (local: the recipient
+ *                it expanded, then the request's chain, at most
+ *                QUEUE_DLVTO_MAX). Absent: none. An agent that
+ *                cannot fit it in its reply defers the recipient
+ *                rather than drop it.
  * status=defer/error (+ reason) means the agent could not work on the
  * request at all: every recipient is deferred with that reason.
  */
@@ -97,6 +115,7 @@
 #define DELIVER_ATTR_NEXTHOP "nexthop"
 #define DELIVER_ATTR_TRANSPORT "transport"
 #define DELIVER_ATTR_MORE "more"
+#define DELIVER_ATTR_DELIVERED_TO "delivered_to" /* request; forward reply */
 #define DELIVER_ATTR_NRCPT "nrcpt"
 #define DELIVER_ATTR_RCPT_ID "rcpt_id"
 #define DELIVER_ATTR_RCPT "rcpt"
@@ -116,8 +135,10 @@
 
 /* Bounds a reader enforces. */
 /* Recipients per request: a reply carries six attributes per recipient
- * and must stay within IPC_ATTR_MAX (512), so 80 with room to spare.
- * qmgr never sends more (default_destination_recipient_limit <= this). */
+ * and must stay within IPC_ATTR_MAX (512), so 80 with room to spare
+ * (the spare 31 hold delivered_to of forwarded ones; a reply that runs
+ * out defers the rest, see delivered_to above). qmgr never sends more
+ * (default_destination_recipient_limit <= this). */
 #define DELIVER_RCPT_MAX 80
 #define DELIVER_REASON_MAX 1000     /* bytes of reason text kept */
 #define DELIVER_FORWARD_MAX 1000    /* addresses one forward may add */

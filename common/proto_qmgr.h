@@ -92,6 +92,7 @@ struct ipc_msg;
 #define QMGR_ATTR_LAST_ATTEMPT "last_attempt"
 #define QMGR_ATTR_DSN "dsn"
 #define QMGR_ATTR_REASON_TEXT "last_reason"
+#define QMGR_ATTR_DELIVERED_TO "delivered_to" /* queue_rcpt.delivered_to */
 
 /* Recipients per IPC message: 3 attributes each stays far below
  * IPC_ATTR_MAX with the envelope beside them. */

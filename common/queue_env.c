@@ -102,6 +102,36 @@ bool queue_addr_safe(const char *s, size_t len)
 	return true;
 }
 
+bool queue_dlvto_safe(const char *s, size_t len)
+{
+	size_t n = 0, start = 0;
+	if (len == 0 || len > QUEUE_DLVTO_MAX * (QUEUE_ADDR_MAX + 1))
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != '\n')
+			continue;
+		/* An empty address: a leading, trailing or doubled LF. */
+		if (i == start || !queue_addr_safe(s + start, i - start) ||
+		    ++n > QUEUE_DLVTO_MAX)
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+int queue_dlvto_next(const char *s, size_t len, size_t *pos,
+                     const char **addr, size_t *alen)
+{
+	if (*pos >= len)
+		return 0;
+	const char *p = s + *pos;
+	const char *nl = memchr(p, '\n', len - *pos);
+	*addr = p;
+	*alen = nl ? (size_t)(nl - p) : len - *pos;
+	*pos += *alen + 1;
+	return 1;
+}
+
 static bool text_safe(const char *s, size_t len, size_t max)
 {
 	if (len > max)
@@ -294,6 +324,10 @@ int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
                        size_t n, bool full)
 {
 	int rc = 0;
+	bool chains = false;
+	for (size_t i = 0; full && i < n; i++)
+		if (rcpts[i].delivered_to && rcpts[i].delivered_to[0])
+			chains = true;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct queue_rcpt *r = &rcpts[i];
 		rc |= ipc_put_str(m, QMGR_ATTR_RCPT,
@@ -309,6 +343,10 @@ int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
 		rc |= ipc_put_str(m, QMGR_ATTR_DSN, r->dsn ? r->dsn : "");
 		rc |= ipc_put_str(m, QMGR_ATTR_REASON_TEXT,
 		                  r->reason ? r->reason : "");
+		if (chains)
+			rc |= ipc_put_str(m, QMGR_ATTR_DELIVERED_TO,
+			                  r->delivered_to ? r->delivered_to
+			                                  : "");
 	}
 	return rc ? -1 : 0;
 }
@@ -322,13 +360,14 @@ enum rfield {
 	RF_LAST,
 	RF_DSN,
 	RF_REASON,
+	RF_DLVTO,
 	RF_COUNT,
 };
 
 static const char *const rfield_names[RF_COUNT] = {
         QMGR_ATTR_RCPT,        QMGR_ATTR_ORCPT,       QMGR_ATTR_NOTIFY,
         QMGR_ATTR_RCPT_STATUS, QMGR_ATTR_ATTEMPTS,    QMGR_ATTR_LAST_ATTEMPT,
-        QMGR_ATTR_DSN,         QMGR_ATTR_REASON_TEXT,
+        QMGR_ATTR_DSN,         QMGR_ATTR_REASON_TEXT, QMGR_ATTR_DELIVERED_TO,
 };
 
 static int rfield_of(const char *name, bool full)
@@ -393,6 +432,11 @@ static int rfield_set(struct queue_rcpt *r, int f, const char *v, size_t len,
 		if (!text_safe(v, len, QUEUE_TEXT_MAX))
 			goto bad;
 		r->reason = len ? arena_memdup(a, v, len) : NULL;
+		return 0;
+	case RF_DLVTO:
+		if (len && !queue_dlvto_safe(v, len))
+			goto bad;
+		r->delivered_to = len ? arena_memdup(a, v, len) : NULL;
 		return 0;
 	}
 bad:

@@ -29,6 +29,9 @@ struct ipc_msg;
 #define QUEUE_TEXT_MAX 1024   /* client name, helo, sasl user, reason */
 #define QUEUE_ENVID_MAX 512   /* RFC 3461 4.4: 100 chars; xtext grows */
 #define QUEUE_RCPT_MAX 100000 /* recipients of one message */
+/* Addresses in a delivered-to chain (see struct queue_rcpt): one per
+ * forwarding step on this host, so a handful in practice. */
+#define QUEUE_DLVTO_MAX 20
 
 enum queue_body {
 	QUEUE_BODY_7BIT,
@@ -65,6 +68,18 @@ struct queue_rcpt {
 	int64_t last_attempt; /* seconds since 1970, 0 = never */
 	const char *dsn;      /* last enhanced status code, "4.4.1", or NULL */
 	const char *reason;   /* last reason text, or NULL */
+	/*
+	 * A recipient added by forwarding (an alias or .forward expanded
+	 * by local into an address it does not deliver itself): the
+	 * addresses whose expansion produced it, newest first, separated
+	 * by LF (queue_dlvto_safe). Each copy delivered to it carries a
+	 * "Delivered-To:" for each of them, which is what stops a
+	 * forwarding loop between hosts at its first return (local
+	 * bounces a message that already has one for an address it
+	 * expands). NULL for a recipient as submitted. Index records and
+	 * the delivery protocol only; never accepted from a producer.
+	 */
+	const char *delivered_to;
 };
 
 struct queue_envelope {
@@ -108,6 +123,20 @@ int queue_rcpt_status_parse(const char *s, enum queue_rcpt_status *out);
 bool queue_addr_safe(const char *s, size_t len);
 
 /*
+ * True when s[0..len) is a delivered-to chain: 1 to QUEUE_DLVTO_MAX
+ * non-empty addresses, each queue_addr_safe, separated by single LFs
+ * (no LF before the first or after the last). "" is not a chain.
+ */
+bool queue_dlvto_safe(const char *s, size_t len);
+/*
+ * Steps through a chain that passed queue_dlvto_safe: sets *addr and
+ * *alen to the address at *pos and moves *pos past it. 1 while there
+ * is one, 0 at the end. Start with *pos = 0.
+ */
+int queue_dlvto_next(const char *s, size_t len, size_t *pos,
+                     const char **addr, size_t *alen);
+
+/*
  * Adds the envelope's attributes (not the recipients, not the queue id)
  * to m, names from proto_qmgr.h; empty strings and default values are
  * left out. 0, or -1 if m would pass an IPC limit.
@@ -124,9 +153,12 @@ int queue_env_decode(const struct ipc_msg *m, struct arena *a,
 
 /*
  * Recipients as repeated attributes: rcpt, orcpt, notify (and with
- * `full`: status, attempts, last_attempt, dsn, reason), the i-th value of
- * each belonging to the i-th recipient; absent values travel as "".
- * encode adds rcpts[from .. from+n); 0 or -1 (limit).
+ * `full`: status, attempts, last_attempt, dsn, reason, and
+ * delivered_to), the i-th value of each belonging to the i-th
+ * recipient; absent values travel as "". delivered_to is written only
+ * when one of the recipients has a chain, so records of recipients
+ * without one are what readers before it wrote and read (they ignore
+ * the attribute). encode adds rcpts[0 .. n); 0 or -1 (limit).
  */
 int queue_rcpts_encode(struct ipc_msg *m, const struct queue_rcpt *rcpts,
                        size_t n, bool full);

@@ -29,6 +29,14 @@ struct arena;
  * Records are the IPC attribute encoding (ipc.h) of the proto_qmgr.h
  * attributes, led by v=<record version>; a record of another version or
  * one that does not decode is reported as corrupt, never guessed at.
+ * The version changes when a reader of the old one would misread the
+ * new records (a field changes meaning, a required one is added). An
+ * optional attribute that a reader may ignore does not change it, as
+ * readers skip attributes they do not know (CONVENTIONS.md 5): so the
+ * recipients' delivered_to (queue_env.h), absent from the records of
+ * recipients without one, kept version 1; a qmgr before it reads such
+ * a record and only loses the chain (forwarded copies then go without
+ * their Delivered-To, as they did).
  *
  * This module is data only: it keeps the tables consistent with each
  * other and knows no policy (when to retry, what to bounce). qmgr is the

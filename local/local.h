@@ -46,6 +46,8 @@ struct local_rcpt {
 	char dsn[12];
 	struct buf reason;
 	struct strv forward; /* forward_to addresses */
+	char *dlvto; /* result=forward: the delivered-to chain of the
+			forward_to addresses (local_rcpt_chain), or NULL */
 };
 
 struct local_request {
@@ -55,6 +57,9 @@ struct local_request {
 	int64_t arrival;
 	uint64_t size;
 	const char *nexthop;
+	/* The recipients' delivered-to chain (proto_deliver.h): they were
+	 * produced by expanding these addresses; NULL when not. */
+	const char *dlvto;
 	bool more; /* another request of the group follows */
 	struct local_rcpt *rcpts;
 	size_t nrcpt;
@@ -70,6 +75,13 @@ int local_request_decode(const struct ipc_msg *m, struct local_request *r,
 void local_request_deinit(struct local_request *r);
 /* Builds the status=ok reply with one result per recipient. */
 void local_reply_build(const struct local_request *r, struct ipc_msg *out);
+/*
+ * Sets rc->dlvto for a forward result: top (the recipient as expanded)
+ * in front of the request's chain dlvto (NULL for none), at most
+ * QUEUE_DLVTO_MAX addresses, the oldest dropped. top NULL: nothing.
+ */
+void local_rcpt_chain(struct local_rcpt *rc, const char *top,
+		      const char *dlvto);
 /* Sets a recipient's result (the first one set wins). */
 void local_rcpt_result(struct local_rcpt *rc, const char *result,
 		       const char *dsn, const char *fmt, ...)
@@ -95,8 +107,13 @@ void local_msg_deinit(struct local_msg *m);
 /* True when the message has Delivered-To: addr (case-insensitive). */
 bool local_msg_delivered_to(const struct local_msg *m, const char *addr);
 /* The lines local prepends to a delivered copy: Return-Path, then
- * Delivered-To. Appends to out. */
-void local_msg_prepend(struct buf *out, const char *sender, const char *addr);
+ * Delivered-To: addr, then a Delivered-To: for each address of the
+ * request's delivered-to chain dlvto (NULL for none), so a forwarded
+ * recipient's copy keeps the whole chain. Appends to out. */
+void local_msg_prepend(struct buf *out, const char *sender, const char *addr,
+		       const char *dlvto);
+/* True when addr is one of the chain dlvto's addresses (any case). */
+bool local_chain_has(const char *dlvto, const char *addr);
 
 /* ---- identities ------------------------------------------------------- */
 
@@ -163,6 +180,8 @@ struct local_expansion {
 	char dsn[12];
 	struct buf reason;
 	struct strv seen; /* addresses expanded so far (loop cut) */
+	char *top; /* the recipient, normalised, once it was accepted for
+		      expansion; NULL before (a syntax error) */
 };
 
 struct local_resolver {
@@ -177,6 +196,9 @@ struct local_resolver {
 	gid_t alias_gid;
 	bool as_root;
 	const struct local_msg *msg; /* for Delivered-To checks */
+	const char *dlvto; /* the request's delivered-to chain: its copies
+			      carry these too, so they count as
+			      Delivered-To headers in the checks */
 };
 
 /* Opens the tables named by the parameters. 0, or -1 with e set. */

@@ -327,7 +327,7 @@ static int add_copy(struct run *r, struct part *pt, struct local_target *t,
 		return -1;
 	}
 	buf_reset(head);
-	local_msg_prepend(head, pt->req->sender, t->addr);
+	local_msg_prepend(head, pt->req->sender, t->addr, pt->req->dlvto);
 	struct mbox_part parts[2] = {
 		{head->data, head->len},
 		{pt->msg->data, pt->msg->len},
@@ -431,7 +431,7 @@ static void mbox_format(struct buf *out, const struct part *r,
 	(void)buf_printf(out, "From %s %s\n",
 			 r->req->sender[0] ? r->req->sender : "MAILER-DAEMON",
 			 date);
-	local_msg_prepend(out, r->req->sender, t->addr);
+	local_msg_prepend(out, r->req->sender, t->addr, r->req->dlvto);
 	const char *p = r->msg->data, *end = p + r->msg->len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -635,13 +635,19 @@ static void finish_part(struct run *r, struct part *pt)
 				deliver_file(r, pt, t);
 			} else if (t->kind == LOCAL_T_COMMAND) {
 				buf_reset(&head);
-				local_msg_prepend(&head, req->sender, t->addr);
+				local_msg_prepend(&head, req->sender, t->addr,
+						  req->dlvto);
 				local_command_run(t, pt->msg, head.data,
 						  head.len, req->sender,
 						  t->addr, r->as_root);
 			}
 		}
 		local_fold(&req->rcpts[i], x);
+		/* What this recipient forwards carries its address and
+		 * chain on as Delivered-To (the loop guard between hosts). */
+		if (req->rcpts[i].result &&
+		    strcmp(req->rcpts[i].result, DELIVER_RESULT_FORWARD) == 0)
+			local_rcpt_chain(&req->rcpts[i], x->top, req->dlvto);
 		local_expansion_deinit(x);
 	}
 	buf_deinit(&head);
@@ -662,12 +668,14 @@ void local_deliver_group(struct local_resolver *res,
 		pt->xs = xcalloc(pt->req->nrcpt ? pt->req->nrcpt : 1,
 				 sizeof(*pt->xs));
 		res->msg = pt->msg;
+		res->dlvto = pt->req->dlvto;
 		for (size_t i = 0; i < pt->req->nrcpt; i++) {
 			local_expansion_init(&pt->xs[i]);
 			local_resolve(res, pt->req->rcpts[i].addr, &pt->xs[i]);
 		}
 	}
 	res->msg = NULL;
+	res->dlvto = NULL;
 	deliver_maildirs(&r);
 	for (size_t q = 0; q < n; q++)
 		finish_part(&r, &r.parts[q]);

@@ -2,7 +2,8 @@
 /*
  * local_msg.c - the queued message as local sees it: loaded once per
  * request, its Delivered-To headers (loop detection), and the header
- * lines a delivered copy gets in front
+ * lines a delivered copy gets in front (with a forwarded recipient's
+ * delivered-to chain, proto_deliver.h)
  *
  * The queue file is the message exactly as delivered, LF line ends
  * (common/queue_file.h), so a maildir copy is the prepended lines plus
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/queue_env.h"
 #include "common/str.h"
 #include "common/xalloc.h"
 #include "local.h"
@@ -165,11 +167,33 @@ static void append_clean(struct buf *out, const char *s)
 					       : *s);
 }
 
-void local_msg_prepend(struct buf *out, const char *sender, const char *addr)
+void local_msg_prepend(struct buf *out, const char *sender, const char *addr,
+		       const char *dlvto)
 {
 	(void)buf_append_str(out, "Return-Path: <");
 	append_clean(out, sender);
 	(void)buf_append_str(out, ">\nDelivered-To: ");
 	append_clean(out, addr);
 	(void)buf_append_char(out, '\n');
+	size_t pos = 0, alen;
+	const char *a;
+	/* The chain passed queue_dlvto_safe: addresses without controls,
+	 * one per line. */
+	while (dlvto && queue_dlvto_next(dlvto, strlen(dlvto), &pos, &a,
+					 &alen)) {
+		(void)buf_append_str(out, "Delivered-To: ");
+		(void)buf_append(out, a, alen);
+		(void)buf_append_char(out, '\n');
+	}
+}
+
+bool local_chain_has(const char *dlvto, const char *addr)
+{
+	size_t pos = 0, alen;
+	const char *a;
+	while (dlvto && queue_dlvto_next(dlvto, strlen(dlvto), &pos, &a,
+					 &alen))
+		if (strn_eq_nocase(a, alen, addr))
+			return true;
+	return false;
 }

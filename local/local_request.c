@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/proto_deliver.h"
+#include "common/queue_env.h"
 #include "common/xalloc.h"
 #include "local.h"
 
@@ -77,6 +78,14 @@ int local_request_decode(const struct ipc_msg *m, struct local_request *r,
 		return -1;
 	}
 	r->more = more == 1;
+	int dr = ipc_get_str(m, DELIVER_ATTR_DELIVERED_TO, &r->dlvto);
+	if (dr < 0 || (dr == 1 && r->dlvto[0] &&
+		       !queue_dlvto_safe(r->dlvto, strlen(r->dlvto)))) {
+		err_set(e, "bad attribute %s", DELIVER_ATTR_DELIVERED_TO);
+		return -1;
+	}
+	if (dr == 0 || !r->dlvto[0])
+		r->dlvto = NULL;
 	if (n > DELIVER_RCPT_MAX) {
 		/* The reply carries six attributes per recipient and must
 		 * stay within IPC_ATTR_MAX (proto_deliver.h). */
@@ -124,9 +133,30 @@ void local_request_deinit(struct local_request *r)
 	for (size_t i = 0; i < r->nrcpt; i++) {
 		buf_deinit(&r->rcpts[i].reason);
 		strv_deinit(&r->rcpts[i].forward);
+		free(r->rcpts[i].dlvto);
 	}
 	free(r->rcpts);
 	memset(r, 0, sizeof(*r));
+}
+
+void local_rcpt_chain(struct local_rcpt *rc, const char *top,
+		      const char *dlvto)
+{
+	if (!top)
+		return;
+	struct buf b;
+	buf_init(&b, 0);
+	(void)buf_append_str(&b, top);
+	size_t pos = 0, alen, n = 1;
+	const char *a;
+	while (dlvto && n < QUEUE_DLVTO_MAX &&
+	       queue_dlvto_next(dlvto, strlen(dlvto), &pos, &a, &alen)) {
+		(void)buf_append_char(&b, '\n');
+		(void)buf_append(&b, a, alen);
+		n++;
+	}
+	free(rc->dlvto);
+	rc->dlvto = buf_take(&b);
 }
 
 void local_rcpt_result(struct local_rcpt *rc, const char *result,
@@ -153,6 +183,10 @@ void local_rcpt_result(struct local_rcpt *rc, const char *result,
 	va_end(ap);
 }
 
+/* Attributes every recipient's result takes in the reply; a forwarded
+ * one with a chain takes one more (delivered_to). */
+#define REPLY_ATTRS 6
+
 void local_reply_build(const struct local_request *r, struct ipc_msg *out)
 {
 	struct buf fw;
@@ -176,12 +210,24 @@ void local_reply_build(const struct local_request *r, struct ipc_msg *out)
 		 * with long forward lists could pass the message limit: a
 		 * recipient that no longer fits is deferred, never sent
 		 * with its forward list cut. */
-		if (out->wire.len + fw.len + LOCAL_TEXT_MAX + 1024 >
-		    IPC_MSG_MAX - 4096) {
+		bool chain = rc->dlvto &&
+			     strcmp(result, DELIVER_RESULT_FORWARD) == 0;
+		size_t later = (r->nrcpt - i - 1) * REPLY_ATTRS;
+		size_t dlen = chain ? strlen(rc->dlvto) : 0;
+		/* The chain needs one attribute more than the others:
+		 * IPC_ATTR_MAX holds 31 of them in a reply for
+		 * DELIVER_RCPT_MAX recipients; past that a recipient is
+		 * deferred (and forwarded at the next try), never
+		 * forwarded without its chain (the loop guard). */
+		if (out->wire.len + fw.len + dlen + LOCAL_TEXT_MAX + 1024 >
+			    IPC_MSG_MAX - 4096 ||
+		    (chain && out->nattrs + REPLY_ATTRS + 1 + later >
+				      IPC_ATTR_MAX)) {
 			result = DELIVER_RESULT_DEFER;
 			dsn = "4.3.0";
 			reason = "reply to qmgr too large; try again";
 			buf_reset(&fw);
+			chain = false;
 		}
 		(void)ipc_put_str(out, DELIVER_ATTR_RCPT_ID, rc->id);
 		(void)ipc_put_str(out, DELIVER_ATTR_RESULT, result);
@@ -190,6 +236,9 @@ void local_reply_build(const struct local_request *r, struct ipc_msg *out)
 		(void)ipc_put_str(out, DELIVER_ATTR_RELAY, "local");
 		(void)ipc_put(out, DELIVER_ATTR_FORWARD_TO,
 			      fw.data ? fw.data : "", fw.len);
+		if (chain)
+			(void)ipc_put_str(out, DELIVER_ATTR_DELIVERED_TO,
+					  rc->dlvto);
 	}
 	buf_deinit(&fw);
 }

@@ -22,7 +22,12 @@
  *  - "\user" delivers to the user's mailbox without further expansion,
  *    and so does a list naming its own owner;
  *  - a message that already has "Delivered-To: <address>" for an address
- *    being expanded bounces 5.4.6 (mail forwarding loop).
+ *    expanded or delivered here bounces 5.4.6 (mail forwarding loop;
+ *    not asked of an address for another host, which asks it itself,
+ *    as in Postfix); so does one
+ *    that has it for an address of a forwarded recipient's
+ *    delivered-to chain (proto_deliver.h), and an expansion that meets
+ *    an address of that chain again (its copies carry the chain).
  * Loops inside the tables are cut by remembering every address expanded
  * for this recipient; depth and size are bounded (LOCAL_DEPTH_MAX,
  * DELIVER_FORWARD_MAX). Files are read with the owner's ids.
@@ -41,6 +46,7 @@
 #include "common/params.h"
 #include "common/privs.h"
 #include "common/proto_deliver.h"
+#include "common/queue_env.h"
 #include "common/xalloc.h"
 #include "local.h"
 
@@ -209,6 +215,7 @@ void local_expansion_deinit(struct local_expansion *x)
 		free(t->reason);
 	}
 	free(x->v);
+	free(x->top);
 	buf_deinit(&x->reason);
 	strv_deinit(&x->seen);
 	memset(x, 0, sizeof(*x));
@@ -752,6 +759,26 @@ static void expand_list(struct rctx *c, const char *text, size_t len,
 
 /* ---- addresses, top down --------------------------------------------------- */
 
+/*
+ * True when the copy for this recipient has, or would have, a
+ * Delivered-To for addr: in the message, or in the request's chain
+ * (which its copies carry). Asked where addr is expanded or delivered
+ * here, as Postfix's local does, not of an address handed back to qmgr
+ * for another host: that host asks it itself, so a loop between two
+ * hosts ends where it started, after one round trip.
+ */
+static bool delivered_before(const struct local_resolver *r, const char *addr)
+{
+	return (r->msg && local_msg_delivered_to(r->msg, addr)) ||
+	       local_chain_has(r->dlvto, addr);
+}
+
+static void loop_fail(struct rctx *c, const char *addr, bool member)
+{
+	fail(c, addr, member, LOCAL_BOUNCE, "5.4.6",
+	     "mail forwarding loop for %s", addr);
+}
+
 /* virtual_alias_maps: 1 rewritten (targets expanded), 0 not, -1 error. */
 static int virtual_alias(struct rctx *c, const char *addr, int depth,
 			 bool member)
@@ -777,6 +804,11 @@ static int virtual_alias(struct rctx *c, const char *addr, int depth,
 	}
 	if (rc == 0)
 		return 0;
+	if (delivered_before(c->r, addr)) {
+		free(val);
+		loop_fail(c, addr, member);
+		return 1;
+	}
 	struct strv targets;
 	strv_init(&targets);
 	strv_split(&targets, val, ", \t\r\n");
@@ -822,11 +854,6 @@ static void expand_addr(struct rctx *c, const char *addr, int depth,
 			return;
 		strv_push(&c->x->seen, addr);
 	}
-	if (c->r->msg && local_msg_delivered_to(c->r->msg, addr)) {
-		fail(c, addr, member, LOCAL_BOUNCE, "5.4.6",
-		     "mail forwarding loop for %s", addr);
-		return;
-	}
 	char local[LOCAL_ADDR_MAX + 1];
 	const char *domain = split_addr(addr, local, sizeof(local));
 	if (!no_virtual) {
@@ -839,13 +866,16 @@ static void expand_addr(struct rctx *c, const char *addr, int depth,
 			return;
 		}
 	}
-	if (in_list(&params->mydestination, domain))
-		local_user(c, addr, depth, member, 0);
-	else if (in_list(&params->virtual_mailbox_domains, domain))
-		virtual_user(c, addr, member);
-	else
+	bool mine = in_list(&params->mydestination, domain);
+	if (!mine && !in_list(&params->virtual_mailbox_domains, domain))
 		(void)add_target(c, LOCAL_T_FORWARD, addr, NULL, NULL, member,
 				 true);
+	else if (delivered_before(c->r, addr))
+		loop_fail(c, addr, member);
+	else if (mine)
+		local_user(c, addr, depth, member, 0);
+	else
+		virtual_user(c, addr, member);
 }
 
 void local_resolve(struct local_resolver *r, const char *addr,
@@ -858,6 +888,24 @@ void local_resolve(struct local_resolver *r, const char *addr,
 		return;
 	}
 	struct rctx c = {.r = r, .x = x, .top = a};
+	x->top = xstrdup(a);
+	/* A forwarded recipient: the addresses that produced it are
+	 * delivered again only if the message was not already delivered
+	 * to one of them (it came back: a loop between hosts). */
+	size_t pos = 0, alen;
+	const char *p;
+	while (r->msg && r->dlvto &&
+	       queue_dlvto_next(r->dlvto, strlen(r->dlvto), &pos, &p, &alen)) {
+		char *chained = xmemdup(p, alen);
+		bool loop = local_msg_delivered_to(r->msg, chained);
+		if (loop)
+			local_expansion_fail(x, LOCAL_BOUNCE, "5.4.6",
+					     "mail forwarding loop for %s",
+					     chained);
+		free(chained);
+		if (loop)
+			return;
+	}
 	expand_addr(&c, a, 0, false, false);
 	if (x->status == LOCAL_PENDING && x->n == 0)
 		local_expansion_fail(x, LOCAL_BOUNCE, "5.4.6",

@@ -189,6 +189,8 @@ struct qmgr_result {
 	const char *relay;  /* never NULL; "none" when not given */
 	const char **fwd;   /* forward: the new addresses (each safe) */
 	size_t nfwd;
+	const char *dlvto;  /* forward: their delivered-to chain
+	                       (queue_dlvto_safe), or NULL */
 };
 
 /*
@@ -198,7 +200,8 @@ struct qmgr_result {
  *      deferred ("delivery agent returned no result for it");
  *   1  status not ok: *reason_out says why (every recipient defers);
  *  -1  malformed (e set): an unknown or repeated rcpt_id, a value where
- *      none belongs, an unknown result, a bad forward list.
+ *      none belongs, an unknown result, a bad forward list or
+ *      delivered-to chain.
  */
 int qmgr_reply_decode(const struct ipc_msg *m, size_t n, struct arena *a,
                       struct qmgr_result *out, const char **reason_out,
@@ -255,6 +258,11 @@ struct qmgr_job {
 	struct qmgr_dest *dest;
 	uint32_t rcpt[DELIVER_RCPT_MAX]; /* indexes into msg->r */
 	size_t n;
+	/* The delivered-to chain all its recipients share (the copy sent
+	 * carries it, so recipients with other chains need another
+	 * request); NULL for none. Points into the message's arena. */
+	const char *dlvto;
+	size_t open_slot; /* its place in the routing pass's open set */
 	int64_t queued_ms;  /* wall clock */
 	int64_t conn_ms;    /* connection setup took (for delays=) */
 	int64_t sent_ms;
@@ -274,7 +282,8 @@ struct qmgr_dest {
 	struct qmgr_job *head, *tail;
 	bool ready; /* on t's ready ring */
 	struct qmgr_dest *ready_next;
-	struct qmgr_job *open; /* being filled by qmgr_sched_route() */
+	struct qmgr_job *open; /* the last job of it being filled by
+	                          qmgr_sched_route(), NULL when none */
 	uint64_t group;        /* the last group that took a job of it */
 	struct qmgr_job *group_last; /* that job (valid while the group is
 	                                being built) */
@@ -322,6 +331,29 @@ void qmgr_sched_job_done(struct qmgr_job *j, const struct qmgr_result *res,
 void qmgr_sched_group_done(struct qmgr_transport *t);
 /* Routes recipients [from, msg->nr) that want delivery into jobs. */
 void qmgr_sched_route(struct qmgr_msg *m, size_t from);
+
+/*
+ * The jobs being filled by one routing pass (qmgr_sched_route). A
+ * recipient joins the open job of its destination that has the same
+ * delivered-to chain (one request per chain: the agent sends one copy
+ * of the message for all its recipients, and the chain is part of
+ * that copy), else a new one; at most d->rcpt_limit recipients a job.
+ * Start zeroed; dests' open fields must be NULL.
+ */
+struct qmgr_open_jobs {
+	struct qmgr_job **v;
+	size_t n, cap;
+};
+/* Adds recipient i of m (marked QMGR_R_BUSY; m->jobs counts a new job)
+ * to an open job for d. Returns a job that was full and left the open
+ * set, for the caller to queue, or NULL. */
+struct qmgr_job *qmgr_open_jobs_add(struct qmgr_open_jobs *o,
+                                    struct qmgr_msg *m, uint32_t i,
+                                    struct qmgr_dest *d);
+/* Ends the pass: hands each open job, in the order they were opened, to
+ * fn (which takes it), clears the dests' open fields, frees o's array. */
+void qmgr_open_jobs_close(struct qmgr_open_jobs *o,
+                          void (*fn)(struct qmgr_job *j));
 /* Frees a message that left the active set (qmgr_store.c). */
 void qmgr_sched_release(struct qmgr_msg *m);
 /* Called by qmgr_store when messages left the active set. */

@@ -8,7 +8,8 @@
  * queue, so it is checked whole before anything is applied: each
  * rcpt_id must be one qmgr sent and appear once, its attributes follow
  * it and are not repeated, results are known words, forward lists hold
- * safe addresses within DELIVER_FORWARD_MAX. A DSN code whose class
+ * safe addresses within DELIVER_FORWARD_MAX, and so does their
+ * delivered-to chain (queue_dlvto_safe). A DSN code whose class
  * disagrees with the result is corrected toward the result (a "defer"
  * never bounces mail because of a 5xx code). Texts are cut and cleaned
  * to printable ASCII, since they go into the index, log lines and DSNs.
@@ -50,7 +51,8 @@ size_t qmgr_request_size(const struct qmgr_job *j)
 	 * each; then the variable ones. */
 	size_t n = 16 * (ATTR_OVERHEAD + 64) + strlen(env->sender) +
 	           strlen(j->dest->nexthop) + strlen(j->dest->t->name) +
-	           (env->envid ? strlen(env->envid) : 0);
+	           (env->envid ? strlen(env->envid) : 0) +
+	           (j->dlvto ? ATTR_OVERHEAD + strlen(j->dlvto) : 0);
 	for (size_t k = 0; k < j->n; k++) {
 		const struct queue_rcpt *r = &msg->r[j->rcpt[k]].q;
 		n += 4 * (ATTR_OVERHEAD + 40) + strlen(r->address) +
@@ -89,6 +91,8 @@ int qmgr_request_build(const struct qmgr_job *j, struct ipc_msg *m)
 		                  env->ret == QUEUE_RET_FULL ? "FULL" : "HDRS");
 	rc |= ipc_put_str(m, DELIVER_ATTR_NEXTHOP, j->dest->nexthop);
 	rc |= ipc_put_str(m, DELIVER_ATTR_TRANSPORT, j->dest->t->name);
+	if (j->dlvto)
+		rc |= ipc_put_str(m, DELIVER_ATTR_DELIVERED_TO, j->dlvto);
 	rc |= ipc_put_u64(m, DELIVER_ATTR_NRCPT, j->n);
 	for (size_t k = 0; k < j->n && rc == 0; k++) {
 		const struct queue_rcpt *r = &msg->r[j->rcpt[k]].q;
@@ -157,10 +161,18 @@ static void set_dsn(struct qmgr_result *r, const char *v, size_t len)
 	r->dsn[0] = klass[r->res];
 }
 
-enum field { F_RESULT, F_DSN, F_REASON, F_RELAY, F_FORWARD, F_COUNT };
+enum field {
+	F_RESULT,
+	F_DSN,
+	F_REASON,
+	F_RELAY,
+	F_FORWARD,
+	F_DLVTO,
+	F_COUNT
+};
 static const char *const field_names[F_COUNT] = {
-        DELIVER_ATTR_RESULT, DELIVER_ATTR_DSN, DELIVER_ATTR_REASON,
-        DELIVER_ATTR_RELAY, DELIVER_ATTR_FORWARD_TO};
+        DELIVER_ATTR_RESULT, DELIVER_ATTR_DSN,        DELIVER_ATTR_REASON,
+        DELIVER_ATTR_RELAY,  DELIVER_ATTR_FORWARD_TO, DELIVER_ATTR_DELIVERED_TO};
 
 struct group {
 	const struct ipc_attr *f[F_COUNT];
@@ -239,12 +251,24 @@ static int take_group(const struct group *g, struct arena *a,
 	                   ? qmgr_clean_text(a, relay->value, relay->value_len,
 	                                     QMGR_RELAY_MAX)
 	                   : "none";
-	const struct ipc_attr *fw = g->f[F_FORWARD];
+	const struct ipc_attr *fw = g->f[F_FORWARD], *dt = g->f[F_DLVTO];
 	r->fwd = NULL;
 	r->nfwd = 0;
-	if (r->res == QMGR_RES_FORWARD)
-		return parse_forward(fw ? fw->value : "", fw ? fw->value_len : 0,
-		                     a, r, e);
+	r->dlvto = NULL;
+	if (r->res != QMGR_RES_FORWARD)
+		return 0;
+	if (parse_forward(fw ? fw->value : "", fw ? fw->value_len : 0, a, r,
+	                  e) < 0)
+		return -1;
+	if (dt && dt->value_len) {
+		/* The chain goes into Delivered-To: lines: only addresses,
+		 * one a line (queue_dlvto_safe bars CR, NUL and the rest). */
+		if (!queue_dlvto_safe(dt->value, dt->value_len)) {
+			err_set(e, "bad delivered_to chain");
+			return -1;
+		}
+		r->dlvto = arena_memdup(a, dt->value, dt->value_len);
+	}
 	return 0;
 }
 

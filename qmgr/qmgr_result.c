@@ -7,7 +7,8 @@
  *     one more attempt, or bounced once the message has outlived its
  *     lifetime (maximal_queue_lifetime; bounce_queue_lifetime for
  *     bounces); forward -> the new addresses join the same message as
- *     recipients whose ORCPT is this one, and this one is done;
+ *     recipients whose ORCPT is this one, with the delivered-to chain
+ *     the agent gave (queue_env.h), and this one is done;
  *   - the notices owed (qmgr_store.c writes them): failure when NOTIFY
  *     allows it (and for a null sender: the double bounce logic in
  *     qmgr_store.c), a delay notice once delay_warning_time has passed,
@@ -110,6 +111,8 @@ static size_t add_forwards(struct qmgr_msg *m, uint32_t i,
 	unsigned notify = origin.notify;
 	size_t added = 0, loops = 0;
 	const char *orcpt = origin.orcpt;
+	const char *dlvto = res->dlvto ? arena_strdup(m->arena, res->dlvto)
+	                               : NULL;
 	if (!orcpt) {
 		struct buf b;
 		buf_init(&b, 0);
@@ -146,6 +149,9 @@ static size_t add_forwards(struct qmgr_msg *m, uint32_t i,
 		n->q.address = arena_strdup(m->arena, res->fwd[k]);
 		n->q.orcpt = orcpt;
 		n->q.notify = notify;
+		/* The chain the agent says their copies carry (local: the
+		 * expanded address, then the origin's own chain). */
+		n->q.delivered_to = dlvto;
 		n->q.status = QUEUE_RCPT_PENDING;
 		n->flags = QMGR_R_DIRTY;
 		added++;

@@ -10,7 +10,9 @@
  * transport + nexthop (+ the recipient itself for the local class, so
  * local_destination_concurrency_limit counts deliveries to one user, as
  * in Postfix), and the recipients of one message for one destination
- * become jobs of at most the destination's recipient limit. Each
+ * become jobs of at most the destination's recipient limit, one for
+ * each delivered-to chain among them (forwarded recipients: the copy
+ * sent carries the chain, so it cannot be shared). Each
  * destination keeps a FIFO of jobs; each transport a ring of destinations
  * with work, served round-robin so one busy domain cannot starve the
  * others, within the destination and transport concurrency limits.
@@ -107,6 +109,7 @@ static struct qmgr_msg *msg_new(const struct queue_envelope *env)
 		q->orcpt = dup_opt(a, q->orcpt);
 		q->dsn = dup_opt(a, q->dsn);
 		q->reason = dup_opt(a, q->reason);
+		q->delivered_to = dup_opt(a, q->delivered_to);
 	}
 	m->h.key = m->env.queue_id;
 	return m;
@@ -330,38 +333,76 @@ static struct qmgr_job *job_pop(struct qmgr_dest *d)
 
 /* ---- routing a message's recipients into jobs ---------------------- */
 
-/* The destinations that have a job being filled, for one route call;
- * each has it in d->open, so finding it is O(1). */
-struct open_jobs {
-	struct qmgr_dest **v;
-	size_t n, cap;
-};
+static bool same_chain(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
 
-static void open_add(struct open_jobs *o, struct qmgr_msg *m, uint32_t i,
-                     struct qmgr_dest *d)
+static struct qmgr_job *job_new(struct qmgr_msg *m, struct qmgr_dest *d,
+                                const char *dlvto)
+{
+	struct qmgr_job *j = xcalloc(1, sizeof(*j));
+	j->msg = m;
+	j->dest = d;
+	j->dlvto = dlvto && dlvto[0] ? dlvto : NULL;
+	j->queued_ms = qmgr_now_ms();
+	m->jobs++;
+	return j;
+}
+
+/* The open job of d with chain dlvto, or NULL. d->open, the last one
+ * used, answers at once nearly always (a message's recipients with
+ * chains are few: forwarded ones); else the pass's open jobs are
+ * searched. */
+static struct qmgr_job *open_find(const struct qmgr_open_jobs *o,
+                                  const struct qmgr_dest *d,
+                                  const char *dlvto)
 {
 	struct qmgr_job *j = d->open;
+	if (!j || same_chain(j->dlvto, dlvto))
+		return j;
+	for (size_t k = 0; k < o->n; k++)
+		if (o->v[k]->dest == d && same_chain(o->v[k]->dlvto, dlvto))
+			return o->v[k];
+	return NULL;
+}
+
+struct qmgr_job *qmgr_open_jobs_add(struct qmgr_open_jobs *o,
+                                    struct qmgr_msg *m, uint32_t i,
+                                    struct qmgr_dest *d)
+{
+	const char *dlvto = m->r[i].q.delivered_to;
+	struct qmgr_job *full = NULL;
+	struct qmgr_job *j = open_find(o, d, dlvto);
 	if (j && j->n >= d->rcpt_limit) {
-		job_enqueue(j); /* full: queue it and start another */
-		j = NULL;
-	}
-	if (!j) {
-		j = xcalloc(1, sizeof(*j));
-		j->msg = m;
-		j->dest = d;
-		j->queued_ms = qmgr_now_ms();
-		m->jobs++;
-		if (!d->open) {
-			if (o->n == o->cap) {
-				o->cap = o->cap ? o->cap * 2 : 8;
-				o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
-			}
-			o->v[o->n++] = d;
+		full = j; /* it leaves; another takes its slot */
+		j = job_new(m, d, dlvto);
+		j->open_slot = full->open_slot;
+		o->v[j->open_slot] = j;
+	} else if (!j) {
+		if (o->n == o->cap) {
+			o->cap = o->cap ? o->cap * 2 : 8;
+			o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
 		}
-		d->open = j;
+		j = job_new(m, d, dlvto);
+		j->open_slot = o->n;
+		o->v[o->n++] = j;
 	}
+	d->open = j;
 	j->rcpt[j->n++] = i;
 	m->r[i].flags |= QMGR_R_BUSY;
+	return full;
+}
+
+void qmgr_open_jobs_close(struct qmgr_open_jobs *o,
+                          void (*fn)(struct qmgr_job *j))
+{
+	for (size_t k = 0; k < o->n; k++)
+		o->v[k]->dest->open = NULL;
+	for (size_t k = 0; k < o->n; k++)
+		fn(o->v[k]);
+	free(o->v);
+	memset(o, 0, sizeof(*o));
 }
 
 /* Postfix's trivial agents, which qmgr answers itself: the nexthop is
@@ -411,7 +452,7 @@ static bool trivial_agent(struct qmgr_msg *m, uint32_t i,
 
 void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 {
-	struct open_jobs o = {0};
+	struct qmgr_open_jobs o = {0};
 	struct qmgr_route rt;
 	struct err e;
 	for (size_t i = from; i < m->nr; i++) {
@@ -441,13 +482,12 @@ void qmgr_sched_route(struct qmgr_msg *m, size_t from)
 		bool per_rcpt = rt.cls == QMGR_CLASS_LOCAL;
 		struct qmgr_dest *d =
 		        dest_get(t, rt.nexthop, per_rcpt ? r->q.address : NULL);
-		open_add(&o, m, (uint32_t)i, d);
+		struct qmgr_job *full = qmgr_open_jobs_add(&o, m, (uint32_t)i,
+		                                           d);
+		if (full)
+			job_enqueue(full);
 	}
-	for (size_t k = 0; k < o.n; k++) {
-		job_enqueue(o.v[k]->open);
-		o.v[k]->open = NULL;
-	}
-	free(o.v);
+	qmgr_open_jobs_close(&o, job_enqueue);
 	if (m->jobs == 0)
 		qmgr_store_mark(m);
 	else

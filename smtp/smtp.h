@@ -69,6 +69,10 @@ struct smtp_request {
 	bool smtputf8;
 	const char *envid;        /* NULL when absent */
 	const char *ret;          /* NULL, "FULL" or "HDRS" */
+	/* The recipients' delivered-to chain (proto_deliver.h; checked
+	 * by queue_dlvto_safe), NULL when none: the copy sent carries a
+	 * Delivered-To: line for each address. */
+	const char *dlvto;
 	const char *nexthop_text; /* as qmgr sent it */
 	struct nexthop nexthop;
 	char nexthop_key[NEXTHOP_HOST_MAX + 16]; /* nexthop_format() */

@@ -10,7 +10,9 @@
  * common/mime.h; every byte of a part it does not touch is copied as is.
  * It refuses (so the caller bounces with 5.6.3) what cannot be made 7-bit
  * without changing its meaning: 8-bit header text, or 8-bit bytes inside
- * an encoding that must already be 7-bit.
+ * an encoding that must already be 7-bit. The Delivered-To: lines of a
+ * forwarded copy are made here too; they go on the wire in front of the
+ * message, which stays as it is (conversion included).
  */
 #include "smtp_body.h"
 
@@ -18,6 +20,7 @@
 
 #include "common/mime.h"
 #include "common/mime_codec.h"
+#include "common/queue_env.h"
 #include "common/rfc822.h"
 
 int smtp_body_write(const char *data, size_t len, smtp_write_fn w, void *ctx)
@@ -38,6 +41,20 @@ int smtp_body_write(const char *data, size_t len, smtp_write_fn w, void *ctx)
 		pos = nl ? end + 1 : len;
 	}
 	return w(ctx, ".\r\n", 3);
+}
+
+int smtp_body_delivered_to(const char *s, size_t len, bool allow_8bit,
+                           struct buf *out)
+{
+	size_t pos = 0, alen;
+	const char *a;
+	while (queue_dlvto_next(s, len, &pos, &a, &alen))
+		if ((allow_8bit || !smtp_body_has_8bit(a, alen)) &&
+		    (buf_append_str(out, "Delivered-To: ") < 0 ||
+		     buf_append(out, a, alen) < 0 ||
+		     buf_append(out, "\r\n", 2) < 0))
+			return -1;
+	return 0;
 }
 
 bool smtp_body_has_8bit(const char *p, size_t len)

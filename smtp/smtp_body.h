@@ -27,6 +27,20 @@ typedef int (*smtp_write_fn)(void *ctx, const void *p, size_t n);
  */
 int smtp_body_write(const char *data, size_t len, smtp_write_fn w, void *ctx);
 
+/*
+ * The Delivered-To: lines a forwarded copy carries on top (proto_deliver.h
+ * delivered_to): one per address of the chain s[0..len) (which passed
+ * queue_dlvto_safe), in its order, appended to out ready for the wire:
+ * CRLF line ends, and no line starts with "." (so the bytes go out as
+ * they are, by DATA or BDAT, and count as they are for SIZE=). An
+ * address with 8-bit bytes is left out unless allow_8bit (the
+ * transaction uses SMTPUTF8, RFC 6532 3.2): a copy without one line of
+ * its chain still travels, one with a raw 8-bit header to a server that
+ * did not ask for it must not. 0, or -1 past out's maximum.
+ */
+int smtp_body_delivered_to(const char *s, size_t len, bool allow_8bit,
+                           struct buf *out);
+
 /* True when p[0..len) holds a byte >= 0x80. */
 bool smtp_body_has_8bit(const char *p, size_t len);
 

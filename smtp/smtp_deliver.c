@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/params.h"
 #include "common/proto_deliver.h"
+#include "common/queue_env.h"
 #include "common/service.h"
 #include "common/xalloc.h"
 
@@ -224,7 +225,8 @@ static int decode(const struct ipc_msg *m, struct smtp_request *req,
 	    get_opt_str(m, DELIVER_ATTR_BODY, &body, e) < 0 ||
 	    get_opt_str(m, DELIVER_ATTR_SMTPUTF8, &utf8, e) < 0 ||
 	    get_opt_str(m, DELIVER_ATTR_ENVID, &req->envid, e) < 0 ||
-	    get_opt_str(m, DELIVER_ATTR_RET, &req->ret, e) < 0)
+	    get_opt_str(m, DELIVER_ATTR_RET, &req->ret, e) < 0 ||
+	    get_opt_str(m, DELIVER_ATTR_DELIVERED_TO, &req->dlvto, e) < 0)
 		return -1;
 	if (ipc_get_u64(m, DELIVER_ATTR_ARRIVAL, 0, UINT64_MAX,
 	                &req->arrival) != 1 ||
@@ -240,6 +242,14 @@ static int decode(const struct ipc_msg *m, struct smtp_request *req,
 	}
 	if (req->ret && strcmp(req->ret, "FULL") && strcmp(req->ret, "HDRS"))
 		req->ret = NULL;
+	if (req->dlvto && !req->dlvto[0])
+		req->dlvto = NULL;
+	/* Each address becomes a header line: no CR, LF or NUL may hide
+	 * a line of its own in one. */
+	if (req->dlvto && !queue_dlvto_safe(req->dlvto, strlen(req->dlvto))) {
+		err_set(e, "malformed delivered_to chain");
+		return -1;
+	}
 	if (!body || !strcmp(body, "7BIT"))
 		req->body = SMTP_BODY_7BIT;
 	else if (!strcmp(body, "8BITMIME"))

@@ -8,6 +8,9 @@
  * then must read every reply, in order), and maps each reply to the
  * recipients it concerns. Groups are bounded so neither side can fill
  * its socket buffer with replies the other is not reading.
+ * A forwarded copy (a request with a delivered-to chain) gets its
+ * Delivered-To: lines in front of the content, by DATA or BDAT, counted
+ * in SIZE=; the content itself is sent as for any other request.
  * Connecting and the pre-MAIL dialogue are smtp_session.c's.
  */
 #include "smtp_proto.h"
@@ -54,6 +57,8 @@ struct txn {
 	struct smtp_request *req;
 	const char *data; /* the content to send: the queue file or */
 	size_t len;       /* its 7-bit conversion */
+	const char *pre;  /* wire-ready lines in front of it (a forwarded */
+	size_t plen;      /* copy's Delivered-To:), or none */
 	bool body8;       /* BODY=8BITMIME */
 	bool utf8;        /* SMTPUTF8 */
 	bool bdat;        /* BINARYMIME through BDAT */
@@ -141,6 +146,13 @@ static int prepare(struct txn *t, struct buf *converted)
 	return 0;
 }
 
+/* The size of what goes on the wire, as SIZE= and the server's limit
+ * count it (RFC 1870: CRLF line ends, no dot-stuffing). */
+static uint64_t wire_size(const struct txn *t)
+{
+	return t->plen + smtp_body_wire_size(t->data, t->len);
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 /* ORCPT "type;addr" with addr xtext-encoded; "" when malformed. */
@@ -180,10 +192,8 @@ static int send_cmd(struct txn *t, const struct cmd *c)
 	switch (c->kind) {
 	case CMD_MAIL:
 		if (s->ehlo.ext & SMTP_EXT_SIZE)
-			(void)buf_printf(
-			        &p, " SIZE=%llu",
-			        (unsigned long long)smtp_body_wire_size(
-			                t->data, t->len));
+			(void)buf_printf(&p, " SIZE=%llu",
+			                 (unsigned long long)wire_size(t));
 		if (t->body8)
 			(void)buf_append_str(&p, " BODY=8BITMIME");
 		if (t->bdat)
@@ -289,7 +299,8 @@ static int send_content(struct txn *t)
 {
 	struct smtp_session *s = t->s;
 	stream_set_timeout(s->st, (int)(params->smtp_data_xfer_timeout * 1000));
-	if (smtp_body_write(t->data, t->len, stream_writer, s->st) < 0) {
+	if ((t->plen && stream_write(s->st, t->pre, t->plen) < 0) ||
+	    smtp_body_write(t->data, t->len, stream_writer, s->st) < 0) {
 		smtp_session_fail(s, "sending message body");
 		return -1;
 	}
@@ -300,10 +311,11 @@ static int send_content(struct txn *t)
 static int send_bdat(struct txn *t)
 {
 	struct smtp_session *s = t->s;
-	if (smtp_session_cmd(s, "BDAT", "BDAT %zu LAST", t->len) < 0)
+	if (smtp_session_cmd(s, "BDAT", "BDAT %zu LAST", t->plen + t->len) < 0)
 		return -1;
 	stream_set_timeout(s->st, (int)(params->smtp_data_xfer_timeout * 1000));
-	if (t->len && stream_write(s->st, t->data, t->len) < 0) {
+	if ((t->plen && stream_write(s->st, t->pre, t->plen) < 0) ||
+	    (t->len && stream_write(s->st, t->data, t->len) < 0)) {
 		smtp_session_fail(s, "sending message body");
 		return -1;
 	}
@@ -406,7 +418,7 @@ static int run(struct txn *t, struct cmd *cmds, size_t n)
 void smtp_proto_transaction(struct smtp_session *s, struct smtp_request *req)
 {
 	struct txn t = {.s = s, .req = req, .data = req->data, .len = req->len};
-	struct buf converted;
+	struct buf converted, pre;
 	size_t cmax;
 	/* Quoted-printable at most triples the size, plus soft breaks. */
 	if (size_mul(req->len, 4, &cmax) < 0 ||
@@ -420,15 +432,25 @@ void smtp_proto_transaction(struct smtp_session *s, struct smtp_request *req)
 		buf_deinit(&converted);
 		return;
 	}
-	if (s->ehlo.size && smtp_body_wire_size(t.data, t.len) > s->ehlo.size) {
+	/* A forwarded copy: its Delivered-To: lines go in front of the
+	 * content, converted or not (prepare() decided on SMTPUTF8). */
+	buf_init(&pre, 0);
+	if (req->dlvto) {
+		(void)smtp_body_delivered_to(req->dlvto, strlen(req->dlvto),
+		                             t.utf8, &pre);
+		t.pre = pre.data;
+		t.plen = pre.len;
+	}
+	if (s->ehlo.size && wire_size(&t) > s->ehlo.size) {
 		/* RFC 1870 6: do not send what the server said it would
 		 * refuse. */
-		smtp_rcpt_set_all(
-		        req, SMTP_RES_BOUNCE, false, "5.3.4", s->relay,
-		        "message size %llu exceeds size limit %lu "
-		        "of server %s",
-		        (unsigned long long)smtp_body_wire_size(t.data, t.len),
-		        s->ehlo.size, s->hostaddr);
+		smtp_rcpt_set_all(req, SMTP_RES_BOUNCE, false, "5.3.4",
+		                  s->relay,
+		                  "message size %llu exceeds size limit %lu "
+		                  "of server %s",
+		                  (unsigned long long)wire_size(&t),
+		                  s->ehlo.size, s->hostaddr);
+		buf_deinit(&pre);
 		buf_deinit(&converted);
 		return;
 	}
@@ -449,5 +471,6 @@ void smtp_proto_transaction(struct smtp_session *s, struct smtp_request *req)
 		smtp_rcpt_set_all(req, SMTP_RES_DEFER, false, "4.4.2", s->relay,
 		                  "%s", s->io_why);
 	}
+	buf_deinit(&pre);
 	buf_deinit(&converted);
 }

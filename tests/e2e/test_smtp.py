@@ -573,6 +573,87 @@ def test_server_greeting_with_my_name_loops_back(env):
     e.inst.wait_log(r"greeted me with my own hostname mail\.example\.test")
 
 
+# ---- forwarded copies (delivered_to) -----------------------------------
+
+CHAIN = "a@one.test\nx@one.test"
+CHAIN_LINES = b"Delivered-To: a@one.test\r\nDelivered-To: x@one.test\r\n"
+
+
+def test_forwarded_copy_carries_its_delivered_to_by_data(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test")
+    body = message(body=b".dot line\nend\n")
+    res, _ = e.deliver(["bob@remote.test", "carl@remote.test"],
+                       "remote.test", body=body, delivered_to=CHAIN)
+    assert [r["result"] for r in res] == ["sent", "sent"], res
+    tx = s1.messages()[0]
+    # On top, in the chain's order; the message itself as ever
+    # (CRLF, dot-stuffed); SIZE= counts the lines.
+    assert tx["data"] == CHAIN_LINES + body.replace(b"\n", b"\r\n") \
+        .replace(b"\r\n.dot", b"\r\n..dot")
+    crlf_size = len(body) + body.count(b"\n")
+    assert f"SIZE={crlf_size + len(CHAIN_LINES)}" in tx["mail"]
+
+
+def test_forwarded_copy_carries_its_delivered_to_by_bdat(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test",
+                extensions=["PIPELINING", "8BITMIME", "CHUNKING",
+                            "BINARYMIME", "SIZE 1000000"])
+    body = message(body=b"\x00\x01binary\r\n.\n\xff")
+    res, _ = e.deliver(["bob@remote.test"], "remote.test", body=body,
+                       body_type="BINARYMIME", delivered_to=CHAIN)
+    assert res[0]["result"] == "sent", res
+    tx = s1.messages()[0]
+    assert tx["bdat"] and tx["data"] == CHAIN_LINES + body
+
+
+def test_delivered_to_counts_toward_the_server_size_limit(env):
+    e = env({"remote.test": {"MX": [(10, "mx1.remote.test")]},
+             "mx1.remote.test": {"A": [MX1]}})
+    body = message()
+    crlf_size = len(body) + body.count(b"\n")
+    s1 = e.sink(MX1, name="mx1.remote.test",
+                extensions=["PIPELINING", f"SIZE {crlf_size}"])
+    res, _ = e.deliver(["bob@remote.test"], "remote.test", body=body,
+                       delivered_to="a@one.test")
+    assert res[0]["result"] == "bounce", res
+    assert res[0]["dsn"] == "5.3.4"
+    assert not s1.transactions
+    res, _ = e.deliver(["bob@remote.test"], "remote.test", body=body)
+    assert res[0]["result"] == "sent", res
+
+
+def test_8bit_delivered_to_only_in_an_smtputf8_transaction(env):
+    e = env()
+    s1 = e.sink(MX1, name="mx1.remote.test")
+    chain = "b\u00f8b@one.test\na@one.test"
+    e.deliver(["bob@remote.test"], "remote.test", delivered_to=chain)
+    assert s1.messages()[0]["data"].startswith(
+        b"Delivered-To: a@one.test\r\nReceived: ")
+    s2 = e.sink(MX2, name="mx2.remote.test",
+                extensions=["PIPELINING", "8BITMIME", "SMTPUTF8"])
+    e.deliver(["bob@remote.test"], "[127.0.0.3]", delivered_to=chain,
+              smtputf8="1")
+    assert s2.messages()[0]["data"].startswith(
+        "Delivered-To: b\u00f8b@one.test\r\n".encode() +
+        b"Delivered-To: a@one.test\r\nReceived: ")
+
+
+def test_malformed_delivered_to_closes_the_connection(env):
+    e = env()
+    c = e.connect()
+    try:
+        qid = e.put_message(message())
+        c.send(e.request(qid, message(), ["bob@remote.test"], "remote.test",
+                         delivered_to="a@one.test\r\nX-Injected: yes"))
+        with pytest.raises(EOFError):
+            c.recv()
+    finally:
+        c.close()
+    e.inst.wait_log(r"malformed request from qmgr: malformed delivered_to")
+
+
 # ---- the request itself ------------------------------------------------
 
 def test_missing_queue_file_defers_the_request(env):

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import wait_until
 from dnsserver import DNSServer
-from smtp_env import MX1, MX2, shared_port
+from smtp_env import MX1, MX2, shared_port, smtp_on_shared_port
 
 def org(make_instance, domain, addr, dns, port, user, password):
     def setup(inst):
@@ -30,13 +30,7 @@ def org(make_instance, domain, addr, dns, port, user, password):
                     dns_servers=dns.address, smtp_tcp_port=port,
                     # Each side has a self-signed certificate.
                     smtp_tls_security_level="may")
-        # Both instances' SMTP service on the one port smtp_tcp_port
-        # names (each on its own address).
-        text = inst.master_cf.read_text()
-        old = str(inst.ports["smtp"])
-        inst.master_cf.write_text(text.replace(old + " ", str(port) + " ",
-                                               1))
-        inst.ports["smtp"] = port
+        smtp_on_shared_port(inst, port)
         inst.run("user", "add", f"{user}@{domain}", input=password + "\n")
     return make_instance(interface=addr, setup=setup)
 

@@ -8,7 +8,7 @@
  * qmgr_agent.c reads an agent's socket. Whatever the decoder accepts must
  * hold what qmgr relies on: a known result per recipient, a DSN whose
  * class matches it, bounded printable texts, and for forwards a bounded
- * list of safe addresses.
+ * list of safe addresses and, if any, a well-formed delivered-to chain.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +49,10 @@ static void check(const struct qmgr_result *r)
 			    !queue_addr_safe(r->fwd[i], strlen(r->fwd[i])))
 				abort();
 	}
+	/* A chain goes into Delivered-To: lines: only a checked one. */
+	if (r->dlvto && (r->res != QMGR_RES_FORWARD ||
+	                 !queue_dlvto_safe(r->dlvto, strlen(r->dlvto))))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

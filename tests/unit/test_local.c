@@ -24,6 +24,7 @@
 #include "common/mbox.h"
 #include "common/params.h"
 #include "common/proto_deliver.h"
+#include "common/queue_env.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "unit_tmpdir.h"
@@ -114,6 +115,28 @@ static void request_decode(void **state)
 	/* Well-formed but too many for one reply. */
 	put_request(&m, DELIVER_RCPT_MAX + 1, false);
 	assert_int_equal(local_request_decode(&m, &r, &e), -2);
+	/* The delivered-to chain: "" is none; anything that is not a
+	 * list of addresses one a line is malformed. */
+	static const struct {
+		const char *v;
+		int rc;
+	} chains[] = {{"a@one.test\nb@two.test", 0}, {"", 0},
+		      {"a@one.test\n", -1}, {"a@one.test\n\nb@x", -1},
+		      {"a@one.test\r\nb@x", -1}, {"<a@one.test>", -1}};
+	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
+		put_request(&m, 1, false);
+		ipc_put_str(&m, DELIVER_ATTR_DELIVERED_TO, chains[i].v);
+		if (local_request_decode(&m, &r, &e) != chains[i].rc)
+			fail_msg("chain \"%s\": want %d", chains[i].v,
+				 chains[i].rc);
+		if (chains[i].rc == 0) {
+			if (chains[i].v[0])
+				assert_string_equal(r.dlvto, chains[i].v);
+			else
+				assert_null(r.dlvto);
+			local_request_deinit(&r);
+		}
+	}
 	ipc_msg_deinit(&m);
 }
 
@@ -141,13 +164,23 @@ static void message_headers(void **state)
 	local_msg_deinit(&m);
 	struct buf b;
 	buf_init(&b, 0);
-	local_msg_prepend(&b, "", "x@y");
+	local_msg_prepend(&b, "", "x@y", NULL);
 	assert_string_equal(buf_cstr(&b), "Return-Path: <>\nDelivered-To: x@y\n");
 	buf_reset(&b);
-	local_msg_prepend(&b, "a\r\nb@c", "x@y");
+	local_msg_prepend(&b, "a\r\nb@c", "x@y", NULL);
 	assert_string_equal(buf_cstr(&b),
 			    "Return-Path: <a??b@c>\nDelivered-To: x@y\n");
+	/* A forwarded recipient's copy keeps its chain, in order. */
+	buf_reset(&b);
+	local_msg_prepend(&b, "s@x", "c@one.test", "a@one.test\nb@two.test");
+	assert_string_equal(buf_cstr(&b), "Return-Path: <s@x>\n"
+					  "Delivered-To: c@one.test\n"
+					  "Delivered-To: a@one.test\n"
+					  "Delivered-To: b@two.test\n");
 	buf_deinit(&b);
+	assert_true(local_chain_has("a@one.test\nB@Two.test", "b@two.TEST"));
+	assert_false(local_chain_has("a@one.test\nb@two.test", "b@two"));
+	assert_false(local_chain_has(NULL, "a@one.test"));
 }
 
 /* ---- expansion fixture ----------------------------------------------------- */
@@ -461,6 +494,26 @@ static void expand_forward(void **state)
 			    "forward friend@remote.test -\n");
 	free(got);
 	local_msg_deinit(&msg);
+	/* An address for another host is that host's to check: it goes
+	 * (and comes back bounced there, a loop ended in one round). */
+	text = "Delivered-To: friend@remote.test\n\nbody\n";
+	local_msg_set(&msg, text, strlen(text));
+	got = expand(f, "team@mail.example.test", &msg);
+	assert_string_equal(got,
+			    "maildir alice@mail.example.test "
+			    "/home/alice/Maildir/\n"
+			    "maildir bob@mail.example.test /home/bob/Maildir/\n"
+			    "forward friend@remote.test -\n");
+	free(got);
+	local_msg_deinit(&msg);
+	/* A virtual alias is expanded here: checked. */
+	text = "Delivered-To: info@virt.test\n\nbody\n";
+	local_msg_set(&msg, text, strlen(text));
+	got = expand(f, "info@virt.test", &msg);
+	assert_string_equal(got, "FAIL 5.4.6 mail forwarding loop for "
+				 "info@virt.test\n");
+	free(got);
+	local_msg_deinit(&msg);
 }
 
 /* ---- folding --------------------------------------------------------------- */
@@ -706,7 +759,7 @@ static void deliver_request(void **state)
  * the strings). */
 static void group_request(struct ipc_msg *m, struct local_request *r,
 			  const char *qid, const char *const *rcpts, size_t n,
-			  bool more)
+			  bool more, const char *dlvto)
 {
 	struct err e = {{0}};
 	ipc_msg_init(m);
@@ -719,6 +772,8 @@ static void group_request(struct ipc_msg *m, struct local_request *r,
 	ipc_put_str(m, DELIVER_ATTR_NEXTHOP, "x");
 	if (more)
 		ipc_put_str(m, DELIVER_ATTR_MORE, "1");
+	if (dlvto)
+		ipc_put_str(m, DELIVER_ATTR_DELIVERED_TO, dlvto);
 	ipc_put_u64(m, DELIVER_ATTR_NRCPT, n);
 	for (size_t i = 0; i < n; i++) {
 		ipc_put_str(m, DELIVER_ATTR_RCPT_ID, rcpts[i]);
@@ -781,9 +836,9 @@ static void deliver_group(void **state)
 	struct ipc_msg m[3];
 	struct local_request r[3];
 	struct local_msg msg[3];
-	group_request(&m[0], &r[0], "QA", ra, 2, true);
-	group_request(&m[1], &r[1], "QB", rb, 1, true);
-	group_request(&m[2], &r[2], "QC", rc, 1, false);
+	group_request(&m[0], &r[0], "QA", ra, 2, true, NULL);
+	group_request(&m[1], &r[1], "QB", rb, 1, true, NULL);
+	group_request(&m[2], &r[2], "QC", rc, 1, false, NULL);
 	local_msg_set(&msg[0], "Subject: A\n\nbody A\n", 20);
 	local_msg_set(&msg[1], "Subject: B\n\nbody B\n", 20);
 	local_msg_set(&msg[2], "Subject: C\n\nbody C\n", 20);
@@ -828,6 +883,147 @@ static void deliver_group(void **state)
 	free(broken);
 	free(sales);
 	free(old);
+}
+
+/* A forwarded recipient (a request with a delivered-to chain): its
+ * copies carry the chain under their own Delivered-To, what it forwards
+ * gets its address in front of the chain, and a message that already
+ * went through an address of the chain (it came back) bounces. */
+static void deliver_forwarded(void **state)
+{
+	struct fx *f = *state;
+	const char *body = "Subject: fwd\n\nhello\n";
+	const char *rcpts[] = {"Team@mail.example.test"};
+	struct ipc_msg m;
+	struct local_request r;
+	struct local_msg msg;
+	local_msg_set(&msg, body, strlen(body));
+	group_request(&m, &r, "QF", rcpts, 1, false, "a@one.test");
+	local_deliver(&f->r, &r, &msg);
+	assert_string_equal(r.rcpts[0].result, "forward");
+	assert_string_equal(r.rcpts[0].forward.v[0], "friend@remote.test");
+	assert_string_equal(r.rcpts[0].dlvto,
+			    "team@mail.example.test\na@one.test");
+	char *md = xasprintf("%s/home/alice/Maildir", f->dir);
+	char *text = only_message(md);
+	assert_non_null(text);
+	char *want = xasprintf("Return-Path: <s@example.org>\n"
+			       "Delivered-To: alice@mail.example.test\n"
+			       "Delivered-To: a@one.test\n%s",
+			       body);
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+	/* The reply carries the chain after the forward list. */
+	struct ipc_msg reply;
+	const char *v;
+	ipc_msg_init(&reply);
+	local_reply_build(&r, &reply);
+	assert_int_equal(ipc_get_str(&reply, DELIVER_ATTR_DELIVERED_TO, &v),
+			 1);
+	assert_string_equal(v, "team@mail.example.test\na@one.test");
+	assert_string_equal(reply.attrs[reply.nattrs - 1].name,
+			    DELIVER_ATTR_DELIVERED_TO);
+	ipc_msg_deinit(&reply);
+	local_request_deinit(&r);
+	ipc_msg_deinit(&m);
+	local_msg_deinit(&msg);
+
+	/* Back again: the message has a Delivered-To for the chain's
+	 * address. Nothing is delivered. */
+	body = "Delivered-To: A@One.test\nSubject: fwd\n\nhello\n";
+	local_msg_set(&msg, body, strlen(body));
+	group_request(&m, &r, "QG", rcpts, 1, false, "a@one.test");
+	local_deliver(&f->r, &r, &msg);
+	assert_string_equal(r.rcpts[0].result, "bounce");
+	assert_string_equal(r.rcpts[0].dsn, "5.4.6");
+	assert_string_equal(buf_cstr(&r.rcpts[0].reason),
+			    "mail forwarding loop for a@one.test");
+	assert_null(r.rcpts[0].dlvto);
+	local_request_deinit(&r);
+	ipc_msg_deinit(&m);
+	local_msg_deinit(&msg);
+	/* The expansion meets an address of its own chain: a loop too. */
+	const char *bob[] = {"bob@mail.example.test"};
+	local_msg_set(&msg, "\nx\n", 3);
+	group_request(&m, &r, "QH", bob, 1, false,
+		      "team@mail.example.test\nbob@mail.example.test");
+	local_deliver(&f->r, &r, &msg);
+	assert_string_equal(r.rcpts[0].result, "bounce");
+	assert_string_equal(r.rcpts[0].dsn, "5.4.6");
+	local_request_deinit(&r);
+	ipc_msg_deinit(&m);
+	local_msg_deinit(&msg);
+	assert_int_equal(count_new(md, "x", &(bool){false}), 1);
+	free(md);
+}
+
+/* The chain grows by one address a step, to QUEUE_DLVTO_MAX, oldest
+ * dropped; a reply keeps each chain whole or defers its recipient. */
+static void chain_bounds(void **state)
+{
+	(void)state;
+	struct local_rcpt rc = {0};
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i < QUEUE_DLVTO_MAX; i++)
+		buf_printf(&b, "%sa%d@x.test", i ? "\n" : "", i);
+	local_rcpt_chain(&rc, "top@x.test", buf_cstr(&b));
+	assert_true(queue_dlvto_safe(rc.dlvto, strlen(rc.dlvto)));
+	assert_true(strncmp(rc.dlvto, "top@x.test\na0@x.test\n", 21) == 0);
+	assert_null(strstr(rc.dlvto, "a19@"));
+	assert_non_null(strstr(rc.dlvto, "\na18@x.test"));
+	free(rc.dlvto);
+	rc.dlvto = NULL;
+	local_rcpt_chain(&rc, NULL, "a@x.test");
+	assert_null(rc.dlvto);
+	local_rcpt_chain(&rc, "t@x.test", NULL);
+	assert_string_equal(rc.dlvto, "t@x.test");
+	free(rc.dlvto);
+	buf_deinit(&b);
+
+	/* DELIVER_RCPT_MAX forwarded recipients with chains: as many
+	 * as the attribute limit holds keep theirs, the rest defer. */
+	struct ipc_msg m, reply;
+	struct local_request r;
+	struct err e = {{0}};
+	ipc_msg_init(&m);
+	put_request(&m, DELIVER_RCPT_MAX, false);
+	assert_int_equal(local_request_decode(&m, &r, &e), 0);
+	for (size_t i = 0; i < r.nrcpt; i++) {
+		local_rcpt_result(&r.rcpts[i], DELIVER_RESULT_FORWARD, "2.0.0",
+				  "fw");
+		strv_push(&r.rcpts[i].forward, "far@remote.test");
+		local_rcpt_chain(&r.rcpts[i], r.rcpts[i].addr, NULL);
+	}
+	ipc_msg_init(&reply);
+	local_reply_build(&r, &reply);
+	assert_true(reply.nattrs <= IPC_ATTR_MAX);
+	size_t chains = ipc_count(&reply, DELIVER_ATTR_DELIVERED_TO);
+	assert_true(chains > 20);
+	assert_int_equal(ipc_count(&reply, DELIVER_ATTR_RCPT_ID),
+			 DELIVER_RCPT_MAX);
+	size_t pos = 0, fw = 0, deferred = 0;
+	const char *v;
+	while (ipc_get_next(&reply, DELIVER_ATTR_RESULT, &pos, &v, NULL) == 1) {
+		fw += strcmp(v, "forward") == 0;
+		deferred += strcmp(v, "defer") == 0;
+	}
+	assert_int_equal(fw, chains);
+	assert_int_equal(deferred, DELIVER_RCPT_MAX - chains);
+	/* It encodes and decodes whole. */
+	struct ipc_msg back;
+	size_t used = 0;
+	ipc_msg_init(&back);
+	static const char term[4] = {0, 0, 0, 0};
+	assert_int_equal(buf_append(&reply.wire, term, 4), 0);
+	assert_int_equal(ipc_msg_decode(&back, reply.wire.data, reply.wire.len,
+					&used, &e),
+			 1);
+	ipc_msg_deinit(&back);
+	ipc_msg_deinit(&reply);
+	local_request_deinit(&r);
+	ipc_msg_deinit(&m);
 }
 
 static void command_outcomes(void **state)
@@ -898,6 +1094,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(deliver_group, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(deliver_forwarded, setup,
+						teardown),
+		cmocka_unit_test(chain_bounds),
 		cmocka_unit_test_setup_teardown(command_outcomes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(command_time_limit, setup,

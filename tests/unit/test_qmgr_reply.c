@@ -2,8 +2,8 @@
 /*
  * test_qmgr_reply.c - the delivery agent's reply as qmgr checks it
  * (qmgr_reply.c): results, DSN class correction, missing recipients,
- * forward lists, refused and malformed replies, text cleaning; and the
- * request qmgr builds
+ * forward lists and their delivered-to chains, refused and malformed
+ * replies, text cleaning; and the request qmgr builds
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +154,17 @@ static void test_malformed(void **state)
 	        (const char *const[]){"status=ok", "rcpt_id=0",
 	                              "result=forward",
 	                              "forward_to=<a@x.test>", NULL},
+	        /* A chain that could smuggle a header line. */
+	        (const char *const[]){"status=ok", "rcpt_id=0",
+	                              "result=forward", "forward_to=a@x.test",
+	                              "delivered_to=b@y.test\r\nX: y", NULL},
+	        (const char *const[]){"status=ok", "rcpt_id=0",
+	                              "result=forward", "forward_to=a@x.test",
+	                              "delivered_to=b@y.test\n", NULL},
+	        (const char *const[]){"status=ok", "rcpt_id=0",
+	                              "result=forward", "forward_to=a@x.test",
+	                              "delivered_to=b@y.test",
+	                              "delivered_to=c@y.test", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct arena *a = arena_new();
@@ -164,6 +175,31 @@ static void test_malformed(void **state)
 			fail_msg("case %zu: rc %d, want -1", i, rc);
 		arena_free(&a);
 	}
+}
+
+/* A forward's delivered-to chain: kept for forward results only. */
+static void test_forward_chain(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new();
+	struct qmgr_result r[3];
+	const char *reason = NULL;
+	static const char *const reply[] = {
+	        "status=ok",
+	        "rcpt_id=0", "result=forward", "forward_to=b@two.test",
+	        "delivered_to=a@one.test\nx@one.test",
+	        "rcpt_id=1", "result=forward", "forward_to=c@two.test",
+	        "delivered_to=",
+	        "rcpt_id=2", "result=sent", "forward_to=",
+	        "delivered_to=ignored@one.test",
+	        NULL};
+	assert_int_equal(decode(reply, 3, a, r, &reason), 0);
+	assert_int_equal(r[0].res, QMGR_RES_FORWARD);
+	assert_string_equal(r[0].dlvto, "a@one.test\nx@one.test");
+	assert_null(r[1].dlvto);
+	assert_int_equal(r[2].res, QMGR_RES_SENT);
+	assert_null(r[2].dlvto);
+	arena_free(&a);
 }
 
 static void test_forward_list_bound(void **state)
@@ -250,6 +286,17 @@ static void test_request(void **state)
 	assert_int_equal(ipc_get_next(&m, "orcpt", &pos, &v, NULL), 1);
 	assert_string_equal(v, "rfc822;o@example.test");
 	assert_int_equal(ipc_count(&m, "rcpt_id"), 2);
+	assert_int_equal(ipc_count(&m, "delivered_to"), 0);
+	size_t plain = qmgr_request_size(&j);
+	ipc_msg_deinit(&m);
+	/* A job of forwarded recipients carries their chain, once. */
+	j.dlvto = "a@one.test\nb@two.test";
+	ipc_msg_init(&m);
+	assert_int_equal(qmgr_request_build(&j, &m), 0);
+	assert_int_equal(ipc_get_str(&m, "delivered_to", &v), 1);
+	assert_string_equal(v, "a@one.test\nb@two.test");
+	assert_true(qmgr_request_size(&j) >= plain + strlen(j.dlvto));
+	assert_true(qmgr_request_size(&j) >= m.wire.len + 4);
 	ipc_msg_deinit(&m);
 }
 
@@ -261,6 +308,7 @@ int main(void)
 	        cmocka_unit_test(test_missing_recipient_defers),
 	        cmocka_unit_test(test_refused_request),
 	        cmocka_unit_test(test_malformed),
+	        cmocka_unit_test(test_forward_chain),
 	        cmocka_unit_test(test_forward_list_bound),
 	        cmocka_unit_test(test_clean_text),
 	        cmocka_unit_test(test_request),

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_queue_index.c - the LMDB queue index: round trips, recipient
- * updates, due order, hold, delete, iteration, corruption and versions
+ * updates, due order, hold, delete, iteration, corruption and versions,
+ * and the forwarded recipients' delivered-to chain (optional attribute,
+ * old records still read)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -391,6 +393,148 @@ static void corrupt_and_foreign_records(void **state)
 	assert_int_equal(out.nrcpt, 4);
 }
 
+/* Builds a raw recipient record ("name=value" strings, version first). */
+static size_t raw_record(char *out, size_t outsz, const char *const *attrs)
+{
+	size_t n = 0;
+	for (; *attrs; attrs++) {
+		size_t len = strlen(*attrs);
+		assert_true(n + 4 + len + 4 <= outsz);
+		out[n++] = 0;
+		out[n++] = 0;
+		out[n++] = (char)(len >> 8);
+		out[n++] = (char)len;
+		memcpy(out + n, *attrs, len);
+		n += len;
+	}
+	memset(out + n, 0, 4);
+	return n + 4;
+}
+
+static void rcpt_key_of(unsigned char key[QUEUE_ID_LEN + 4], const char *id,
+                        unsigned i)
+{
+	memcpy(key, id, QUEUE_ID_LEN);
+	key[QUEUE_ID_LEN] = key[QUEUE_ID_LEN + 1] = key[QUEUE_ID_LEN + 2] = 0;
+	key[QUEUE_ID_LEN + 3] = (unsigned char)i;
+}
+
+/* A forwarded recipient's delivered-to chain: stored and read back; not
+ * written at all for recipients without one (their records stay what
+ * version 1 readers wrote); records without it, as written before it
+ * existed, still read; a bad chain is a corrupt record. */
+static void delivered_to_chain(void **state)
+{
+	struct fx *f = *state;
+	struct queue_envelope in, out;
+	struct err e;
+	struct queue_rcpt r[2] = {
+	        {.address = "b@two.test",
+	         .orcpt = "rfc822;a@one.test",
+	         .delivered_to = "a@one.test\nx@one.test"},
+	        {.address = "plain@two.test"},
+	};
+	fill(&in, "000000000000030", 1);
+	in.rcpts = r;
+	in.nrcpt = 2;
+	put(f, &in, 1);
+	assert_int_equal(get(f, in.queue_id, true, &out, &e), 1);
+	assert_string_equal(out.rcpts[0].delivered_to, "a@one.test\nx@one.test");
+	assert_null(out.rcpts[1].delivered_to);
+	/* The record of the recipient without a chain has no trace of it. */
+	struct db_txn *txn;
+	unsigned char key[QUEUE_ID_LEN + 4];
+	const void *val;
+	size_t vlen;
+	rcpt_key_of(key, in.queue_id, 1);
+	assert_int_equal(db_read_begin(f->env, &txn, &e), 0);
+	assert_int_equal(db_get(txn, "rcpt", key, sizeof(key), &val, &vlen, &e),
+	                 1);
+	assert_null(memmem(val, vlen, "delivered_to", 12));
+	rcpt_key_of(key, in.queue_id, 0);
+	assert_int_equal(db_get(txn, "rcpt", key, sizeof(key), &val, &vlen, &e),
+	                 1);
+	assert_non_null(memmem(val, vlen, "delivered_to=a@one.test\n", 24));
+	db_txn_end(&txn);
+
+	/* A record as written before the chain existed. */
+	char rec[512];
+	static const char *const old[] = {
+	        "v=1", "rcpt=old@two.test", "orcpt=", "notify=0",
+	        "rcpt_status=deferred", "attempts=2", "last_attempt=5",
+	        "dsn=4.4.1", "last_reason=refused", NULL};
+	struct raw w = {"rcpt", key, sizeof(key), rec,
+	                raw_record(rec, sizeof(rec), old)};
+	assert_int_equal(db_write(f->env, raw_fn, &w, &e), 0);
+	assert_int_equal(get(f, in.queue_id, true, &out, &e), 1);
+	assert_string_equal(out.rcpts[0].address, "old@two.test");
+	assert_int_equal(out.rcpts[0].attempts, 2);
+	assert_null(out.rcpts[0].delivered_to);
+
+	/* Chains that are not address lists are corrupt records. */
+	static const char *const bad[] = {
+	        "delivered_to=a@one.test\n", "delivered_to=\na@one.test",
+	        "delivered_to=a@one.test\r\nX: y", "delivered_to=<a@one.test>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *attrs[] = {"v=1",    "rcpt=b@two.test",
+		                       "orcpt=", "notify=0",
+		                       bad[i],   NULL};
+		w.vlen = raw_record(rec, sizeof(rec), attrs);
+		assert_int_equal(db_write(f->env, raw_fn, &w, &e), 0);
+		if (get(f, in.queue_id, true, &out, &e) != -1)
+			fail_msg("case %zu: read as good", i);
+	}
+}
+
+static void chain_syntax(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+	        {"a@one.test", true},
+	        {"a@one.test\nb@two.test", true},
+	        {"\"x y\"@one.test", true},
+	        {"b\xc3\xb8" "b@one.test", true},
+	        {"", false},
+	        {"\n", false},
+	        {"a@one.test\n", false},
+	        {"a@one.test\n\nb@two.test", false},
+	        {"a@one.test\rb", false},
+	        {"a b@one.test", false},
+	        {"<a@one.test>", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (queue_dlvto_safe(cases[i].s, strlen(cases[i].s)) !=
+		    cases[i].ok)
+			fail_msg("\"%s\": want %d", cases[i].s, cases[i].ok);
+	char nul[] = "a@b\0c@d";
+	assert_false(queue_dlvto_safe(nul, sizeof(nul) - 1));
+	/* At most QUEUE_DLVTO_MAX addresses. */
+	char many[QUEUE_DLVTO_MAX * 8 + 8];
+	size_t n = 0;
+	for (int i = 0; i < QUEUE_DLVTO_MAX; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%sa%02d@b",
+		                      i ? "\n" : "", i);
+	assert_true(queue_dlvto_safe(many, n));
+	n += (size_t)snprintf(many + n, sizeof(many) - n, "\nz@b");
+	assert_false(queue_dlvto_safe(many, n));
+	/* Walking it. */
+	const char *chain = "a@one.test\nb@two.test", *a;
+	size_t pos = 0, alen;
+	assert_int_equal(queue_dlvto_next(chain, strlen(chain), &pos, &a, &alen),
+	                 1);
+	assert_int_equal(alen, 10);
+	assert_memory_equal(a, "a@one.test", 10);
+	assert_int_equal(queue_dlvto_next(chain, strlen(chain), &pos, &a, &alen),
+	                 1);
+	assert_memory_equal(a, "b@two.test", 10);
+	assert_int_equal(queue_dlvto_next(chain, strlen(chain), &pos, &a, &alen),
+	                 0);
+}
+
 static void index_version_mismatch_refuses_open(void **state)
 {
 	struct fx *f = *state;
@@ -422,6 +566,9 @@ int main(void)
 	                teardown),
 	        cmocka_unit_test_setup_teardown(corrupt_and_foreign_records,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(delivered_to_chain, setup,
+	                                        teardown),
+	        cmocka_unit_test(chain_syntax),
 	        cmocka_unit_test_setup_teardown(
 	                index_version_mismatch_refuses_open, setup, teardown),
 	};

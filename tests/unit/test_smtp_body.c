@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_smtp_body.c - message content on the wire: CRLF and dot-stuffing,
- * SIZE, and the 8-bit to quoted-printable downgrade (what changes, what
- * stays byte-exact, what is refused)
+ * SIZE, a forwarded copy's Delivered-To: lines, and the 8-bit to
+ * quoted-printable downgrade (what changes, what stays byte-exact, what
+ * is refused)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,6 +81,50 @@ static void sizes_and_8bit(void **state)
 	assert_false(smtp_body_has_8bit("plain\n", 6));
 	assert_true(smtp_body_has_8bit("caf\xc3\xa9", 5));
 	assert_false(smtp_body_has_8bit("\xff", 0));
+}
+
+/* A forwarded copy's Delivered-To: lines, wire-ready: they are sent as
+ * they are in front of the message and count as they are for SIZE=. */
+static void delivered_to_lines(void **state)
+{
+	(void)state;
+	struct buf out, wire;
+	buf_init(&out, 0);
+	buf_init(&wire, 0);
+	const char *chain = "a@one.test\nb@two.test";
+	assert_int_equal(smtp_body_delivered_to(chain, strlen(chain), false,
+	                                        &out),
+	                 0);
+	assert_string_equal(buf_cstr(&out), "Delivered-To: a@one.test\r\n"
+	                                    "Delivered-To: b@two.test\r\n");
+	/* DATA would send these bytes unchanged; SIZE counts them so. */
+	assert_int_equal(smtp_body_write(out.data, out.len, to_buf, &wire), 0);
+	assert_int_equal(wire.len, out.len + 3);
+	assert_memory_equal(wire.data, out.data, out.len);
+	assert_int_equal(smtp_body_wire_size(out.data, out.len), out.len);
+	/* An 8-bit address only where SMTPUTF8 is used. */
+	const char *utf8 = "b\xc3\xb8" "b@one.test\na@one.test";
+	buf_reset(&out);
+	assert_int_equal(smtp_body_delivered_to(utf8, strlen(utf8), false,
+	                                        &out),
+	                 0);
+	assert_string_equal(buf_cstr(&out), "Delivered-To: a@one.test\r\n");
+	buf_reset(&out);
+	assert_int_equal(smtp_body_delivered_to(utf8, strlen(utf8), true,
+	                                        &out),
+	                 0);
+	assert_string_equal(buf_cstr(&out),
+	                    "Delivered-To: b\xc3\xb8" "b@one.test\r\n"
+	                    "Delivered-To: a@one.test\r\n");
+	/* Past the buffer's maximum: -1. */
+	struct buf small;
+	buf_init(&small, 20);
+	assert_int_equal(smtp_body_delivered_to(chain, strlen(chain), false,
+	                                        &small),
+	                 -1);
+	buf_deinit(&small);
+	buf_deinit(&wire);
+	buf_deinit(&out);
 }
 
 static void xtext(void **state)
@@ -258,6 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(write_cases),
 	        cmocka_unit_test(sizes_and_8bit),
+	        cmocka_unit_test(delivered_to_lines),
 	        cmocka_unit_test(xtext),
 	        cmocka_unit_test(plain_message_gets_mime_headers),
 	        cmocka_unit_test(text_part_cte_is_replaced),
