@@ -27,14 +27,10 @@
 #include "common/nexthop.h"
 #include "common/str.h"
 #include "smtp/smtp.h"
+#include "fuzz_util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define REPLIES_MAX 64
 #define ME "mx.me.example"
@@ -255,13 +251,15 @@ static void route(struct replies *r, uint8_t ctl)
 	smtp_route_deinit(&out);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	(void)log_to_file("/dev/null");
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool quiet;
-	if (!quiet) {
-		(void)log_to_file("/dev/null");
-		quiet = true;
-	}
 	if (size < 1)
 		return 0;
 	struct replies r;

@@ -28,14 +28,9 @@
 #include "common/buf.h"
 #include "common/queue_env.h"
 #include "qmgr/qmgr.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define RCPTS_MAX 4
 

@@ -30,14 +30,10 @@
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "../unit/unit_tmpdir.h"
+#include "fuzz_util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 static char dir[64];
 static struct local_resolver resolver;
@@ -156,13 +152,15 @@ static void check_target(const struct local_target *t)
 	}
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	setup();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool ready;
-	if (!ready) {
-		setup();
-		ready = true;
-	}
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t alen = nl ? (size_t)(nl - data) : size;
 	const uint8_t *fw = nl ? nl + 1 : data + size;

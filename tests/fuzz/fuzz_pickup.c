@@ -34,14 +34,10 @@
 #include "common/xalloc.h"
 #include "smtpd/smtpd_pickup.h"
 #include "../unit/unit_tmpdir.h"
+#include "fuzz_util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define EXPANDED_MAX (256u << 10) /* four reads of the copy loop */
 #define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -71,37 +67,28 @@ static void setup(void)
 	(void)log_to_file("/dev/null");
 }
 
+static int request_add(const struct ipc_msg *m, void *ctx)
+{
+	struct smtpd_pickup_req *req = ctx;
+	struct err e;
+	int rc = smtpd_pickup_req_add(req, m, &e);
+	if (rc != 1)
+		return rc < 0;
+	CHECK(req->sender && queue_addr_safe(req->sender, strlen(req->sender)));
+	CHECK(!req->envid || (strlen(req->envid) <= QUEUE_ENVID_MAX &&
+			      queue_addr_safe(req->envid, strlen(req->envid))));
+	CHECK(req->nrcpt >= 1 && req->nrcpt <= QUEUE_RCPT_MAX);
+	for (size_t i = 0; i < req->nrcpt; i++) {
+		const char *a = req->rcpts[i].address;
+		CHECK(a && a[0] && queue_addr_safe(a, strlen(a)));
+	}
+	return 1;
+}
+
 static void request(const uint8_t *data, size_t size)
 {
 	struct smtpd_pickup_req req = {.arena = arena_new()};
-	struct ipc_msg m;
-	struct err e;
-	size_t off = 0;
-	ipc_msg_init(&m);
-	while (off < size) {
-		size_t used = 0;
-		if (ipc_msg_decode(&m, data + off, size - off, &used, &e) != 1)
-			break;
-		off += used;
-		int rc = smtpd_pickup_req_add(&req, &m, &e);
-		if (rc < 0)
-			break;
-		if (rc == 1) {
-			CHECK(req.sender &&
-			      queue_addr_safe(req.sender, strlen(req.sender)));
-			CHECK(!req.envid ||
-			      (strlen(req.envid) <= QUEUE_ENVID_MAX &&
-			       queue_addr_safe(req.envid, strlen(req.envid))));
-			CHECK(req.nrcpt >= 1 && req.nrcpt <= QUEUE_RCPT_MAX);
-			for (size_t i = 0; i < req.nrcpt; i++) {
-				const char *a = req.rcpts[i].address;
-				CHECK(a && a[0] &&
-				      queue_addr_safe(a, strlen(a)));
-			}
-			break;
-		}
-	}
-	ipc_msg_deinit(&m);
+	fuzz_ipc_each(data, size, request_add, &req);
 	arena_free(&req.arena);
 }
 
@@ -210,13 +197,15 @@ static void copy(const uint8_t *data, size_t size)
 	buf_deinit(&msg);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	setup();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool ready;
-	if (!ready) {
-		setup();
-		ready = true;
-	}
 	if (size < 1)
 		return 0;
 	if (data[0] & 1)

@@ -22,14 +22,9 @@
 #include "common/buf.h"
 #include "common/str.h"
 #include "tools/sendmail.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 /* sendmail_read's rules, written plainly: 0, or -1 past max. */
 static int read_model(const char *in, size_t n, bool dot_ends, uint64_t max,

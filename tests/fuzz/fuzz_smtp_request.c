@@ -19,14 +19,9 @@
 #include "common/ipc.h"
 #include "common/nexthop.h"
 #include "smtp/smtp.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 static void check_text(const char *s)
 {
@@ -66,26 +61,23 @@ static void check(const struct smtp_request *r)
 	CHECK(strcmp(again, key) == 0);
 }
 
+static int one(const struct ipc_msg *m, void *ctx)
+{
+	(void)ctx;
+	struct smtp_request req;
+	struct err e;
+	memset(&req, 0, sizeof(req));
+	req.arena = arena_new();
+	int rc = smtp_request_decode(m, &req, &e);
+	CHECK(rc == 0 || rc == -1 || rc == -2);
+	if (rc == 0)
+		check(&req);
+	arena_free(&req.arena);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ipc_msg m;
-	struct err e;
-	size_t off = 0;
-	ipc_msg_init(&m);
-	while (off < size) {
-		size_t used = 0;
-		if (ipc_msg_decode(&m, data + off, size - off, &used, &e) != 1)
-			break;
-		off += used;
-		struct smtp_request req;
-		memset(&req, 0, sizeof(req));
-		req.arena = arena_new();
-		int rc = smtp_request_decode(&m, &req, &e);
-		CHECK(rc == 0 || rc == -1 || rc == -2);
-		if (rc == 0)
-			check(&req);
-		arena_free(&req.arena);
-	}
-	ipc_msg_deinit(&m);
+	fuzz_ipc_each(data, size, one, NULL);
 	return 0;
 }

@@ -39,14 +39,10 @@
 #include "smtpd/smtpd_rcpt.h"
 #include "smtpd/smtpd_session.h"
 #include "../unit/unit_tmpdir.h"
+#include "fuzz_util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define OUTPUT_MAX (8u << 20)
 
@@ -204,13 +200,15 @@ static void check_incoming_empty(void)
 	free(p);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	setup();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool ready;
-	if (!ready) {
-		setup();
-		ready = true;
-	}
 	if (size < 1)
 		return 0;
 	int fds[2];
