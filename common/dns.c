@@ -8,7 +8,9 @@
  * loop (synchronous resolvers) or from the event loop (sockets reported
  * through ARES_OPT_SOCK_STATE_CB, timeouts through one timer).
  * It makes no routing decisions: implicit MX, loops and address
- * preferences belong to the smtp client.
+ * preferences belong to the smtp client. What one reply means
+ * (dns_answer_*) is kept apart from the channel so the fuzz target can
+ * feed it raw reply bytes.
  *
  * c-ares 1.18 quirks handled here: ares_getaddrinfo() for both families
  * at once reports only the status of the last answer (a SERVFAIL for A
@@ -25,6 +27,7 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -134,9 +137,9 @@ static void set_status(struct dns_result *res, enum dns_status st,
 }
 
 /* Maps a failed c-ares status; nodata_why is the text for ENODATA. */
-static void map_failure(struct dns_query *q, int status, const char *nodata_why)
+static void map_status(struct dns_result *res, int status,
+                       const char *nodata_why, bool timed_out)
 {
-	struct dns_result *res = &q->res;
 	switch (status) {
 	case ARES_ENODATA:
 		set_status(res, DNS_NODATA, nodata_why);
@@ -158,14 +161,19 @@ static void map_failure(struct dns_query *q, int status, const char *nodata_why)
 		break;
 	case ARES_ECANCELLED:
 		set_status(res, DNS_TEMPFAIL,
-		           q->timed_out ? "Host not found, try again (timeout)"
-		                        : "Host not found, try again "
-		                          "(cancelled)");
+		           timed_out ? "Host not found, try again (timeout)"
+		                     : "Host not found, try again "
+		                       "(cancelled)");
 		break;
 	default:
 		set_status(res, DNS_TEMPFAIL, "Host not found, try again");
 		break;
 	}
+}
+
+static void map_failure(struct dns_query *q, int status, const char *nodata_why)
+{
+	map_status(&q->res, status, nodata_why, q->timed_out);
 }
 
 /* ---- completion ------------------------------------------------------- */
@@ -208,6 +216,148 @@ static void on_finish(struct event *ev, unsigned what, void *ctx)
 	}
 }
 
+/* ---- replies to results (no channel: also driven by the fuzz target) -- */
+
+void dns_answer_mx(const unsigned char *abuf, size_t alen, const char *name,
+                   struct dns_result *res)
+{
+	struct ares_mx_reply *mx = NULL;
+	int pst = alen > INT_MAX ? ARES_EBADRESP
+	                         : ares_parse_mx_reply(abuf, (int)alen, &mx);
+	if (pst != ARES_SUCCESS) {
+		/* An answer that holds only a CNAME, say, is NODATA. */
+		map_status(res, pst, "No MX record", false);
+		return;
+	}
+	size_t n = 0, total = 0, null_mx = 0, bad = 0;
+	for (struct ares_mx_reply *m = mx; m; m = m->next)
+		total++;
+	res->mx = xcalloc(total ? total : 1, sizeof(*res->mx));
+	for (struct ares_mx_reply *m = mx; m && n < DNS_MX_MAX; m = m->next) {
+		size_t len = strlen(m->host);
+		if (len == 0 || (len == 1 && m->host[0] == '.')) {
+			null_mx++; /* RFC 7505 exchange "." */
+			continue;
+		}
+		if (!dns_valid_hostname(m->host, len)) {
+			bad++;
+			continue;
+		}
+		if (m->host[len - 1] == '.')
+			len--;
+		memcpy(res->mx[n].host, m->host, len);
+		res->mx[n].host[len] = '\0';
+		str_lower(res->mx[n].host);
+		res->mx[n].pref = m->priority;
+		n++;
+	}
+	ares_free_data(mx);
+	res->nmx = n;
+	if (null_mx && total == 1)
+		set_status(res, DNS_NULLMX,
+		           "Domain does not accept mail (null MX)");
+	else if (n == 0)
+		set_status(res, DNS_TEMPFAIL,
+		           "Malformed or unexpected name server reply");
+	else {
+		if (bad)
+			log_warn("%s: ignoring %zu malformed MX host name(s)",
+			         name, bad);
+		dns_mx_sort(res->mx, n, NULL, NULL);
+		set_status(res, DNS_OK, "");
+	}
+}
+
+/* Appends one address to res->addr (DNS_ADDR_MAX of them allocated);
+ * false when it is full. */
+static bool add_addr(struct dns_result *res, int family, const void *addr)
+{
+	if (res->naddr >= DNS_ADDR_MAX)
+		return false;
+	struct dns_addr *a = &res->addr[res->naddr++];
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	if (family == AF_INET)
+		memcpy(&a->a.v4, addr, sizeof(a->a.v4));
+	else
+		memcpy(&a->a.v6, addr, sizeof(a->a.v6));
+	(void)inet_ntop(family, &a->a, a->text, sizeof(a->text));
+	return true;
+}
+
+void dns_answer_addr(const unsigned char *abuf, size_t alen, int family,
+                     struct dns_result *res)
+{
+	struct hostent *he = NULL;
+	int pst;
+	if (family != AF_INET && family != AF_INET6)
+		pst = ARES_EBADFAMILY;
+	else if (alen > INT_MAX)
+		pst = ARES_EBADRESP;
+	else if (family == AF_INET)
+		pst = ares_parse_a_reply(abuf, (int)alen, &he, NULL, NULL);
+	else
+		pst = ares_parse_aaaa_reply(abuf, (int)alen, &he, NULL, NULL);
+	if (!res->addr)
+		res->addr = xcalloc(DNS_ADDR_MAX, sizeof(*res->addr));
+	size_t before = res->naddr;
+	if (pst == ARES_SUCCESS && he && he->h_addrtype == family)
+		for (size_t i = 0; he->h_addr_list && he->h_addr_list[i]; i++)
+			if (!add_addr(res, family, he->h_addr_list[i]))
+				break;
+	if (he)
+		ares_free_hostent(he);
+	if (res->naddr > before)
+		set_status(res, DNS_OK, "");
+	else
+		map_status(res, pst == ARES_SUCCESS ? ARES_ENODATA : pst,
+		           "No address associated with hostname", false);
+}
+
+void dns_answer_ptr(const unsigned char *abuf, size_t alen,
+                    const struct dns_addr *a, struct dns_result *res)
+{
+	struct hostent *he = NULL;
+	int pst = alen > INT_MAX
+	                  ? ARES_EBADRESP
+	                  : ares_parse_ptr_reply(abuf, (int)alen, &a->a,
+	                                         a->family == AF_INET ? 4 : 16,
+	                                         a->family, &he);
+	if (pst != ARES_SUCCESS || !he) {
+		map_status(res, pst, "No PTR record", false);
+		return;
+	}
+	res->names = xcalloc(DNS_PTR_MAX, sizeof(char *));
+	const char *first[2] = {he->h_name, NULL};
+	char *const *lists[2] = {(char *const *)first, he->h_aliases};
+	for (int l = 0; l < 2; l++) {
+		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
+			const char *nm = lists[l][i];
+			size_t len = strlen(nm);
+			if (res->nnames >= DNS_PTR_MAX ||
+			    !dns_valid_hostname(nm, len))
+				continue;
+			if (nm[len - 1] == '.')
+				len--;
+			bool dup = false;
+			for (size_t k = 0; k < res->nnames; k++)
+				if (strn_eq_nocase(nm, len, res->names[k]))
+					dup = true;
+			if (dup)
+				continue;
+			char *copy = xstrndup(nm, len);
+			str_lower(copy);
+			res->names[res->nnames++] = copy;
+		}
+	}
+	ares_free_hostent(he);
+	if (res->nnames)
+		set_status(res, DNS_OK, "");
+	else
+		set_status(res, DNS_TEMPFAIL,
+		           "Malformed or unexpected name server reply");
+}
+
 /* ---- answers ---------------------------------------------------------- */
 
 /* The common start of an ares_query() callback: true when there is an
@@ -234,51 +384,7 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	struct dns_query *q = arg;
 	if (!answer_ok(q, status, "No MX record"))
 		return;
-	struct ares_mx_reply *mx = NULL;
-	int pst = ares_parse_mx_reply(abuf, alen, &mx);
-	if (pst != ARES_SUCCESS) {
-		/* An answer that holds only a CNAME, say, is NODATA. */
-		map_failure(q, pst, "No MX record");
-		complete(q);
-		return;
-	}
-	size_t n = 0, total = 0, null_mx = 0, bad = 0;
-	for (struct ares_mx_reply *m = mx; m; m = m->next)
-		total++;
-	q->res.mx = xcalloc(total ? total : 1, sizeof(*q->res.mx));
-	for (struct ares_mx_reply *m = mx; m && n < DNS_MX_MAX; m = m->next) {
-		size_t len = strlen(m->host);
-		if (len == 0 || (len == 1 && m->host[0] == '.')) {
-			null_mx++; /* RFC 7505 exchange "." */
-			continue;
-		}
-		if (!dns_valid_hostname(m->host, len)) {
-			bad++;
-			continue;
-		}
-		if (m->host[len - 1] == '.')
-			len--;
-		memcpy(q->res.mx[n].host, m->host, len);
-		q->res.mx[n].host[len] = '\0';
-		str_lower(q->res.mx[n].host);
-		q->res.mx[n].pref = m->priority;
-		n++;
-	}
-	ares_free_data(mx);
-	q->res.nmx = n;
-	if (null_mx && total == 1)
-		set_status(&q->res, DNS_NULLMX,
-		           "Domain does not accept mail (null MX)");
-	else if (n == 0)
-		set_status(&q->res, DNS_TEMPFAIL,
-		           "Malformed or unexpected name server reply");
-	else {
-		if (bad)
-			log_warn("%s: ignoring %zu malformed MX host name(s)",
-			         q->name, bad);
-		dns_mx_sort(q->res.mx, n, NULL, NULL);
-		set_status(&q->res, DNS_OK, "");
-	}
+	dns_answer_mx(abuf, (size_t)alen, q->name, &q->res);
 	complete(q);
 }
 
@@ -313,24 +419,17 @@ static void addr_answer(void *arg, int status, int timeouts,
 	if (status == ARES_SUCCESS && ai) {
 		for (struct ares_addrinfo_node *n = ai->nodes; n;
 		     n = n->ai_next) {
-			if (q->res.naddr >= DNS_ADDR_MAX)
-				break;
-			struct dns_addr *a = &q->res.addr[q->res.naddr];
-			memset(a, 0, sizeof(*a));
-			a->family = n->ai_family;
+			const void *a;
 			if (n->ai_family == AF_INET)
-				a->a.v4 = ((struct sockaddr_in *)(void *)
-				                   n->ai_addr)
-				                  ->sin_addr;
+				a = &((struct sockaddr_in *)(void *)n->ai_addr)
+				             ->sin_addr;
 			else if (n->ai_family == AF_INET6)
-				a->a.v6 = ((struct sockaddr_in6 *)(void *)
-				                   n->ai_addr)
-				                  ->sin6_addr;
+				a = &((struct sockaddr_in6 *)(void *)n->ai_addr)
+				             ->sin6_addr;
 			else
 				continue;
-			(void)inet_ntop(a->family, &a->a, a->text,
-			                sizeof(a->text));
-			q->res.naddr++;
+			if (!add_addr(&q->res, n->ai_family, a))
+				break;
 		}
 	} else {
 		/* Only status and why change; the address array stays. */
@@ -361,45 +460,7 @@ static void ptr_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	struct dns_query *q = arg;
 	if (!answer_ok(q, status, "No PTR record"))
 		return;
-	struct hostent *he = NULL;
-	const struct dns_addr *a = &q->ptr_addr;
-	int pst = ares_parse_ptr_reply(abuf, alen, &a->a,
-	                               a->family == AF_INET ? 4 : 16, a->family,
-	                               &he);
-	if (pst != ARES_SUCCESS || !he) {
-		map_failure(q, pst, "No PTR record");
-		complete(q);
-		return;
-	}
-	q->res.names = xcalloc(DNS_PTR_MAX, sizeof(char *));
-	const char *first[2] = {he->h_name, NULL};
-	char *const *lists[2] = {(char *const *)first, he->h_aliases};
-	for (int l = 0; l < 2; l++) {
-		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
-			const char *nm = lists[l][i];
-			size_t len = strlen(nm);
-			if (q->res.nnames >= DNS_PTR_MAX ||
-			    !dns_valid_hostname(nm, len))
-				continue;
-			if (nm[len - 1] == '.')
-				len--;
-			bool dup = false;
-			for (size_t k = 0; k < q->res.nnames; k++)
-				if (strn_eq_nocase(nm, len, q->res.names[k]))
-					dup = true;
-			if (dup)
-				continue;
-			char *copy = xstrndup(nm, len);
-			str_lower(copy);
-			q->res.names[q->res.nnames++] = copy;
-		}
-	}
-	ares_free_hostent(he);
-	if (q->res.nnames)
-		set_status(&q->res, DNS_OK, "");
-	else
-		set_status(&q->res, DNS_TEMPFAIL,
-		           "Malformed or unexpected name server reply");
+	dns_answer_ptr(abuf, (size_t)alen, &q->ptr_addr, &q->res);
 	complete(q);
 }
 

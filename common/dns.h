@@ -159,6 +159,29 @@ int dns_start_ptr(struct dns_resolver *r, const char *addr, dns_done_fn done,
 void dns_mx_sort(struct dns_mx *mx, size_t n, uint32_t (*rnd)(void *),
                  void *rnd_ctx);
 
+/*
+ * One DNS reply (the raw bytes a server sent, abuf[0..alen)) sorted into
+ * res as the lookups above do it, with no resolver and no socket: for
+ * the fuzz target and tests. res must be dns_result_init()ed; the caller
+ * frees it with dns_result_deinit(). Never block.
+ *
+ * dns_answer_mx: records as dns_lookup_mx() describes (null MX, bad host
+ * names dropped, order by dns_mx_sort()); name is only for the log line
+ * about dropped hosts.
+ * dns_answer_addr: appends the A (family AF_INET) or AAAA (AF_INET6)
+ * addresses of the reply to res->addr (allocated here when NULL, at most
+ * DNS_ADDR_MAX in all); res->status is DNS_OK when this reply added one,
+ * else what the reply means (NODATA, NXDOMAIN, TEMPFAIL). c-ares parses
+ * these with the parser ares_getaddrinfo() uses for its answers.
+ * dns_answer_ptr: the names of a PTR reply for a, as dns_lookup_ptr().
+ */
+void dns_answer_mx(const unsigned char *abuf, size_t alen, const char *name,
+                   struct dns_result *res);
+void dns_answer_addr(const unsigned char *abuf, size_t alen, int family,
+                     struct dns_result *res);
+void dns_answer_ptr(const unsigned char *abuf, size_t alen,
+                    const struct dns_addr *a, struct dns_result *res);
+
 /* True when s[0..len) is a valid host name for mail routing: labels of
  * letters, digits, '-' and '_' (not at a label's ends for '-'), 1..63
  * bytes each, total <= 253, optional trailing dot. */

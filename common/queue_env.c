@@ -94,9 +94,13 @@ bool queue_addr_safe(const char *s, size_t len)
 			return false;
 		if (c == '"')
 			quoted = !quoted;
-		else if (c == '\\' && quoted && i + 1 < len)
-			i++;
-		else if (c == ' ' && !quoted)
+		else if (c == '\\' && quoted && i + 1 < len) {
+			/* An escaped byte is a byte of the line all the
+			 * same: "a\<LF>"@b is no safer than a<LF>@b. */
+			c = (unsigned char)s[++i];
+			if (c < 0x20 || c == 0x7f)
+				return false;
+		} else if (c == ' ' && !quoted)
 			return false;
 	}
 	return true;

@@ -308,7 +308,10 @@ static void fail(struct rctx *c, const char *addr, bool member,
 /*
  * Normalises an address into out (> LOCAL_ADDR_MAX): trims space and
  * <>, lower-cases it, qualifies a bare local part with myorigin. -1 for
- * an empty, over-long or control-character address.
+ * an empty, over-long or control-character address, and for one qmgr
+ * would refuse in a forward list (queue_addr_safe: '<', '>', unquoted
+ * space): one such address in a user's .forward would make qmgr reject
+ * the whole reply and deliver every recipient of the request again.
  */
 static int norm_addr(const char *in, char *out, size_t outsz)
 {
@@ -331,7 +334,8 @@ static int norm_addr(const char *in, char *out, size_t outsz)
 	int n = strrchr(tmp, '@')
 			? snprintf(out, outsz, "%s", tmp)
 			: snprintf(out, outsz, "%s@%s", tmp, params->myorigin);
-	if (n < 0 || (size_t)n >= outsz || (size_t)n > LOCAL_ADDR_MAX)
+	if (n < 0 || (size_t)n >= outsz || (size_t)n > LOCAL_ADDR_MAX ||
+	    !queue_addr_safe(out, (size_t)n))
 		return -1;
 	str_lower(out);
 	return 0;

@@ -99,6 +99,30 @@ static int put_field(struct buf *b, const char *name, const char *value)
 	return put_wrapped(b, prefix, value, " ");
 }
 
+/* xtext (RFC 3461 4) decoded into out (NUL-terminated), for a person
+ * to read. The queue holds it as received, printable; decoded it may
+ * hold any byte, and a line break would let a sender add fields of its
+ * own to the report (ENVID=x+0AAction:+20delivered): then the xtext is
+ * shown as it is. -1 when it does not decode or fit. */
+static long xtext_show(const char *x, char *out, size_t outsz)
+{
+	size_t len = strlen(x);
+	long n = outsz ? xtext_decode(x, len, out, outsz - 1) : -1;
+	if (n < 0)
+		return -1;
+	for (long i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out[i];
+		if (c < 0x20 || c == 0x7f) {
+			if (len >= outsz)
+				return -1;
+			memcpy(out, x, len + 1);
+			return (long)len;
+		}
+	}
+	out[n] = 0;
+	return n;
+}
+
 /* The address of an ORCPT value, decoded, with its type: "rfc822;
  * a@b". Empty when it does not decode. */
 static void orcpt_text(const char *orcpt, char *out, size_t outsz)
@@ -112,13 +136,8 @@ static void orcpt_text(const char *orcpt, char *out, size_t outsz)
 		return;
 	memcpy(out, orcpt, tlen);
 	memcpy(out + tlen, "; ", 2);
-	long n = xtext_decode(semi + 1, strlen(semi + 1), out + tlen + 2,
-	                      outsz - tlen - 3);
-	if (n < 0) {
+	if (xtext_show(semi + 1, out + tlen + 2, outsz - tlen - 2) < 0)
 		out[0] = 0;
-		return;
-	}
-	out[tlen + 2 + (size_t)n] = 0;
 }
 
 static bool remote_relay(const char *relay)
@@ -217,11 +236,15 @@ static int put_human(struct buf *b, const struct qmgr_dsn *d,
 	}
 	rc |= buf_append_str(b, "\n                   The mail system\n\n");
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		char prefix[QUEUE_ADDR_MAX + 8];
-		(void)snprintf(prefix, sizeof(prefix), "<%s>: ", r[i].address);
-		rc |= put_wrapped(b, prefix, r[i].reason ? r[i].reason : "",
-		                  "    ");
+		/* The address goes through the wrapping too: one of
+		 * QUEUE_ADDR_MAX bytes would not fit in a line by itself. */
+		struct buf t;
+		buf_init(&t, 0);
+		(void)buf_printf(&t, "<%s>: %s", r[i].address,
+		                 r[i].reason ? r[i].reason : "");
+		rc |= put_wrapped(b, "", buf_cstr(&t), "    ");
 		rc |= buf_append_char(b, '\n');
+		buf_deinit(&t);
 	}
 	return rc ? -1 : 0;
 }
@@ -283,14 +306,9 @@ static int put_status(struct buf *b, const struct qmgr_dsn *d,
 	rc |= buf_printf(b, "X-Posthorn-Queue-ID: %s\n", d->queue_id);
 	(void)snprintf(tmp, sizeof(tmp), "rfc822; %s", d->sender);
 	rc |= put_field(b, "X-Posthorn-Sender", tmp);
-	if (d->envid && d->envid[0]) {
-		long k = xtext_decode(d->envid, strlen(d->envid), tmp,
-		                      sizeof(tmp) - 1);
-		if (k > 0) {
-			tmp[k] = 0;
-			rc |= put_field(b, "Original-Envelope-Id", tmp);
-		}
-	}
+	if (d->envid && d->envid[0] &&
+	    xtext_show(d->envid, tmp, sizeof(tmp)) > 0)
+		rc |= put_field(b, "Original-Envelope-Id", tmp);
 	rc |= put_field(b, "Arrival-Date",
 	                qmgr_rfc822_date(d->arrival_s, date, sizeof(date)));
 	for (size_t i = 0; i < n && rc == 0; i++)

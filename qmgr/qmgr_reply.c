@@ -79,10 +79,16 @@ int qmgr_request_build(const struct qmgr_job *j, struct ipc_msg *m)
 	if (env->smtputf8)
 		rc |= ipc_put_str(m, DELIVER_ATTR_SMTPUTF8, "1");
 	if (env->envid && env->envid[0]) {
-		/* The protocol carries ENVID decoded; the queue keeps xtext. */
+		/* The protocol carries ENVID decoded; the queue keeps xtext.
+		 * A value that decodes to control bytes (ENVID=a+0D+0A) is
+		 * left out: smtp refuses such a request as malformed, and
+		 * the message would be deferred until it expires. */
 		char dec[QUEUE_ENVID_MAX];
 		long n = xtext_decode(env->envid, strlen(env->envid), dec,
 		                      sizeof(dec));
+		for (long i = 0; i < n; i++)
+			if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f)
+				n = -1;
 		if (n >= 0)
 			rc |= ipc_put(m, DELIVER_ATTR_ENVID, dec, (size_t)n);
 	}

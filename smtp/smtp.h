@@ -197,6 +197,19 @@ struct smtp_state {
 
 extern struct smtp_state smtp_state;
 
+/*
+ * Checks and decodes one delivery request from qmgr into req (whose
+ * arena the caller made; strings point into m or the arena). 0 ok; -1
+ * malformed (e set: log it and close the connection); -2 well-formed
+ * but with more recipients than a reply can carry (e set: answer
+ * status=error). On 0: queue id, sender, ENVID and every recipient
+ * field are free of control characters and bounded, queue_file stays
+ * inside the queue directory, nexthop is parsed (nexthop_key its
+ * canonical text), 1..SMTP_RCPT_MAX recipients with non-empty addresses.
+ */
+int smtp_request_decode(const struct ipc_msg *m, struct smtp_request *req,
+                        struct err *e);
+
 /* Serves one qmgr connection: requests until EOF (smtp_deliver.c). */
 void smtp_deliver_serve(int fd);
 /* Closes a cached connection, if any (at exit). */

@@ -210,8 +210,8 @@ static int decode_rcpts(const struct ipc_msg *m, struct smtp_request *req,
 	return 0;
 }
 
-static int decode(const struct ipc_msg *m, struct smtp_request *req,
-                  struct err *e)
+int smtp_request_decode(const struct ipc_msg *m, struct smtp_request *req,
+                        struct err *e)
 {
 	const char *body, *utf8;
 	if (strcmp(ipc_type(m), DELIVER_REQ_DELIVER) != 0) {
@@ -477,7 +477,7 @@ static void log_results(const struct smtp_request *req)
 }
 
 /* The reply fits the codec's limits: at most SMTP_RCPT_MAX recipients
- * (decode() checks), six attributes each, values bounded by ADDR_MAX and
+ * (smtp_request_decode() checks), six attributes each, values bounded by ADDR_MAX and
  * DELIVER_REASON_MAX. */
 _Static_assert(SMTP_RCPT_MAX * 6 + 1 <= IPC_ATTR_MAX,
                "a full reply must fit IPC_ATTR_MAX");
@@ -509,7 +509,7 @@ static int handle(struct ipc_client *c, const struct ipc_msg *m)
 	int rc = 0;
 	void *map = NULL;
 	size_t maplen = 0;
-	int drc = decode(m, &req, &e);
+	int drc = smtp_request_decode(m, &req, &e);
 	if (drc == -1) {
 		/* CONVENTIONS 5: log and close, never act on part of it. */
 		log_error("malformed request from qmgr: %s", e.msg);

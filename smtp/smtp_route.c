@@ -12,6 +12,7 @@
  * Lookups go through struct smtp_resolver so tests can answer them; the
  * daemon plugs in common/dns.c. No connections are made here.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +221,19 @@ enum smtp_route_status smtp_route_build(const struct smtp_route_config *cfg,
 	int first = first_family(cfg);
 	bool temp = false, looped = false;
 	char why[440] = "";
+	/* Our preference by name needs no lookup: cut there even when the
+	 * address limit ends the walk before it reaches us, or a peer of
+	 * our preference listed before us would stay. */
+	unsigned cut = UINT_MAX;
+	for (size_t i = 0; i < mx.nmx; i++)
+		if (mx.mx[i].pref < cut && is_me_by_name(cfg, mx.mx[i].host))
+			cut = mx.mx[i].pref;
 	for (size_t i = 0; i < mx.nmx && out->n < limit && !looped; i++) {
 		const struct dns_mx *m = &mx.mx[i];
+		if (m->pref >= cut) {
+			looped = true;
+			break;
+		}
 		struct dns_result a;
 		dns_result_init(&a);
 		enum dns_status st = DNS_OK;

@@ -88,6 +88,13 @@ int smtpd_pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
 		size_t o = 0;
 		for (ssize_t i = 0; i < n; i++) {
 			char c = in[i];
+			/* One input byte can put two in out (a held-back
+			 * CR and c): make room for both first. */
+			if (o > sizeof(out) - 2) {
+				if (queue_file_write(qf, out, o, e) < 0)
+					return -1;
+				o = 0;
+			}
 			if (cr && c != '\n')
 				out[o++] = '\r'; /* a bare CR stays */
 			cr = c == '\r';
@@ -97,11 +104,6 @@ int smtpd_pickup_copy(struct queue_file *qf, int fd, uint64_t size, uid_t uid,
 				*eightbit = true;
 			out[o++] = c;
 			last = c;
-			if (o >= sizeof(out) - 1) {
-				if (queue_file_write(qf, out, o, e) < 0)
-					return -1;
-				o = 0;
-			}
 		}
 		if (o > 0 && queue_file_write(qf, out, o, e) < 0)
 			return -1;

@@ -109,8 +109,13 @@ void sendmail_parse_addresses(const char *s, size_t len, struct strv *out)
 			continue;
 		}
 		if (quote) {
+			/* RFC 5322 2.2.3: unfolding removes the line
+			 * breaks of a folded field, inside quotes too. */
+			if (c == '\r' || c == '\n')
+				continue;
 			(void)buf_append_char(dst, c);
-			if (c == '\\' && i + 1 < len)
+			if (c == '\\' && i + 1 < len && s[i + 1] != '\r' &&
+			    s[i + 1] != '\n')
 				(void)buf_append_char(dst, s[++i]);
 			else if (c == '"')
 				quote = false;
@@ -267,7 +272,8 @@ int sendmail_rewrite(const char *in, size_t len, const struct sendmail_opts *o,
 			keep = false;
 		if (keep && buf_append(out, h, hlen) < 0)
 			goto full;
-		if (h[hlen - 1] != '\n' && buf_append_char(out, '\n') < 0)
+		if (keep && h[hlen - 1] != '\n' &&
+		    buf_append_char(out, '\n') < 0)
 			goto full;
 		i += hlen;
 	}

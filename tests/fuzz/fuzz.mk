@@ -18,8 +18,10 @@ FLIBS   := $(shell pkg-config --libs $(PKGS))
 
 DAEMON_NAMES := master smtpd qmgr local smtp pop3d imapd
 DAEMONS := $(foreach d,$(DAEMON_NAMES),$(if $(wildcard $(d)/$(d).c),$(d)))
+TOOL_MAINS := tools/posthorn.c tools/sendmail.c
 LIB_SRC := $(wildcard common/*.c) \
-           $(foreach d,$(DAEMONS),$(filter-out $(d)/$(d).c,$(wildcard $(d)/*.c)))
+           $(foreach d,$(DAEMONS),$(filter-out $(d)/$(d).c,$(wildcard $(d)/*.c))) \
+           $(filter-out $(TOOL_MAINS),$(wildcard tools/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(FB)/obj/%.o)
 TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 BINS    := $(TARGETS:%=$(FB)/fuzz_%)

@@ -462,8 +462,12 @@ static void expand_forward(void **state)
 {
 	struct fx *f = *state;
 	char *p = xasprintf("%s/home/carol/.forward", f->dir);
+	/* The last line: addresses qmgr would refuse in a forward list
+	 * are dropped, or it would reject the whole reply (found by
+	 * fuzz_local_forward); a quoted space is fine. */
 	write_text(p, "# carol's forward\n\\carol, carol@remote.test\n"
-		      "\"|exit 0\"\n");
+		      "\"|exit 0\"\n"
+		      "<x@remote.test, a b@remote.test, \"q r\"@remote.test\n");
 	free(p);
 	p = xasprintf("%s/home/dave/.forward", f->dir);
 	write_text(p, "dave, /tmp/not-allowed\n");
@@ -472,7 +476,8 @@ static void expand_forward(void **state)
 		{"carol@mail.example.test",
 		 "maildir carol@mail.example.test /home/carol/Maildir/\n"
 		 "forward carol@remote.test -\n"
-		 "command carol@mail.example.test exit 0\n"},
+		 "command carol@mail.example.test exit 0\n"
+		 "forward \"q r\"@remote.test -\n"},
 		{"dave@mail.example.test",
 		 "maildir dave@mail.example.test /home/dave/Maildir/\n"
 		 "forward dave@mail.example.test - bounce 5.7.1\n"},

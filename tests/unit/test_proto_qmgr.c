@@ -296,6 +296,10 @@ static void address_safety(void **state)
 	assert_false(queue_addr_safe("a\n@c", 4));
 	assert_false(queue_addr_safe("a\0@c", 4));
 	assert_false(queue_addr_safe("<a@c>", 5));
+	/* An escaped control is still a control (found by fuzz_dsn). */
+	assert_false(queue_addr_safe("\"a\\\n\"@c", 7));
+	assert_false(queue_addr_safe("\"a\\\0\"@c", 7));
+	assert_true(queue_addr_safe("\"a\\\"\"@c", 7));
 	char big[QUEUE_ADDR_MAX + 2];
 	memset(big, 'a', sizeof(big));
 	assert_true(queue_addr_safe(big, QUEUE_ADDR_MAX));

@@ -232,6 +232,45 @@ static void test_delay_success_and_double_bounce(void **state)
 	free(s);
 }
 
+/* What a sender may put in ENVID and ORCPT, and how long an address the
+ * queue takes, cannot break the report's lines (found by fuzz_dsn). */
+static void test_hostile_values(void **state)
+{
+	(void)state;
+	struct qmgr_dsn d = base(QMGR_NOTICE_FAIL);
+	d.envid = "x+0AAction:+20delivered";
+	char addr[QUEUE_ADDR_MAX + 1];
+	memset(addr, 'a', sizeof(addr) - 1);
+	memcpy(addr + sizeof(addr) - 12, "@example.te", 11);
+	addr[sizeof(addr) - 1] = 0;
+	struct qmgr_dsn_rcpt r[] = {
+	        {.address = "x@example.test",
+	         .orcpt = "rfc822;x+0D+0AFinal-Recipient:+20rfc822;+20y@z",
+	         .action = "failed",
+	         .status = "5.1.1",
+	         .reason = "unknown"},
+	        {.address = addr,
+	         .action = "failed",
+	         .status = "5.1.1",
+	         .reason = "unknown"},
+	};
+	char *s = build(&d, r, 2);
+	check_lines(s);
+	/* Decoded, they would be line breaks: shown as xtext instead. */
+	assert_non_null(
+	        strstr(s, "Original-Envelope-Id: x+0AAction:+20delivered\n"));
+	assert_non_null(strstr(s, "Original-Recipient: rfc822; "
+	                          "x+0D+0AFinal-Recipient:+20rfc822;+20y@z\n"));
+	assert_null(strstr(s, "\nAction: delivered"));
+	assert_null(strstr(s, "Final-Recipient: rfc822; y@z"));
+	/* Ordinary xtext is still decoded. */
+	d.envid = "env+2Bid";
+	free(s);
+	s = build(&d, r, 1);
+	assert_non_null(strstr(s, "Original-Envelope-Id: env+id\n"));
+	free(s);
+}
+
 static void test_buffer_limit(void **state)
 {
 	(void)state;
@@ -264,6 +303,7 @@ int main(void)
 	        cmocka_unit_test(test_full_original_and_8bit),
 	        cmocka_unit_test(test_long_reason_is_folded),
 	        cmocka_unit_test(test_delay_success_and_double_bounce),
+	        cmocka_unit_test(test_hostile_values),
 	        cmocka_unit_test(test_buffer_limit),
 	        cmocka_unit_test(test_date),
 	};

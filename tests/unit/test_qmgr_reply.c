@@ -268,6 +268,15 @@ static void test_request(void **state)
 	assert_string_equal(v, "1700000000");
 	assert_int_equal(ipc_get_str(&m, "envid", &v), 1);
 	assert_string_equal(v, "id+1");
+	/* An ENVID that decodes to controls is not passed on: smtp
+	 * would refuse the whole request. */
+	struct ipc_msg m2;
+	ipc_msg_init(&m2);
+	msg.env.envid = "id+0D+0A";
+	assert_int_equal(qmgr_request_build(&j, &m2), 0);
+	assert_int_equal(ipc_get_str(&m2, "envid", &v), 0);
+	ipc_msg_deinit(&m2);
+	msg.env.envid = "id+2B1";
 	assert_int_equal(ipc_get_str(&m, "ret", &v), 1);
 	assert_string_equal(v, "HDRS");
 	assert_int_equal(ipc_get_str(&m, "body", &v), 1);

@@ -34,6 +34,9 @@ static void addresses(void **state)
 	        {"\"quoted local\"@example.test",
 	         "\"quoted local\"@example.test"},
 	        {"a@b,\n\tc@d", "a@b|c@d"},
+	        /* A folded quoted string unfolds (found by fuzz_sendmail). */
+	        {"\"a\r\n b\"@c", "\"a b\"@c"},
+	        {"\"a\\\n b\"@c", "\"a\\ b\"@c"},
 	        {"<>", ""},
 	        {"", ""},
 	        {",,,", ""},
@@ -169,6 +172,14 @@ static void extract_and_bcc(void **state)
 	s = rewrite("Bcc: secret@x\nTo: a@x\n\nb\n", false, &r);
 	assert_int_equal(r.n, 0);
 	assert_null(strstr(s, "secret"));
+	free(s);
+	/* A last Bcc: without LF leaves no empty line behind it, which
+	 * would end the header before the fields we add (found by
+	 * fuzz_sendmail). */
+	s = rewrite("To: a@x\nBcc: c@x", false, &r);
+	assert_true(strncmp(s, "To: a@x\nDate: ", 14) == 0);
+	assert_non_null(strstr(s, "\nFrom: \"A. User\" <u@origin.example>\n"));
+	assert_null(strstr(s, "\n\n"));
 	free(s);
 	strv_deinit(&r);
 }

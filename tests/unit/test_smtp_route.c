@@ -236,6 +236,11 @@ static const struct fake_name zone[] = {
          DNS_OK,
          {NULL}},
         {"alias.example", DNS_NODATA, {{0}}, DNS_OK, {"192.0.2.1"}},
+        {"tie.example",
+         DNS_OK,
+         {{10, "mx1a.example.org"}, {10, "mail.me.example"}},
+         DNS_OK,
+         {NULL}},
 };
 
 static void mx_order_with_shuffled_ties(void **state)
@@ -398,6 +403,24 @@ static void loops_are_cut_at_our_preference(void **state)
 	        "myself.example=192.0.2.99:25 mx3.example.org=192.0.2.3:25");
 }
 
+/* We are an MX host by name at the best preference, after a peer of
+ * the same preference: the peer is cut however soon the address limit
+ * ends the walk (it once stayed when the limit was reached first). */
+static void own_preference_cut_before_the_limit(void **state)
+{
+	(void)state;
+	struct bed b;
+	struct smtp_route r;
+	bed_init(&b, zone, N(zone));
+	for (size_t limit = 1; limit <= 2; limit++) {
+		b.cfg.addr_limit = limit;
+		assert_int_equal(route(&b, "tie.example", &r),
+		                 SMTP_ROUTE_BOUNCE);
+		assert_string_equal(r.dsn, "5.4.6");
+		smtp_route_deinit(&r);
+	}
+}
+
 static void duplicate_addresses_once(void **state)
 {
 	(void)state;
@@ -429,6 +452,7 @@ int main(void)
 	        cmocka_unit_test(one_unresolvable_mx_is_skipped),
 	        cmocka_unit_test(bracketed_host_skips_mx),
 	        cmocka_unit_test(loops_are_cut_at_our_preference),
+	        cmocka_unit_test(own_preference_cut_before_the_limit),
 	        cmocka_unit_test(duplicate_addresses_once),
 	        cmocka_unit_test(address_preference_names),
 	};

@@ -159,6 +159,20 @@ static void copying(void **state)
 	assert_null(strchr(s, '\r'));
 	free(s);
 	free(big);
+	/* A CR held back from the first read, then a second read whose
+	 * output reaches the end of the copy buffer with "\r\rx": the CR
+	 * and the x once went one byte past it (found by fuzz_pickup). */
+	n = 2 * 64 * 1024;
+	big = xmalloc(n);
+	memset(big, 'a', n);
+	big[64 * 1024 - 1] = '\r';
+	memcpy(big + n - 3, "\r\rx", 3);
+	s = copy(big, n, &eight);
+	assert_int_equal(strlen(s), n + 1);
+	assert_memory_equal(s + 64 * 1024 - 1, "\ra", 2);
+	assert_string_equal(s + n - 3, "\r\rx\n");
+	free(s);
+	free(big);
 }
 
 static int feed(const char *const *attrs, struct smtpd_pickup_req *req, struct err *e)
